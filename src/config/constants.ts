@@ -1,0 +1,41 @@
+// Defaults for the cluster file and the peer's start options, each with the
+// reason for its value. The CLI help and `init` template read these too, so a
+// default is stated once.
+
+// The seed's CLI talks to a coordinator on this machine unless told otherwise
+export const DEFAULT_COORDINATOR_HOST = 'localhost'
+
+// mDNS finds LAN peers with no configuration; `explicit` is opt-in
+export const DEFAULT_DISCOVERY_METHOD = 'mdns'
+
+// Serving locally avoids a network hop when this peer can answer
+export const DEFAULT_PREFER_LOCAL = true
+
+// The seed's default: fall back to lower tiers rather than fail the request
+export const DEFAULT_FALLBACK_STRATEGY = 'graceful'
+
+// Spread requests across a tier instead of piling onto the first peer
+export const DEFAULT_LOAD_BALANCE = true
+
+// A listed node takes part unless the user switches it off
+export const DEFAULT_NODE_ENABLED = true
+
+// Tier 0 is the "fast/small" tier: the safe guess for an unnamed machine
+export const DEFAULT_TIER = 0
+
+// Works offline on a fresh install with the bundled tiny model
+export const DEFAULT_BACKEND = 'embedded'
+
+// The HTTP API is unauthenticated unless a token is set, so loopback only by default
+export const DEFAULT_API_HOST = '127.0.0.1'
+
+// The seed's API port, so existing clients keep working
+export const DEFAULT_API_PORT = 8000
+
+// All interfaces, fixed port: LAN peers can dial us and bootstrap lists stay valid across restarts
+export const DEFAULT_LISTEN: readonly string[] = ['/ip4/0.0.0.0/tcp/4700']
+
+// Timing profile: `lan` for real deployments; `test` is the fast profile for tests
+export const DEFAULT_PROFILE = 'lan'
+
+export const DEFAULT_LOG_LEVEL = 'info'

@@ -1,0 +1,176 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import {
+  DEFAULT_API_HOST,
+  DEFAULT_API_PORT,
+  DEFAULT_BACKEND,
+  DEFAULT_COORDINATOR_HOST,
+  DEFAULT_DISCOVERY_METHOD,
+  DEFAULT_FALLBACK_STRATEGY,
+  DEFAULT_LISTEN,
+  DEFAULT_LOAD_BALANCE,
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_NODE_ENABLED,
+  DEFAULT_PREFER_LOCAL,
+  DEFAULT_PROFILE,
+  DEFAULT_TIER
+} from './constants.js'
+
+export const TIERS = [0, 1, 2] as const
+export const DISCOVERY_METHODS = ['mdns', 'explicit'] as const
+export const FALLBACK_STRATEGIES = ['graceful', 'strict'] as const
+export const BACKENDS = ['embedded', 'ollama', 'openai', 'none'] as const
+export const PROFILES = ['lan', 'test'] as const
+// pino's levels, so the value can be handed to the logger as is
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/**
+ * Messages in the config's terms ("expected 0, 1 or 2") instead of zod's JS
+ * ones ("expected number, received string"), worded the same whether the value
+ * is wrong or missing. A schema-level error also covers that schema's checks
+ * (min, max, int), so one call per field is enough.
+ */
+function expected (what: string): { error: (issue: { input?: unknown }) => string } {
+  return {
+    error: (issue) => issue.input === undefined ? `required (expected ${what})` : `expected ${what}`
+  }
+}
+
+function multiaddrProblem (value: string): string | undefined {
+  // multiaddr('') parses as the empty address, which can never be dialled
+  if (!value.startsWith('/')) {
+    return 'must start with "/"'
+  }
+  try {
+    multiaddr(value)
+    return undefined
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err)
+    return message.charAt(0).toLowerCase() + message.slice(1)
+  }
+}
+
+export const MultiaddrSchema = z.string(expected('a multiaddr string')).superRefine((value, ctx) => {
+  const reason = multiaddrProblem(value)
+  if (reason !== undefined) {
+    ctx.addIssue({ code: 'custom', input: value, message: `not a valid multiaddr ${JSON.stringify(value)}: ${reason}` })
+  }
+})
+
+export const TierSchema = z.literal(TIERS, expected('0, 1 or 2'))
+export const PortSchema = z.int(expected('an integer from 1 to 65535')).min(1).max(65535)
+
+const ModelNameSchema = z.string(expected('a non-empty model name')).min(1)
+export const ModelSchema = z.union(
+  [ModelNameSchema, z.array(ModelNameSchema, expected('a model name or a non-empty list of model names')).min(1)],
+  expected('a model name or a non-empty list of model names')
+)
+
+const HostSchema = z.string(expected('a host name or IP address')).min(1)
+const BooleanSchema = z.boolean(expected('true or false'))
+
+export const ClusterNodeSchema = z.strictObject({
+  name: z.string(expected('a non-empty node name')).min(1),
+  host: HostSchema,
+  port: PortSchema,
+  model: ModelSchema,
+  tier: TierSchema,
+  auth_token: z.string(expected('a non-empty string')).min(1).optional(),
+  enabled: BooleanSchema.default(DEFAULT_NODE_ENABLED)
+}, expected('a node mapping with name, host, port, model and tier'))
+
+// Names identify peers in the view and pick "this peer" for `start --config`,
+// so a duplicate would make either ambiguous
+export const ClusterNodesSchema = z.array(ClusterNodeSchema, expected('a list of nodes')).superRefine((nodes, ctx) => {
+  const firstIndex = new Map<string, number>()
+  nodes.forEach((node: unknown, index) => {
+    const name = (node as { name?: unknown } | null)?.name
+    if (typeof name !== 'string') {
+      return
+    }
+    const first = firstIndex.get(name)
+    if (first === undefined) {
+      firstIndex.set(name, index)
+    } else {
+      ctx.addIssue({ code: 'custom', path: [index, 'name'], input: name, message: `duplicate node name ${JSON.stringify(name)}, already used by nodes[${first}]` })
+    }
+  })
+}, {
+  // Run even when some node is invalid, so a duplicate is reported together
+  // with every other problem instead of on the next attempt
+  when: (payload) => Array.isArray(payload.value)
+})
+
+export const CoordinatorSchema = z.strictObject({
+  host: HostSchema.default(DEFAULT_COORDINATOR_HOST)
+}, expected('a mapping such as { host: localhost }')).prefault({})
+
+export const DiscoverySchema = z.strictObject({
+  method: z.enum(DISCOVERY_METHODS, expected('mdns or explicit')).default(DEFAULT_DISCOVERY_METHOD),
+  bootstrap: z.array(MultiaddrSchema, expected('a list of multiaddrs')).default(() => [])
+}, expected('a mapping such as { method: mdns }')).prefault({})
+
+export const RoutingSchema = z.strictObject({
+  prefer_local: BooleanSchema.default(DEFAULT_PREFER_LOCAL),
+  fallback_strategy: z.enum(FALLBACK_STRATEGIES, expected('graceful or strict')).default(DEFAULT_FALLBACK_STRATEGY),
+  load_balance: BooleanSchema.default(DEFAULT_LOAD_BALANCE)
+}, expected('a mapping such as { prefer_local: true, fallback_strategy: graceful }')).prefault({})
+
+/** The `cluster:` section of the seed's YAML */
+export const ClusterConfigSchema = z.strictObject({
+  coordinator: CoordinatorSchema,
+  discovery: DiscoverySchema,
+  routing: RoutingSchema,
+  // Empty is valid: with mDNS a peer needs no list to find the others
+  nodes: ClusterNodesSchema.default(() => [])
+}, {
+  error: (issue) => issue.input === undefined
+    ? 'required: the file must have a top-level `cluster:` mapping'
+    : 'expected a mapping with coordinator, discovery, routing and nodes'
+})
+
+/**
+ * The whole file. Objects are strict so unknown keys surface as issues;
+ * `parseClusterConfig` turns those into warnings rather than errors.
+ */
+export const ClusterFileSchema = z.strictObject({
+  cluster: ClusterConfigSchema
+}, { error: 'expected a mapping with a top-level `cluster:` key' })
+
+export type ClusterFile = z.output<typeof ClusterFileSchema>
+export type ClusterConfig = z.output<typeof ClusterConfigSchema>
+export type ClusterNode = z.output<typeof ClusterNodeSchema>
+export type Tier = z.output<typeof TierSchema>
+
+/** A node's `model` field, which the seed allows as one name or a list, as a list */
+export function nodeModels (node: Pick<ClusterNode, 'model'>): string[] {
+  return typeof node.model === 'string' ? [node.model] : [...node.model]
+}
+
+/** The peer's start options once CLI flags, env and the config file are merged */
+export const PeerOptionsSchema = z.object({
+  name: z.string(expected('a non-empty peer name')).min(1),
+  tier: TierSchema.default(DEFAULT_TIER),
+  backend: z.enum(BACKENDS, expected('embedded, ollama, openai or none')).default(DEFAULT_BACKEND),
+  backendUrl: z.url({ protocol: /^https?$/, ...expected('an http(s) URL') }).optional(),
+  backendKey: z.string(expected('a non-empty string')).min(1).optional(),
+  // Empty means every model the backend lists
+  models: z.array(ModelNameSchema, expected('a list of model names')).default(() => []),
+  modelFile: z.string(expected('a file path')).min(1).optional(),
+  apiHost: HostSchema.default(DEFAULT_API_HOST),
+  // 0 asks the OS for any free port (tests, demo)
+  apiPort: z.int(expected('an integer from 0 to 65535')).min(0).max(65535).default(DEFAULT_API_PORT),
+  listen: z.array(MultiaddrSchema, expected('a list of multiaddrs')).default(() => [...DEFAULT_LISTEN]),
+  bootstrap: z.array(MultiaddrSchema, expected('a list of multiaddrs')).default(() => []),
+  mdns: BooleanSchema.default(true),
+  meshKeyFile: z.string(expected('a file path')).min(1).optional(),
+  token: z.string(expected('a non-empty string')).min(1).optional(),
+  dataDir: z.string(expected('a directory path')).min(1),
+  profile: z.enum(PROFILES, expected('lan or test')).default(DEFAULT_PROFILE),
+  logLevel: z.enum(LOG_LEVELS, expected(LOG_LEVELS.join(', '))).default(DEFAULT_LOG_LEVEL),
+  jsonLogs: BooleanSchema.default(false)
+})
+
+export type PeerOptions = z.output<typeof PeerOptionsSchema>
+/** What callers may pass: fields with a default are optional */
+export type PeerOptionsInput = z.input<typeof PeerOptionsSchema>

@@ -1,0 +1,71 @@
+import type { ClusterView, ViewChange } from '../membership/view.js'
+import type { Member } from '../membership/types.js'
+
+/** One peer as `GET /api/cluster` and `harombe-peer status --json` show it. */
+export interface PeerJson {
+  peer_id: string
+  name: string
+  self: boolean
+  state: Member['state']
+  reason: string
+  models: string[]
+  tier: number
+  enabled: boolean
+  load: { active: number, queued: number, capacity: number }
+  api_port: number
+  addrs: string[]
+  version: string
+  incarnation: number
+  last_seen_ms: number
+  state_since: string
+  latency_ms: number | null
+}
+
+export interface ClusterJson {
+  self: { peer_id: string, name: string, api: string, addrs: string[] }
+  generated_at: string
+  peers: PeerJson[]
+}
+
+export function memberJson (member: Member, selfId: string, now: number, latencyMs?: number): PeerJson {
+  const a = member.announcement
+  return {
+    peer_id: member.peerId,
+    name: a.name,
+    self: member.peerId === selfId,
+    state: member.state,
+    reason: member.reason,
+    models: a.models,
+    tier: a.tier,
+    enabled: a.enabled,
+    load: a.load,
+    api_port: a.api_port,
+    addrs: a.addrs,
+    version: a.version,
+    incarnation: a.incarnation,
+    last_seen_ms: Math.max(0, now - member.lastHeard),
+    state_since: new Date(member.stateSince).toISOString(),
+    latency_ms: latencyMs ?? null
+  }
+}
+
+export function clusterJson (
+  view: ClusterView,
+  self: ClusterJson['self'],
+  now: number,
+  latencies: ReadonlyMap<string, number>
+): ClusterJson {
+  const peers = [...view.members.values()]
+    .map(m => memberJson(m, view.self, now, latencies.get(m.peerId)))
+    .sort((a, b) => a.name.localeCompare(b.name) || a.peer_id.localeCompare(b.peer_id))
+  return { self, generated_at: new Date(now).toISOString(), peers }
+}
+
+export function changeJson (change: ViewChange, selfId: string, now: number): Record<string, unknown> {
+  return {
+    kind: change.kind,
+    peer_id: change.peerId,
+    ...(change.kind === 'state' ? { from: change.from, to: change.to } : {}),
+    peer: memberJson(change.member, selfId, now)
+  }
+}

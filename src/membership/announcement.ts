@@ -1,0 +1,128 @@
+import { z } from 'zod'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES } from '../mesh/constants.js'
+import type { Announcement, MemberState } from './types.js'
+
+/** Result of validating bytes from the network: a discriminated union, never a throw. */
+export type Decoded<T> = { ok: true, value: T } | { ok: false, reason: string }
+
+const count = z.number().int().min(0).max(1_000_000)
+
+const AnnouncementSchema = z.object({
+  peer_id: z.string().min(1).max(128),
+  name: z.string().min(1).max(128),
+  incarnation: z.number().int().min(0),
+  seq: z.number().int().min(0),
+  state: z.enum(['alive', 'leaving']),
+  models: z.array(z.string().min(1).max(256)).max(64),
+  tier: z.union([z.literal(0), z.literal(1), z.literal(2)]),
+  enabled: z.boolean(),
+  load: z.object({ active: count, queued: count, capacity: count }),
+  api_port: z.number().int().min(0).max(65535),
+  addrs: z.array(z.string().min(1).max(256)).max(16),
+  version: z.string().max(64)
+})
+
+const ViewEntrySchema = z.object({
+  announcement: AnnouncementSchema,
+  state: z.enum(['alive', 'suspect', 'dead', 'left'])
+})
+
+const ViewFrameSchema = z.object({ entries: z.array(z.unknown()).max(4096) })
+
+export interface ViewEntry {
+  announcement: Announcement
+  state: MemberState
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export function encodeAnnouncement (ann: Announcement): Uint8Array {
+  const bytes = encoder.encode(JSON.stringify(ann))
+  if (bytes.byteLength > MAX_ANNOUNCEMENT_BYTES) {
+    // Our own announcement would be rejected by every peer: fail loudly here instead.
+    throw new RangeError(`announcement is ${bytes.byteLength} bytes, over the ${MAX_ANNOUNCEMENT_BYTES}-byte limit (too many models or addresses?)`)
+  }
+  return bytes
+}
+
+/**
+ * Validates a gossiped announcement. `signer` is the gossipsub message's verified author:
+ * a payload that claims another peer id is a spoof and is rejected.
+ */
+export function decodeAnnouncement (bytes: Uint8Array, signer?: string): Decoded<Announcement> {
+  if (bytes.byteLength > MAX_ANNOUNCEMENT_BYTES) {
+    return { ok: false, reason: `oversize: ${bytes.byteLength} bytes > ${MAX_ANNOUNCEMENT_BYTES}` }
+  }
+  const parsed = parseJson(bytes)
+  if (!parsed.ok) return parsed
+  const ann = validateAnnouncement(parsed.value)
+  if (!ann.ok) return ann
+  if (signer != null && ann.value.peer_id !== signer) {
+    return { ok: false, reason: `spoofed: claims peer ${ann.value.peer_id} but signed by ${signer}` }
+  }
+  return ann
+}
+
+function validateAnnouncement (value: unknown): Decoded<Announcement> {
+  const result = AnnouncementSchema.safeParse(value)
+  if (!result.success) return { ok: false, reason: `malformed: ${describeIssue(result.error)}` }
+  if (!isPeerId(result.data.peer_id)) return { ok: false, reason: 'malformed: peer_id is not a peer id' }
+  return { ok: true, value: result.data }
+}
+
+export function encodeView (entries: ViewEntry[]): Uint8Array {
+  return encoder.encode(JSON.stringify({ entries }))
+}
+
+/**
+ * Validates a full view received on `/harombe/view/1.0.0`. Bad entries are skipped (and
+ * counted), so one malformed member cannot keep a joiner from learning the rest.
+ */
+export function decodeView (bytes: Uint8Array): Decoded<{ entries: ViewEntry[], skipped: string[] }> {
+  if (bytes.byteLength > MAX_VIEW_FRAME_BYTES) {
+    return { ok: false, reason: `oversize: ${bytes.byteLength} bytes > ${MAX_VIEW_FRAME_BYTES}` }
+  }
+  const parsed = parseJson(bytes)
+  if (!parsed.ok) return parsed
+  const frame = ViewFrameSchema.safeParse(parsed.value)
+  if (!frame.success) return { ok: false, reason: `malformed: ${describeIssue(frame.error)}` }
+  const entries: ViewEntry[] = []
+  const skipped: string[] = []
+  for (const raw of frame.data.entries) {
+    const entry = ViewEntrySchema.safeParse(raw)
+    if (!entry.success) {
+      skipped.push(describeIssue(entry.error))
+    } else if (!isPeerId(entry.data.announcement.peer_id)) {
+      skipped.push('peer_id is not a peer id')
+    } else {
+      entries.push(entry.data)
+    }
+  }
+  return { ok: true, value: { entries, skipped } }
+}
+
+function parseJson (bytes: Uint8Array): Decoded<unknown> {
+  try {
+    return { ok: true, value: JSON.parse(decoder.decode(bytes)) }
+  } catch (err: any) {
+    return { ok: false, reason: `malformed: not UTF-8 JSON (${err?.message ?? err})` }
+  }
+}
+
+function isPeerId (value: string): boolean {
+  try {
+    peerIdFromString(value)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function describeIssue (error: z.ZodError): string {
+  const issue = error.issues[0]
+  if (issue == null) return 'invalid'
+  const path = issue.path.length > 0 ? issue.path.join('.') : '(root)'
+  return `${path}: ${issue.message}`
+}

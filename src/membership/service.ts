@@ -1,0 +1,285 @@
+import { TopicValidatorResult, type Message, type PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TypedEventEmitter } from 'main-event'
+import { MEMBERSHIP_TOPIC, VIEW_PROTOCOL, VIEW_EXCHANGE_TIMEOUT_MS } from '../mesh/constants.js'
+import type { MeshNode } from '../mesh/node.js'
+import type { Logger } from '../log.js'
+import { decodeAnnouncement, encodeAnnouncement, type ViewEntry } from './announcement.js'
+import type { TimingProfile } from './profiles.js'
+import type { Announcement, Load, Member, Tier } from './types.js'
+import { applyEvent, emptyView, type ClusterView, type ViewChange, type ViewEvent } from './view.js'
+import { readView, sendView } from './view-sync.js'
+
+/** What this peer says about itself; the membership service adds identity and versions. */
+export interface SelfDescription {
+  name: string
+  models: string[]
+  tier: Tier
+  enabled: boolean
+  load: Load
+  apiPort: number
+  version: string
+}
+
+export interface MembershipInit {
+  self: SelfDescription
+  timing: TimingProfile
+  logger: Logger
+  /** Injected clock for tests; wall-clock ms by default. */
+  now?: () => number
+}
+
+export interface MembershipEvents {
+  change: CustomEvent<ViewChange>
+}
+
+export interface Membership extends TypedEventEmitter<MembershipEvents> {
+  start: () => Promise<void>
+  /** Announce `leaving` so others mark us `left` at once, then stop. Idempotent. */
+  leave: (signal?: AbortSignal) => Promise<void>
+  stop: () => Promise<void>
+  view: () => ClusterView
+  /** Change what we announce (load, models…); it is announced at once. */
+  updateSelf: (patch: Partial<SelfDescription>) => void
+  latencies: () => ReadonlyMap<string, number>
+  dialTargets: () => Array<{ peerId: string, addrs: string[] }>
+}
+
+/** Rough upper bound for delivering the leave message before the connections close. */
+const LEAVE_FLUSH_MS = 100
+
+/** Measure round trips to alive peers every this many heartbeats. */
+const LATENCY_SAMPLE_EVERY = 5
+
+class MembershipService extends TypedEventEmitter<MembershipEvents> implements Membership {
+  private readonly node: MeshNode
+  private readonly init: MembershipInit
+  private readonly log: Logger
+  private readonly now: () => number
+  private readonly selfId: string
+  private readonly incarnation: number
+  private description: SelfDescription
+  private seq = 0
+  private state: ClusterView
+  private running = false
+  private leaving = false
+  private heartbeatTimer?: NodeJS.Timeout
+  private tickTimer?: NodeJS.Timeout
+  private readonly probing = new Set<string>()
+  private readonly rtts = new Map<string, number>()
+  private heartbeats = 0
+
+  constructor (node: MeshNode, init: MembershipInit) {
+    super()
+    this.node = node
+    this.init = init
+    this.log = init.logger
+    this.now = init.now ?? Date.now
+    this.selfId = node.peerId.toString()
+    // Wall-clock ms at start: grows across restarts without storing anything.
+    this.incarnation = Date.now()
+    this.description = { ...init.self }
+    this.state = emptyView(this.selfId)
+  }
+
+  view (): ClusterView {
+    return this.state
+  }
+
+  /** Last measured mesh round trip per peer (ms); routing prefers close peers. */
+  latencies (): ReadonlyMap<string, number> {
+    return this.rtts
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    const pubsub = this.node.services.pubsub
+    pubsub.topicValidators.set(MEMBERSHIP_TOPIC, this.validate)
+    pubsub.addEventListener('message', this.onMessage)
+    pubsub.subscribe(MEMBERSHIP_TOPIC)
+    await this.node.handle(VIEW_PROTOCOL, this.onViewStream, { maxInboundStreams: 16, maxOutboundStreams: 16 })
+    this.node.addEventListener('peer:connect', this.onConnect)
+    this.node.addEventListener('peer:disconnect', this.onDisconnect)
+    this.announce()
+    this.heartbeatTimer = setInterval(() => { this.heartbeat() }, this.init.timing.heartbeatMs)
+    this.tickTimer = setInterval(() => { this.dispatch({ type: 'tick', now: this.now() }) }, this.init.timing.tickMs)
+    // Peers already connected before start (none in normal use) still get our view.
+    for (const peer of this.node.getPeers()) this.exchangeView(peer)
+  }
+
+  async leave (signal?: AbortSignal): Promise<void> {
+    if (!this.running || this.leaving) return
+    this.leaving = true
+    clearInterval(this.heartbeatTimer)
+    await this.publish(this.nextAnnouncement('leaving'))
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(resolve, LEAVE_FLUSH_MS)
+      signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearInterval(this.heartbeatTimer)
+    clearInterval(this.tickTimer)
+    const pubsub = this.node.services.pubsub
+    pubsub.removeEventListener('message', this.onMessage)
+    pubsub.topicValidators.delete(MEMBERSHIP_TOPIC)
+    this.node.removeEventListener('peer:connect', this.onConnect)
+    this.node.removeEventListener('peer:disconnect', this.onDisconnect)
+    await this.node.unhandle(VIEW_PROTOCOL).catch(() => {})
+  }
+
+  updateSelf (patch: Partial<SelfDescription>): void {
+    this.description = { ...this.description, ...patch }
+    if (this.running && !this.leaving) this.announce()
+  }
+
+  /** Members worth a direct connection: anyone not known to be gone, with dialable addresses. */
+  dialTargets (): Array<{ peerId: string, addrs: string[] }> {
+    return [...this.state.members.values()]
+      .filter(m => m.peerId !== this.selfId && m.state !== 'left')
+      .map(m => ({ peerId: m.peerId, addrs: m.announcement.addrs }))
+  }
+
+  private nextAnnouncement (state: Announcement['state']): Announcement {
+    const d = this.description
+    return {
+      peer_id: this.selfId,
+      name: d.name,
+      incarnation: this.incarnation,
+      seq: ++this.seq,
+      state,
+      models: d.models,
+      tier: d.tier,
+      enabled: d.enabled,
+      load: d.load,
+      api_port: d.apiPort,
+      addrs: this.node.getMultiaddrs().slice(0, 8).map(a => a.toString()),
+      version: d.version
+    }
+  }
+
+  private heartbeat (): void {
+    this.announce()
+    // Latency changes slowly; sampling every few heartbeats keeps ping traffic negligible.
+    if (++this.heartbeats % LATENCY_SAMPLE_EVERY !== 0) return
+    for (const member of this.state.members.values()) {
+      if (member.peerId !== this.selfId && member.state === 'alive') this.probe(member.peerId)
+    }
+  }
+
+  private announce (): void {
+    if (!this.running || this.leaving) return
+    void this.publish(this.nextAnnouncement('alive'))
+  }
+
+  private async publish (ann: Announcement): Promise<void> {
+    this.dispatch({ type: 'announce', announcement: ann, now: this.now() })
+    try {
+      await this.node.services.pubsub.publish(MEMBERSHIP_TOPIC, encodeAnnouncement(ann))
+    } catch (err: any) {
+      this.log.warn({ err }, 'announcement not published')
+    }
+  }
+
+  private dispatch (event: ViewEvent): void {
+    const { view, changes } = applyEvent(this.state, event, this.init.timing)
+    this.state = view
+    for (const change of changes) {
+      if (change.kind === 'state' && change.to === 'suspect') this.probe(change.peerId)
+      this.logChange(change)
+      this.safeDispatchEvent('change', { detail: change })
+    }
+  }
+
+  private logChange (change: ViewChange): void {
+    const m = change.member
+    const who = { peer: change.peerId, name: m.announcement.name }
+    if (change.kind === 'joined') this.log.info(who, `${m.announcement.name} joined (${m.state})`)
+    else if (change.kind === 'state') this.log.info({ ...who, reason: m.reason }, `${m.announcement.name}: ${change.from} → ${change.to}`)
+    else if (change.kind === 'removed') this.log.info(who, `${m.announcement.name} removed from the view`)
+  }
+
+  /** Gossipsub calls this before delivering or forwarding: invalid announcements go no further. */
+  private readonly validate = (_propagator: PeerId, message: Message): TopicValidatorResult => {
+    if (message.type !== 'signed') return TopicValidatorResult.Reject
+    const decoded = decodeAnnouncement(message.data, message.from.toString())
+    if (!decoded.ok) {
+      this.log.warn({ from: message.from.toString() }, `announcement rejected: ${decoded.reason}`)
+      return TopicValidatorResult.Reject
+    }
+    return TopicValidatorResult.Accept
+  }
+
+  private readonly onMessage = (event: CustomEvent<Message>): void => {
+    const message = event.detail
+    if (message.topic !== MEMBERSHIP_TOPIC || message.type !== 'signed') return
+    const decoded = decodeAnnouncement(message.data, message.from.toString())
+    if (decoded.ok && decoded.value.peer_id !== this.selfId) {
+      this.dispatch({ type: 'announce', announcement: decoded.value, now: this.now() })
+    }
+  }
+
+  private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    this.exchangeView(event.detail)
+  }
+
+  private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
+    const peerId = event.detail.toString()
+    this.dispatch({ type: 'disconnected', peerId, now: this.now() })
+  }
+
+  private exchangeView (peer: PeerId): void {
+    if (!this.running) return
+    const entries: ViewEntry[] = [...this.state.members.values()].map(m => ({ announcement: m.announcement, state: m.state }))
+    sendView(this.node, peer, entries).catch((err: any) => {
+      this.log.debug({ peer: peer.toString() }, `view not sent: ${err?.message ?? err}`)
+    })
+  }
+
+  private readonly onViewStream = ({ stream, connection }: { stream: any, connection: any }): void => {
+    const from = connection.remotePeer.toString()
+    readView(stream, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS)).then(decoded => {
+      if (!decoded.ok) {
+        this.log.warn({ peer: from }, `view rejected: ${decoded.reason}`)
+        return
+      }
+      if (decoded.value.skipped.length > 0) {
+        this.log.warn({ peer: from }, `view: ${decoded.value.skipped.length} malformed entries skipped (${decoded.value.skipped[0]})`)
+      }
+      const now = this.now()
+      for (const entry of decoded.value.entries) {
+        if (entry.announcement.peer_id === this.selfId) continue
+        this.dispatch({ type: 'announce', announcement: entry.announcement, now, reportedState: entry.state })
+      }
+    }, (err: any) => {
+      this.log.warn({ peer: from, err }, 'view exchange failed')
+    })
+  }
+
+  /** Failure detector: a direct ping (dialing if needed) settles a suspicion either way. */
+  private probe (peerId: string): void {
+    if (!this.running || this.probing.has(peerId)) return
+    this.probing.add(peerId)
+    const signal = AbortSignal.timeout(this.init.timing.pingTimeoutMs)
+    this.node.services.ping.ping(peerIdFromString(peerId), { signal })
+      .then((rtt: number) => {
+        this.rtts.set(peerId, rtt)
+        this.dispatch({ type: 'reachable', peerId, now: this.now() })
+      })
+      .catch((err: any) => {
+        const reason = signal.aborted ? 'ping timed out' : `ping failed: ${err?.message ?? err}`
+        this.dispatch({ type: 'unreachable', peerId, now: this.now(), reason })
+      })
+      .finally(() => this.probing.delete(peerId))
+  }
+}
+
+export function createMembership (node: MeshNode, init: MembershipInit): Membership {
+  return new MembershipService(node, init)
+}
+
+export type { Member, ClusterView, ViewChange }

@@ -1,0 +1,42 @@
+// The membership vocabulary shared by the wire codec, the pure view and the HTTP API.
+
+export type Tier = 0 | 1 | 2
+
+export interface Load {
+  active: number
+  queued: number
+  capacity: number
+}
+
+/** What a peer says about itself on `harombe/membership/1` (snake_case: it is a wire format). */
+export interface Announcement {
+  peer_id: string
+  name: string
+  /** Grows on every process start, so a re-joined peer overrides what others remember. */
+  incarnation: number
+  /** Grows with every announcement within one incarnation. */
+  seq: number
+  state: 'alive' | 'leaving'
+  models: string[]
+  tier: Tier
+  enabled: boolean
+  load: Load
+  api_port: number
+  /** Mesh addresses, so peers that only heard of us through gossip can dial us directly. */
+  addrs: string[]
+  version: string
+}
+
+export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
+
+export interface Member {
+  peerId: string
+  announcement: Announcement
+  state: MemberState
+  /** Why the member is in its current state, for humans (`connection closed`, `ping failed: …`). */
+  reason: string
+  /** When the current state began (ms, the view's clock). */
+  stateSince: number
+  /** Last time we had fresh evidence of life: a newer announcement or a successful ping. */
+  lastHeard: number
+}

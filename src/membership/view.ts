@@ -1,0 +1,203 @@
+import type { Announcement, Member, MemberState } from './types.js'
+import type { TimingProfile } from './profiles.js'
+
+/**
+ * The replicated cluster view as a pure state machine (memberlist-style):
+ * `applyEvent(view, event, timing) → { view, changes }`. No clocks, no I/O —
+ * the caller passes `now`, so every transition is a table-testable case.
+ *
+ * Versions: an announcement's (incarnation, seq) orders everything a peer says about
+ * itself. A newer version is proof of life and refutes suspicion; a re-joining peer has
+ * a higher incarnation, which also overrides `left` and `dead`.
+ */
+export interface ClusterView {
+  readonly self: string
+  readonly members: ReadonlyMap<string, Member>
+}
+
+export type ViewEvent =
+  /** A validated announcement. `reportedState` is set when it came second-hand in a full view. */
+  | { type: 'announce', announcement: Announcement, now: number, reportedState?: MemberState }
+  /** The last connection to the peer closed. */
+  | { type: 'disconnected', peerId: string, now: number }
+  /** A direct ping to the peer failed or timed out. */
+  | { type: 'unreachable', peerId: string, now: number, reason: string }
+  /** A direct ping to the peer succeeded. */
+  | { type: 'reachable', peerId: string, now: number }
+  /** The clock moved: apply heartbeat, suspicion and retention timeouts. */
+  | { type: 'tick', now: number }
+
+export type ViewChange =
+  | { kind: 'joined', peerId: string, member: Member }
+  | { kind: 'updated', peerId: string, member: Member }
+  | { kind: 'state', peerId: string, from: MemberState, to: MemberState, member: Member }
+  | { kind: 'removed', peerId: string, member: Member }
+
+export interface ApplyResult {
+  view: ClusterView
+  changes: ViewChange[]
+}
+
+type Timing = Pick<TimingProfile, 'suspectAfterMs' | 'suspicionTimeoutMs' | 'retentionMs'>
+
+export function emptyView (self: string): ClusterView {
+  return { self, members: new Map() }
+}
+
+/** -1, 0 or 1 as `a`'s version is older, equal or newer than `b`'s. */
+export function compareVersion (a: Pick<Announcement, 'incarnation' | 'seq'>, b: Pick<Announcement, 'incarnation' | 'seq'>): number {
+  if (a.incarnation !== b.incarnation) return a.incarnation < b.incarnation ? -1 : 1
+  if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1
+  return 0
+}
+
+export function applyEvent (view: ClusterView, event: ViewEvent, timing: Timing): ApplyResult {
+  switch (event.type) {
+    case 'announce': return applyAnnouncement(view, event.announcement, event.now, event.reportedState)
+    case 'disconnected': return transition(view, event.peerId, ['alive'], 'suspect', 'connection closed', event.now)
+    case 'unreachable': return transition(view, event.peerId, ['alive', 'suspect'], 'dead', event.reason, event.now)
+    case 'reachable': return applyReachable(view, event.peerId, event.now)
+    case 'tick': return applyTick(view, event.now, timing)
+  }
+}
+
+/** Folds several events; convenient for tests and for batches from a full view. */
+export function applyEvents (view: ClusterView, events: ViewEvent[], timing: Timing): ApplyResult {
+  const changes: ViewChange[] = []
+  for (const event of events) {
+    const result = applyEvent(view, event, timing)
+    view = result.view
+    changes.push(...result.changes)
+  }
+  return { view, changes }
+}
+
+function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, reportedState?: MemberState): ApplyResult {
+  const current = view.members.get(ann.peer_id)
+  const announcedState: MemberState = ann.state === 'leaving' ? 'left' : 'alive'
+
+  if (current == null) {
+    // Second-hand news of a peer we never heard from: trust the reporter's verdict on it.
+    const state = announcedState === 'left' ? 'left' : (reportedState ?? 'alive')
+    const member: Member = {
+      peerId: ann.peer_id,
+      announcement: ann,
+      state,
+      reason: state === 'alive' ? 'joined' : `reported ${state}`,
+      stateSince: now,
+      lastHeard: now
+    }
+    return { view: withMember(view, member), changes: [{ kind: 'joined', peerId: ann.peer_id, member }] }
+  }
+
+  if (compareVersion(ann, current.announcement) <= 0) return unchanged(view)
+
+  let state: MemberState
+  if (announcedState === 'left') {
+    state = 'left'
+  } else if (current.state === 'left' && ann.incarnation === current.announcement.incarnation) {
+    // Nothing is said after leaving within one incarnation; only a restart (new incarnation) re-joins.
+    state = 'left'
+  } else if (reportedState != null && reportedState !== 'alive') {
+    // A third party's suspicion does not override what we concluded ourselves.
+    state = current.state
+  } else {
+    state = 'alive'
+  }
+
+  const member: Member = {
+    ...current,
+    announcement: ann,
+    state,
+    reason: state === current.state ? current.reason : reasonForRevival(current, ann),
+    stateSince: state === current.state ? current.stateSince : now,
+    lastHeard: state === 'alive' ? now : current.lastHeard
+  }
+  const changes: ViewChange[] = []
+  if (state !== current.state) {
+    changes.push({ kind: 'state', peerId: ann.peer_id, from: current.state, to: state, member })
+  } else if (describesDifferently(current.announcement, ann)) {
+    changes.push({ kind: 'updated', peerId: ann.peer_id, member })
+  }
+  return { view: withMember(view, member), changes }
+}
+
+function reasonForRevival (current: Member, ann: Announcement): string {
+  if (ann.state === 'leaving') return 'left the cluster'
+  if (ann.incarnation > current.announcement.incarnation) return current.state === 'alive' ? 'restarted' : 'rejoined'
+  return 'refuted: newer announcement'
+}
+
+function applyReachable (view: ClusterView, peerId: string, now: number): ApplyResult {
+  const current = view.members.get(peerId)
+  if (current == null || current.state === 'left' || current.state === 'dead') return unchanged(view)
+  if (current.state === 'alive') return { view: withMember(view, { ...current, lastHeard: now }), changes: [] }
+  return transition(view, peerId, ['suspect'], 'alive', 'ping ok', now, { lastHeard: now })
+}
+
+function applyTick (view: ClusterView, now: number, timing: Timing): ApplyResult {
+  const changes: ViewChange[] = []
+  let next = view
+  for (const member of view.members.values()) {
+    if (member.peerId === view.self) continue
+    let result: ApplyResult | undefined
+    if (member.state === 'alive' && now - member.lastHeard > timing.suspectAfterMs) {
+      result = transition(next, member.peerId, ['alive'], 'suspect', `no heartbeat for ${now - member.lastHeard} ms`, now)
+    } else if (member.state === 'suspect' && now - member.stateSince > timing.suspicionTimeoutMs) {
+      result = transition(next, member.peerId, ['suspect'], 'dead', 'suspicion timeout', now)
+    } else if ((member.state === 'dead' || member.state === 'left') && now - member.stateSince > timing.retentionMs) {
+      const members = new Map(next.members)
+      members.delete(member.peerId)
+      result = { view: { self: next.self, members }, changes: [{ kind: 'removed', peerId: member.peerId, member }] }
+    }
+    if (result != null) {
+      next = result.view
+      changes.push(...result.changes)
+    }
+  }
+  return { view: next, changes }
+}
+
+function transition (
+  view: ClusterView,
+  peerId: string,
+  allowedFrom: MemberState[],
+  to: MemberState,
+  reason: string,
+  now: number,
+  extra: Partial<Member> = {}
+): ApplyResult {
+  const current = view.members.get(peerId)
+  // The local peer is never suspected by itself.
+  if (current == null || peerId === view.self || !allowedFrom.includes(current.state)) return unchanged(view)
+  const member: Member = { ...current, ...extra, state: to, reason, stateSince: now }
+  return {
+    view: withMember(view, member),
+    changes: [{ kind: 'state', peerId, from: current.state, to, member }]
+  }
+}
+
+/** True when a human would see a difference (heartbeat-only seq bumps are not one). */
+function describesDifferently (a: Announcement, b: Announcement): boolean {
+  return a.name !== b.name ||
+    a.tier !== b.tier ||
+    a.enabled !== b.enabled ||
+    a.api_port !== b.api_port ||
+    a.version !== b.version ||
+    a.incarnation !== b.incarnation ||
+    a.load.active !== b.load.active ||
+    a.load.queued !== b.load.queued ||
+    a.load.capacity !== b.load.capacity ||
+    a.models.join('\n') !== b.models.join('\n') ||
+    a.addrs.join('\n') !== b.addrs.join('\n')
+}
+
+function withMember (view: ClusterView, member: Member): ClusterView {
+  const members = new Map(view.members)
+  members.set(member.peerId, member)
+  return { self: view.self, members }
+}
+
+function unchanged (view: ClusterView): ApplyResult {
+  return { view, changes: [] }
+}

@@ -1,0 +1,146 @@
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from '../log.js'
+import type { MeshNode } from './node.js'
+import { DIAL_TIMEOUT_MS } from './constants.js'
+
+export interface DialTarget {
+  peerId: string
+  addrs: string[]
+  /** Dial even when the other side has the smaller id (it may not know of us at all). */
+  force?: boolean
+}
+
+export interface AutoDialInit {
+  /** Bootstrap multiaddrs (each with `/p2p/<id>`): always dialed, and re-dialed while disconnected. */
+  bootstrap: string[]
+  redialIntervalMs: number
+  /** Peers we know of (from gossip or a full view) and want a direct connection to. */
+  wanted: () => DialTarget[]
+  logger: Logger
+}
+
+export interface AutoDial {
+  start: () => void
+  stop: () => void
+  /** Resolves once connected to any bootstrap peer; rejects with every address's last error. */
+  waitForBootstrap: (timeoutMs: number, signal?: AbortSignal) => Promise<void>
+}
+
+export class BootstrapUnreachableError extends Error {
+  static name = 'BootstrapUnreachableError'
+  name = BootstrapUnreachableError.name
+}
+
+interface BootstrapPeer {
+  addr: Multiaddr
+  peerId: string
+  lastError?: string
+}
+
+/**
+ * libp2p 2.x does not dial discovered peers by itself (LIBP2P-NOTES 1). This dials them,
+ * keeps bootstrap peers and known members connected, and lets only the peer with the
+ * smaller id dial a symmetric discovery (mDNS, gossip) so two peers do not cross-dial.
+ */
+export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
+  const self = node.peerId.toString()
+  const bootstrap: BootstrapPeer[] = init.bootstrap.map(text => {
+    const addr = multiaddr(text)
+    const peerId = addr.getPeerId()
+    if (peerId == null) throw new TypeError(`bootstrap address ${text} has no /p2p/<peer id>`)
+    return { addr, peerId }
+  })
+  const bootstrapIds = new Set(bootstrap.map(b => b.peerId))
+  const dialing = new Set<string>()
+  let timer: NodeJS.Timeout | undefined
+  let running = false
+  const log = init.logger
+
+  const isConnected = (peerId: string): boolean =>
+    node.getConnections().some(c => c.remotePeer.toString() === peerId && c.status === 'open')
+
+  const dial = (peerId: string, target: PeerId | Multiaddr | Multiaddr[], onError?: (message: string) => void): void => {
+    if (!running || dialing.has(peerId) || peerId === self || isConnected(peerId)) return
+    dialing.add(peerId)
+    node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      .then(() => { log.debug({ peer: peerId }, 'dialed') })
+      .catch((err: any) => {
+        const message = describeDialError(err)
+        onError?.(message)
+        log.debug({ peer: peerId }, `dial failed: ${message}`)
+      })
+      .finally(() => dialing.delete(peerId))
+  }
+
+  const dialBootstrap = (): void => {
+    for (const b of bootstrap) {
+      dial(b.peerId, b.addr, message => { b.lastError = message })
+    }
+  }
+
+  const onDiscovery = (event: CustomEvent<{ id: PeerId, multiaddrs: Multiaddr[] }>): void => {
+    const id = event.detail.id.toString()
+    if (bootstrapIds.has(id)) return // dialed by address in dialBootstrap
+    if (self < id) dial(id, event.detail.multiaddrs.length > 0 ? event.detail.multiaddrs : event.detail.id)
+  }
+
+  const tick = (): void => {
+    dialBootstrap()
+    for (const target of init.wanted()) {
+      if ((self >= target.peerId && target.force !== true) || target.addrs.length === 0) continue
+      try {
+        dial(target.peerId, target.addrs.map(a => multiaddr(a)))
+      } catch (err: any) {
+        log.debug({ peer: target.peerId }, `unusable address: ${err?.message ?? err}`)
+      }
+    }
+  }
+
+  return {
+    start () {
+      if (running) return
+      running = true
+      node.addEventListener('peer:discovery', onDiscovery)
+      tick()
+      timer = setInterval(tick, init.redialIntervalMs)
+      timer.unref()
+    },
+    stop () {
+      if (!running) return
+      running = false
+      node.removeEventListener('peer:discovery', onDiscovery)
+      clearInterval(timer)
+    },
+    async waitForBootstrap (timeoutMs, signal) {
+      if (bootstrap.length === 0 || bootstrap.some(b => isConnected(b.peerId))) return
+      await new Promise<void>((resolve, reject) => {
+        const cleanup = (): void => {
+          clearTimeout(timeout)
+          node.removeEventListener('peer:connect', onConnect)
+          signal?.removeEventListener('abort', onAbort)
+        }
+        const onConnect = (event: CustomEvent<PeerId>): void => {
+          if (bootstrapIds.has(event.detail.toString())) { cleanup(); resolve() }
+        }
+        const onAbort = (): void => { cleanup(); reject(signal?.reason) }
+        const timeout = setTimeout(() => {
+          cleanup()
+          const reasons = bootstrap.map(b => `${b.addr.toString()} (${b.lastError ?? 'no answer'})`).join(', ')
+          reject(new BootstrapUnreachableError(`cannot reach any bootstrap peer within ${timeoutMs} ms: ${reasons}`))
+        }, timeoutMs)
+        node.addEventListener('peer:connect', onConnect)
+        signal?.addEventListener('abort', onAbort, { once: true })
+      })
+    }
+  }
+}
+
+function describeDialError (err: any): string {
+  // libp2p wraps the socket error in an AggregateError of per-address failures.
+  const inner = err?.errors?.[0] ?? err
+  const code = inner?.code ?? inner?.cause?.code
+  if (code === 'ECONNREFUSED') return 'connection refused'
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out'
+  return inner?.message ?? err?.message ?? String(err)
+}

@@ -1,0 +1,34 @@
+// Mesh defaults, one per line, each with the reason for its value.
+
+/** Gossipsub topic that carries membership announcements. */
+export const MEMBERSHIP_TOPIC = 'harombe/membership/1'
+
+/** Full-view exchange on every new connection, so a joiner converges without waiting for gossip. */
+export const VIEW_PROTOCOL = '/harombe/view/1.0.0'
+
+/** Default listen address: every interface, one well-known port so LAN peers can be listed by hand. */
+export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4700'
+
+/** Announcements above this size are rejected: a near-4 MiB gossip message kills the link (LIBP2P-NOTES 5). */
+export const MAX_ANNOUNCEMENT_BYTES = 4 * 1024
+
+/** A full view is one frame of every member's announcement; 1 MiB holds ~250 peers of max size, far above a home lab. */
+export const MAX_VIEW_FRAME_BYTES = 1024 * 1024
+
+/** Gossipsub's inbound RPC limit: several announcements batched per RPC, well under the 4 MiB that breaks links. */
+export const MAX_GOSSIP_RPC_BYTES = 256 * 1024
+
+/** Dials on loopback take ~9 ms; 5 s leaves room for a slow LAN and bounds a pnet mismatch that would otherwise hang (LIBP2P-NOTES 9). */
+export const DIAL_TIMEOUT_MS = 5_000
+
+/** The default of 5 inbound connections/s per IP throttles a dozen local peers starting together (LIBP2P-NOTES 2). */
+export const INBOUND_CONNECTION_THRESHOLD = 1_000
+
+/** Parallel handshakes allowed; a whole lab joining at once must not queue behind the default of 10. */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 256
+
+/** A full mesh of a large lab plus clients; the default (300) is fine, kept explicit so it is a decision. */
+export const MAX_CONNECTIONS = 300
+
+/** The view exchange and a ping must answer fast or not at all. */
+export const VIEW_EXCHANGE_TIMEOUT_MS = 5_000

@@ -1,0 +1,96 @@
+import '../polyfill.js'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping, type PingService } from '@libp2p/ping'
+import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import { preSharedKey } from '@libp2p/pnet'
+import type { Identify } from '@libp2p/identify'
+import type { PeerDiscovery, PeerId, PrivateKey, PubSub } from '@libp2p/interface'
+import {
+  DIAL_TIMEOUT_MS,
+  INBOUND_CONNECTION_THRESHOLD,
+  MAX_CONNECTIONS,
+  MAX_GOSSIP_RPC_BYTES,
+  MAX_INCOMING_PENDING_CONNECTIONS
+} from './constants.js'
+
+export type MeshServices = {
+  identify: Identify
+  ping: PingService
+  pubsub: PubSub<GossipsubEvents>
+}
+
+export type MeshNode = Libp2p<MeshServices>
+
+export interface MeshNodeInit {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. */
+  listen: string[]
+  /** Multiaddrs (with `/p2p/<id>`) dialed at start and re-dialed while disconnected. */
+  bootstrap?: string[]
+  mdns?: boolean
+  /** How often mDNS queries the LAN; the library default (10 s) makes a new peer wait. */
+  mdnsIntervalMs?: number
+  /** Contents of a pnet v1 key file: peers without the same key cannot connect. */
+  meshKey?: Uint8Array
+  /** Addresses announced to others instead of the listen addresses (tests: loopback only). */
+  announce?: string[]
+}
+
+/**
+ * Builds (but does not start) a libp2p 2.x node with the transports, limits and services
+ * a harombe peer needs. Dial-on-discovery is wired by `attachAutoDial`, not here, so this
+ * stays a plain factory.
+ */
+export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (init.bootstrap != null && init.bootstrap.length > 0) {
+    // Bootstrap's own timeout fires the first discovery quickly; re-dials are ours (auto-dial).
+    peerDiscovery.push(bootstrap({ list: init.bootstrap, timeout: 10 }))
+  }
+  if (init.mdns === true) {
+    peerDiscovery.push(mdns({ interval: init.mdnsIntervalMs ?? 1_000 }))
+  }
+
+  return createLibp2p({
+    privateKey: init.privateKey,
+    addresses: {
+      listen: init.listen,
+      announce: init.announce ?? []
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector: init.meshKey != null ? preSharedKey({ psk: init.meshKey }) : undefined,
+    peerDiscovery,
+    connectionManager: {
+      dialTimeout: DIAL_TIMEOUT_MS,
+      inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
+      maxConnections: MAX_CONNECTIONS
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        // Announcements are published before the mesh forms (LIBP2P-NOTES 4): not an error.
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        globalSignaturePolicy: 'StrictSign',
+        maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
+        // Many peers on one IP (a lab behind NAT, tests on loopback) must not be pruned (LIBP2P-NOTES 3).
+        scoreParams: { IPColocationFactorWeight: 0 }
+      }) as any
+    }
+  }) as Promise<MeshNode>
+}
+
+export function shortPeerId (peerId: PeerId | string): string {
+  const s = peerId.toString()
+  return s.length > 12 ? `${s.slice(0, 4)}…${s.slice(-6)}` : s
+}

@@ -1,0 +1,192 @@
+import './polyfill.js'
+import { hostname } from 'node:os'
+import { createMeshNode, type MeshNode } from './mesh/node.js'
+import { loadOrCreateIdentity } from './mesh/identity.js'
+import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
+import { createExplicitDiscovery, type ExplicitDiscovery, type ListedNode } from './mesh/explicit-discovery.js'
+import { DEFAULT_LISTEN } from './mesh/constants.js'
+import { createMembership, type Membership } from './membership/service.js'
+import { PROFILES, type ProfileName, type TimingProfile } from './membership/profiles.js'
+import type { Tier } from './membership/types.js'
+import type { ViewChange } from './membership/view.js'
+import { createHttpServer, type HttpServer } from './http/server.js'
+import { clusterJson, type ClusterJson } from './http/cluster-json.js'
+import { silentLogger, type Logger } from './log.js'
+import { VERSION } from './version.js'
+
+export interface PeerInit {
+  /** Directory for the identity key (stable peer id across restarts). */
+  dataDir: string
+  name?: string
+  tier?: Tier
+  models?: string[]
+  enabled?: boolean
+  /** Concurrent completions this peer serves; announced as `load.capacity`. */
+  capacity?: number
+  apiHost?: string
+  /** 0 = any free port. */
+  apiPort?: number
+  token?: string
+  listen?: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  meshKey?: Uint8Array
+  /** Nodes from a cluster YAML to reach through their HTTP API (explicit discovery). */
+  listedNodes?: ListedNode[]
+  profile?: ProfileName | TimingProfile
+  /** Fail `start` when no bootstrap peer answers within the profile's join timeout. */
+  requireBootstrap?: boolean
+  logger?: Logger
+}
+
+export interface PeerInfo {
+  name: string
+  peerId: string
+  apiUrl: string
+  meshAddrs: string[]
+}
+
+export interface Peer {
+  start: (signal?: AbortSignal) => Promise<PeerInfo>
+  /** Graceful: announce leave, then stop. Idempotent. */
+  stop: () => Promise<void>
+  /** Abrupt: close every connection and stop without saying goodbye (tests, crash simulation). */
+  crash: () => Promise<void>
+  info: () => PeerInfo
+  membership: () => Membership
+  mesh: () => MeshNode
+  onChange: (listener: (change: ViewChange) => void) => () => void
+  cluster: () => ClusterJson
+}
+
+/** The composition root: builds mesh, membership, discovery and HTTP, and starts/stops them in order. */
+export function createPeer (init: PeerInit): Peer {
+  const log = init.logger ?? silentLogger()
+  const timing: TimingProfile = typeof init.profile === 'object' ? init.profile : PROFILES[init.profile ?? 'lan']
+  const name = init.name ?? hostname()
+  let node: MeshNode | undefined
+  let membership: Membership | undefined
+  let http: HttpServer | undefined
+  let autoDial: AutoDial | undefined
+  let explicit: ExplicitDiscovery | undefined
+  let info: PeerInfo | undefined
+  let stopping: Promise<void> | undefined
+
+  const must = <T>(value: T | undefined): T => {
+    if (value == null) throw new Error('peer is not started')
+    return value
+  }
+
+  const onChange = (listener: (change: ViewChange) => void): () => void => {
+    const m = must(membership)
+    const handler = (event: CustomEvent<ViewChange>): void => { listener(event.detail) }
+    m.addEventListener('change', handler)
+    return () => { m.removeEventListener('change', handler) }
+  }
+
+  const snapshot = (): ClusterJson => {
+    const m = must(membership)
+    const i = must(info)
+    return clusterJson(m.view(), { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.latencies())
+  }
+
+  const readiness = (): { ready: true } | { ready: false, reason: string } => {
+    if (membership == null || info == null || stopping != null) return { ready: false, reason: 'not started' }
+    // Until backends arrive this peer serves nothing itself; it is useful once it reaches another peer.
+    const others = [...membership.view().members.values()].filter(m => m.peerId !== info?.peerId && m.state === 'alive')
+    return others.length > 0 ? { ready: true } : { ready: false, reason: 'no usable backend and no other alive peer' }
+  }
+
+  const teardown = async (graceful: boolean): Promise<void> => {
+    autoDial?.stop()
+    explicit?.stop()
+    if (graceful) await membership?.leave()
+    await membership?.stop()
+    await http?.stop().catch(err => log.warn({ err }, 'HTTP server did not close cleanly'))
+    await node?.stop()
+  }
+
+  return {
+    async start (signal) {
+      if (info != null) return info
+      try {
+        const privateKey = await loadOrCreateIdentity(init.dataDir)
+        node = await createMeshNode({
+          privateKey,
+          listen: init.listen ?? [DEFAULT_LISTEN],
+          bootstrap: init.bootstrap,
+          mdns: init.mdns ?? true,
+          meshKey: init.meshKey
+        })
+        http = createHttpServer({
+          host: init.apiHost ?? '127.0.0.1',
+          port: init.apiPort ?? 8000,
+          token: init.token,
+          logger: log.child({ component: 'http' }),
+          cluster: { snapshot, selfId: () => must(info).peerId, onChange, readiness }
+        })
+        // The API comes up first: its port goes into our announcement.
+        const apiUrl = await http.start()
+        await node.start()
+        info = {
+          name,
+          peerId: node.peerId.toString(),
+          apiUrl,
+          meshAddrs: node.getMultiaddrs().map(a => a.toString())
+        }
+        membership = createMembership(node, {
+          self: {
+            name,
+            models: init.models ?? [],
+            tier: init.tier ?? 0,
+            enabled: init.enabled ?? true,
+            load: { active: 0, queued: 0, capacity: init.capacity ?? 1 },
+            apiPort: Number(new URL(apiUrl).port),
+            version: VERSION
+          },
+          timing,
+          logger: log.child({ component: 'membership' })
+        })
+        await membership.start()
+        explicit = createExplicitDiscovery({
+          nodes: init.listedNodes ?? [],
+          intervalMs: timing.redialIntervalMs,
+          timeoutMs: timing.pingTimeoutMs,
+          logger: log.child({ component: 'discovery' })
+        })
+        const m = membership
+        const e = explicit
+        autoDial = createAutoDial(node, {
+          bootstrap: init.bootstrap ?? [],
+          redialIntervalMs: timing.redialIntervalMs,
+          wanted: () => [...m.dialTargets(), ...e.targets()],
+          logger: log.child({ component: 'dial' })
+        })
+        explicit.start()
+        autoDial.start()
+        if (init.requireBootstrap === true) await autoDial.waitForBootstrap(timing.joinTimeoutMs, signal)
+        return info
+      } catch (err) {
+        await teardown(false).catch(() => {})
+        info = undefined
+        throw err
+      }
+    },
+
+    async stop () {
+      stopping ??= teardown(true)
+      await stopping
+    },
+
+    async crash () {
+      stopping ??= teardown(false)
+      await stopping
+    },
+
+    info: () => must(info),
+    membership: () => must(membership),
+    mesh: () => must(node),
+    onChange,
+    cluster: snapshot
+  }
+}
