@@ -4,12 +4,12 @@ import { createMeshNode, type MeshNode } from './mesh/node.js'
 import { loadOrCreateIdentity } from './mesh/identity.js'
 import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
 import { createExplicitDiscovery, type ExplicitDiscovery, type ListedNode } from './mesh/explicit-discovery.js'
-import { DEFAULT_LISTEN } from './mesh/constants.js'
+import { DEFAULT_LISTEN } from './config/constants.js'
 import { createMembership, type Membership } from './membership/service.js'
 import { PROFILES, type ProfileName, type TimingProfile } from './membership/profiles.js'
 import type { Tier } from './membership/types.js'
 import type { ViewChange } from './membership/view.js'
-import { createHttpServer, type HttpServer } from './http/server.js'
+import { createHttpServer, ListenError, type HttpServer } from './http/server.js'
 import { clusterJson, type ClusterJson } from './http/cluster-json.js'
 import { silentLogger, type Logger } from './log.js'
 import { VERSION } from './version.js'
@@ -113,7 +113,7 @@ export function createPeer (init: PeerInit): Peer {
         const privateKey = await loadOrCreateIdentity(init.dataDir)
         node = await createMeshNode({
           privateKey,
-          listen: init.listen ?? [DEFAULT_LISTEN],
+          listen: init.listen ?? [...DEFAULT_LISTEN],
           bootstrap: init.bootstrap,
           mdns: init.mdns ?? true,
           meshKey: init.meshKey
@@ -127,7 +127,12 @@ export function createPeer (init: PeerInit): Peer {
         })
         // The API comes up first: its port goes into our announcement.
         const apiUrl = await http.start()
-        await node.start()
+        try {
+          await node.start()
+        } catch (err: any) {
+          const reason = /EADDRINUSE/.test(String(err?.message ?? err)) ? 'address already in use' : (err?.message ?? String(err))
+          throw new ListenError(`cannot listen on ${(init.listen ?? DEFAULT_LISTEN).join(', ')}: ${reason}`)
+        }
         info = {
           name,
           peerId: node.peerId.toString(),

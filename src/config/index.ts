@@ -19,7 +19,7 @@ export {
   nodeModels,
   PeerOptionsSchema,
   PortSchema,
-  PROFILES,
+  PROFILE_NAMES,
   RoutingSchema,
   TIERS,
   TierSchema

@@ -20,7 +20,7 @@ export const TIERS = [0, 1, 2] as const
 export const DISCOVERY_METHODS = ['mdns', 'explicit'] as const
 export const FALLBACK_STRATEGIES = ['graceful', 'strict'] as const
 export const BACKENDS = ['embedded', 'ollama', 'openai', 'none'] as const
-export const PROFILES = ['lan', 'test'] as const
+export const PROFILE_NAMES = ['lan', 'test'] as const
 // pino's levels, so the value can be handed to the logger as is
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -166,7 +166,7 @@ export const PeerOptionsSchema = z.object({
   meshKeyFile: z.string(expected('a file path')).min(1).optional(),
   token: z.string(expected('a non-empty string')).min(1).optional(),
   dataDir: z.string(expected('a directory path')).min(1),
-  profile: z.enum(PROFILES, expected('lan or test')).default(DEFAULT_PROFILE),
+  profile: z.enum(PROFILE_NAMES, expected('lan or test')).default(DEFAULT_PROFILE),
   logLevel: z.enum(LOG_LEVELS, expected(LOG_LEVELS.join(', '))).default(DEFAULT_LOG_LEVEL),
   jsonLogs: BooleanSchema.default(false)
 })

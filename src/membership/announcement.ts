@@ -44,6 +44,8 @@ export function encodeAnnouncement (ann: Announcement): Uint8Array {
     // Our own announcement would be rejected by every peer: fail loudly here instead.
     throw new RangeError(`announcement is ${bytes.byteLength} bytes, over the ${MAX_ANNOUNCEMENT_BYTES}-byte limit (too many models or addresses?)`)
   }
+  const valid = validateAnnouncement(ann)
+  if (!valid.ok) throw new RangeError(`announcement would be rejected by every peer: ${valid.reason}`)
   return bytes
 }
 
@@ -96,6 +98,9 @@ export function decodeView (bytes: Uint8Array): Decoded<{ entries: ViewEntry[], 
       skipped.push(describeIssue(entry.error))
     } else if (!isPeerId(entry.data.announcement.peer_id)) {
       skipped.push('peer_id is not a peer id')
+    } else if (encoder.encode(JSON.stringify(entry.data.announcement)).byteLength > MAX_ANNOUNCEMENT_BYTES) {
+      // The same bound as gossip: what no validator would accept first-hand is not relayed second-hand.
+      skipped.push(`announcement over ${MAX_ANNOUNCEMENT_BYTES} bytes`)
     } else {
       entries.push(entry.data)
     }

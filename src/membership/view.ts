@@ -83,7 +83,7 @@ function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, r
       peerId: ann.peer_id,
       announcement: ann,
       state,
-      reason: state === 'alive' ? 'joined' : `reported ${state}`,
+      reason: state === 'left' ? 'left the cluster' : state === 'alive' ? 'joined' : `reported ${state}`,
       stateSince: now,
       lastHeard: now
     }
@@ -109,7 +109,7 @@ function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, r
     ...current,
     announcement: ann,
     state,
-    reason: state === current.state ? current.reason : reasonForRevival(current, ann),
+    reason: state === current.state && ann.incarnation === current.announcement.incarnation ? current.reason : reasonForRevival(current, ann),
     stateSince: state === current.state ? current.stateSince : now,
     lastHeard: state === 'alive' ? now : current.lastHeard
   }

@@ -7,8 +7,6 @@ import { DIAL_TIMEOUT_MS } from './constants.js'
 export interface DialTarget {
   peerId: string
   addrs: string[]
-  /** Dial even when the other side has the smaller id (it may not know of us at all). */
-  force?: boolean
 }
 
 export interface AutoDialInit {
@@ -41,7 +39,8 @@ interface BootstrapPeer {
 /**
  * libp2p 2.x does not dial discovered peers by itself (LIBP2P-NOTES 1). This dials them,
  * keeps bootstrap peers and known members connected, and lets only the peer with the
- * smaller id dial a symmetric discovery (mDNS, gossip) so two peers do not cross-dial.
+ * smaller id dial a symmetric discovery (mDNS) so two peers do not cross-dial. Members
+ * learned from a view are dialed by whoever knows first: the other side may not know us yet.
  */
 export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   const self = node.peerId.toString()
@@ -88,7 +87,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   const tick = (): void => {
     dialBootstrap()
     for (const target of init.wanted()) {
-      if ((self >= target.peerId && target.force !== true) || target.addrs.length === 0) continue
+      if (target.addrs.length === 0) continue
       try {
         dial(target.peerId, target.addrs.map(a => multiaddr(a)))
       } catch (err: any) {

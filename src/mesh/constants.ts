@@ -6,9 +6,6 @@ export const MEMBERSHIP_TOPIC = 'harombe/membership/1'
 /** Full-view exchange on every new connection, so a joiner converges without waiting for gossip. */
 export const VIEW_PROTOCOL = '/harombe/view/1.0.0'
 
-/** Default listen address: every interface, one well-known port so LAN peers can be listed by hand. */
-export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/4700'
-
 /** Announcements above this size are rejected: a near-4 MiB gossip message kills the link (LIBP2P-NOTES 5). */
 export const MAX_ANNOUNCEMENT_BYTES = 4 * 1024
 

@@ -44,7 +44,7 @@ export function createExplicitDiscovery (init: ExplicitDiscoveryInit): ExplicitD
       const peerId = body.self?.peer_id
       const addrs = body.self?.addrs
       if (typeof peerId !== 'string' || !Array.isArray(addrs)) throw new Error('not a harombe peer API')
-      learned.set(node.name, { peerId, addrs: withListedHost(addrs.filter((a): a is string => typeof a === 'string'), node.host), force: true })
+      learned.set(node.name, { peerId, addrs: withListedHost(addrs.filter((a): a is string => typeof a === 'string'), node.host) })
     } catch (err: any) {
       if (!signal.aborted) init.logger.debug({ node: node.name }, `cannot learn mesh address from ${url}: ${err?.message ?? err}`)
     }

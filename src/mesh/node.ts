@@ -10,7 +10,7 @@ import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
 import { preSharedKey } from '@libp2p/pnet'
 import type { Identify } from '@libp2p/identify'
-import type { PeerDiscovery, PeerId, PrivateKey, PubSub } from '@libp2p/interface'
+import type { PeerDiscovery, PrivateKey, PubSub } from '@libp2p/interface'
 import {
   DIAL_TIMEOUT_MS,
   INBOUND_CONNECTION_THRESHOLD,
@@ -88,9 +88,4 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
       }) as any
     }
   }) as Promise<MeshNode>
-}
-
-export function shortPeerId (peerId: PeerId | string): string {
-  const s = peerId.toString()
-  return s.length > 12 ? `${s.slice(0, 4)}…${s.slice(-6)}` : s
 }

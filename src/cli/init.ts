@@ -1,0 +1,79 @@
+import { access, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { writeMeshKey } from '../mesh/mesh-key.js'
+import { CommandFailedError } from './errors.js'
+
+export interface InitFlags {
+  output: string
+  force?: boolean
+}
+
+export const MESH_KEY_FILE = 'mesh.key'
+
+/** The seed's cluster shape, commented so a new user can fill it in without the docs. */
+export const CLUSTER_TEMPLATE = `# harombe-peer cluster file. Start each machine with:
+#   npx harombe-peer start --config cluster.yaml --name <its name> --mesh-key mesh.key
+cluster:
+  # Host that CLI commands (status, complete, models) talk to by default.
+  coordinator:
+    host: localhost
+
+  # How peers find each other: mdns (same LAN, no setup) or explicit (the nodes below
+  # and the bootstrap multiaddrs). Bootstrap entries look like
+  #   /ip4/192.0.2.10/tcp/4700/p2p/12D3KooW...   (the "mesh=" part of a peer's ready line)
+  discovery:
+    method: mdns
+    bootstrap: []
+
+  routing:
+    prefer_local: true            # serve on this machine when it can
+    fallback_strategy: graceful   # graceful: try lower tiers, then higher; strict: requested tier only
+    load_balance: true            # least loaded peer within a tier
+
+  # One entry per machine. host:port is its HTTP API; tier 0 fast, 1 medium, 2 powerful.
+  nodes:
+    - name: laptop
+      host: localhost
+      port: 8000
+      model: "qwen2.5:3b"
+      tier: 0
+    - name: workstation
+      host: 192.0.2.20
+      port: 8000
+      model: "qwen2.5:14b"
+      tier: 1
+    - name: cloud-gpu
+      host: 203.0.113.42
+      port: 8000
+      model: "qwen2.5:32b"
+      tier: 2
+      auth_token: "change-me"     # the --token that peer was started with
+      enabled: true
+`
+
+export async function runInit (flags: InitFlags): Promise<void> {
+  const yamlFile = resolve(flags.output)
+  const keyFile = join(dirname(yamlFile), MESH_KEY_FILE)
+  const overwrite = flags.force === true
+  if (!overwrite) {
+    for (const file of [yamlFile, keyFile]) {
+      if (await exists(file)) throw new CommandFailedError(`${file} already exists (use --force to overwrite)`)
+    }
+  }
+  try {
+    await writeFile(yamlFile, CLUSTER_TEMPLATE, { flag: overwrite ? 'w' : 'wx' })
+    await writeMeshKey(keyFile, { overwrite })
+  } catch (err: any) {
+    throw new CommandFailedError(`cannot write ${err?.path ?? yamlFile}: ${err?.code ?? err?.message}`)
+  }
+  process.stdout.write(`wrote ${yamlFile}\nwrote ${keyFile} (keep it secret: every peer started with it can join)\n`)
+}
+
+async function exists (file: string): Promise<boolean> {
+  try {
+    await access(file)
+    return true
+  } catch {
+    return false
+  }
+}

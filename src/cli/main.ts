@@ -1,0 +1,91 @@
+import '../polyfill.js'
+import { Command, CommanderError, Option } from 'commander'
+import { VERSION } from '../version.js'
+import { describeError, exitCodeFor, EXIT_USAGE } from './errors.js'
+
+// The bin only parses and dispatches; each command is imported lazily, so `status` does not load libp2p.
+
+const DEFAULT_API = 'http://127.0.0.1:8000'
+const debug = process.argv.includes('--debug')
+
+function fail (err: unknown): never {
+  process.stderr.write(describeError(err, debug) + '\n')
+  process.exit(exitCodeFor(err))
+}
+
+const program = new Command()
+  .name('harombe-peer')
+  .description('A peer-to-peer LLM mesh: every machine runs the same peer and any peer routes requests.')
+  .version(VERSION)
+  .option('--debug', 'print stack traces for unexpected errors')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+program.command('start')
+  .description('run a peer: join the mesh, announce this machine, serve the HTTP API')
+  .option('--name <name>', 'peer name (default: hostname, or the entry in --config)')
+  .option('--tier <tier>', 'tier this peer serves: 0 fast, 1 medium, 2 powerful (default 0)')
+  .option('--backend <backend>', 'embedded | ollama | openai | none (default embedded)')
+  .option('--backend-url <url>', 'backend base URL (ollama default http://127.0.0.1:11434)')
+  .option('--backend-key <key>', 'API key for the openai backend')
+  .option('--model <name...>', 'model name(s) to serve (default: all the backend lists)')
+  .option('--model-file <path>', 'GGUF file for the embedded backend')
+  .option('--api-host <host>', 'HTTP API host (default 127.0.0.1)')
+  .option('--api-port <port>', 'HTTP API port; 0 = any free port (default 8000)')
+  .option('--listen <multiaddr>', 'mesh listen address, repeatable (default /ip4/0.0.0.0/tcp/4700)', collect)
+  .option('--bootstrap <multiaddr>', 'peer to join through, with /p2p/<id>; repeatable', collect)
+  .option('--no-mdns', 'do not discover peers on the LAN with mDNS')
+  .option('--mesh-key <file>', 'private network key file: peers without it cannot connect')
+  .option('--token <token>', 'bearer token required by the HTTP API (env HAROMBE_TOKEN)')
+  .option('--data-dir <dir>', 'where the peer identity is kept (default ~/.config/harombe-peer)')
+  .option('--config <file>', 'cluster YAML; the entry matching --name describes this peer')
+  .option('--json-logs', 'log JSON lines to stderr')
+  .option('--log-level <level>', 'fatal | error | warn | info | debug | trace (default info)')
+  .addOption(new Option('--profile <profile>', 'membership timing profile').choices(['lan', 'test']).hideHelp())
+  .action(async (options) => {
+    const { runStart } = await import('./start.js')
+    await runStart(options)
+  })
+
+program.command('status')
+  .description('show every peer in the cluster view: state, model, tier, load, latency')
+  .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
+  .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .option('--json', 'print the view as JSON')
+  .action(async (options) => {
+    const { runStatus } = await import('./status.js')
+    process.exitCode = await runStatus(options)
+  })
+
+program.command('init')
+  .description('write a commented cluster YAML template and a fresh mesh key file next to it')
+  .option('--output <file>', 'where to write the YAML', 'cluster.yaml')
+  .option('--force', 'overwrite existing files')
+  .action(async (options) => {
+    const { runInit } = await import('./init.js')
+    await runInit(options)
+  })
+
+for (const name of ['test', 'complete', 'models', 'demo']) {
+  program.command(name)
+    .description('not yet available in this build')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async () => {
+      const { NotAvailableError } = await import('./errors.js')
+      throw new NotAvailableError(`'${name}' is not yet available in this build (it arrives with completions through the mesh)`)
+    })
+}
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version are "errors" to commander's exitOverride; they already printed.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0)
+    process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE)
+  }
+  fail(err)
+}

@@ -1,0 +1,165 @@
+import { homedir, hostname } from 'node:os'
+import { join } from 'node:path'
+import { ConfigError, loadClusterConfig, nodeModels, parsePeerOptions, type ClusterConfig, type PeerOptions, type PeerOptionsInput } from '../config/index.js'
+import { createLogger } from '../log.js'
+import { readMeshKey } from '../mesh/mesh-key.js'
+import type { ListedNode } from '../mesh/explicit-discovery.js'
+import { NotAvailableError, UsageError } from './errors.js'
+
+export interface StartFlags {
+  name?: string
+  tier?: string
+  backend?: string
+  backendUrl?: string
+  backendKey?: string
+  model?: string[]
+  modelFile?: string
+  apiHost?: string
+  apiPort?: string
+  listen?: string[]
+  bootstrap?: string[]
+  mdns?: boolean
+  meshKey?: string
+  token?: string
+  dataDir?: string
+  config?: string
+  jsonLogs?: boolean
+  logLevel?: string
+  profile?: 'lan' | 'test'
+}
+
+/** How long a graceful stop may take before the process exits anyway (DESIGN: exit within 5 s). */
+const SHUTDOWN_DEADLINE_MS = 4_500
+
+export const DEFAULT_DATA_DIR = join(homedir(), '.config', 'harombe-peer')
+
+export interface ResolvedStart {
+  options: PeerOptions
+  listedNodes: ListedNode[]
+  warnings: string[]
+}
+
+/** Merges flags, env and the cluster file (flags win), and validates the result. */
+export async function resolveStartOptions (flags: StartFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedStart> {
+  let cluster: ClusterConfig | undefined
+  const warnings: string[] = []
+  if (flags.config != null) {
+    const loaded = await loadClusterConfig(flags.config)
+    cluster = loaded.config
+    warnings.push(...loaded.warnings)
+  }
+  const name = flags.name ?? hostname()
+  const entry = cluster?.nodes.find(n => n.name === name)
+  if (cluster != null && entry == null) {
+    warnings.push(`${flags.config}: no node named "${name}"; this peer joins with its own flags and reaches the ${cluster.nodes.length} listed node(s)`)
+  }
+
+  // Untyped on purpose: flags are strings until validation says otherwise.
+  const input: Record<keyof PeerOptionsInput, unknown> = {
+    name,
+    tier: flags.tier != null ? toNumber(flags.tier) : entry?.tier,
+    backend: flags.backend,
+    backendUrl: flags.backendUrl,
+    backendKey: flags.backendKey,
+    models: flags.model ?? (entry != null ? nodeModels(entry) : undefined),
+    modelFile: flags.modelFile,
+    apiHost: flags.apiHost,
+    apiPort: flags.apiPort != null ? toNumber(flags.apiPort) : entry?.port,
+    listen: flags.listen,
+    bootstrap: flags.bootstrap ?? cluster?.discovery.bootstrap,
+    mdns: flags.mdns === false ? false : (cluster != null ? cluster.discovery.method === 'mdns' : true),
+    meshKeyFile: flags.meshKey,
+    token: flags.token ?? emptyToUndefined(env.HAROMBE_TOKEN),
+    dataDir: flags.dataDir ?? DEFAULT_DATA_DIR,
+    profile: flags.profile,
+    logLevel: flags.logLevel,
+    jsonLogs: flags.jsonLogs
+  }
+
+  let options: PeerOptions
+  try {
+    options = parsePeerOptions(input)
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.problems.map(p => `--${kebab(p.path.split('.')[0] ?? p.path)}: ${p.message}`).join('\n'))
+    throw err
+  }
+  for (const bootstrap of options.bootstrap) {
+    if (!bootstrap.includes('/p2p/')) throw new UsageError(`--bootstrap ${bootstrap}: needs the peer id, e.g. /ip4/192.0.2.1/tcp/4700/p2p/12D3Koo…`)
+  }
+  if (options.backend !== 'none') {
+    throw new NotAvailableError(`backend "${options.backend}" is not yet available in this build; use --backend none for a routing-only peer`)
+  }
+
+  const listedNodes = (cluster?.nodes ?? [])
+    .filter(n => n.name !== name && n.enabled)
+    .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token }))
+  return { options, listedNodes, warnings }
+}
+
+export async function runStart (flags: StartFlags): Promise<void> {
+  const { options, listedNodes, warnings } = await resolveStartOptions(flags)
+  const log = createLogger({ level: options.logLevel, json: options.jsonLogs })
+  for (const warning of warnings) log.warn(warning)
+  const meshKey = options.meshKeyFile != null ? await readMeshKey(options.meshKeyFile) : undefined
+
+  // libp2p is loaded only now: `--help` and option errors stay instant.
+  const { createPeer } = await import('../peer.js')
+  const peer = createPeer({
+    dataDir: options.dataDir,
+    name: options.name,
+    tier: options.tier,
+    models: options.models,
+    apiHost: options.apiHost,
+    apiPort: options.apiPort,
+    token: options.token,
+    listen: options.listen,
+    bootstrap: options.bootstrap,
+    mdns: options.mdns,
+    meshKey,
+    listedNodes,
+    profile: options.profile,
+    // Without mDNS or listed nodes a bootstrap list is the only way in: not reaching it is fatal.
+    requireBootstrap: options.bootstrap.length > 0 && !options.mdns && listedNodes.length === 0,
+    logger: log
+  })
+
+  const startAbort = new AbortController()
+  let shuttingDown = false
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) {
+      log.warn(`${signal} again: exiting now`)
+      process.exit(1)
+    }
+    shuttingDown = true
+    startAbort.abort(new Error(`interrupted by ${signal}`))
+    log.info(`${signal}: leaving the mesh`)
+    const deadline = setTimeout(() => {
+      log.warn(`shutdown took over ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`)
+      process.exit(0)
+    }, SHUTDOWN_DEADLINE_MS)
+    deadline.unref()
+    peer.stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+
+  const info = await peer.start(startAbort.signal)
+  process.stdout.write(`harombe-peer ready name=${info.name} peer=${info.peerId} api=${info.apiUrl} mesh=${info.meshAddrs.join(',')}\n`)
+}
+
+function toNumber (text: string): number | string {
+  // Keep non-numbers as strings so validation reports the value the user typed.
+  return /^-?\d+$/.test(text.trim()) ? Number(text) : text
+}
+
+function emptyToUndefined (value: string | undefined): string | undefined {
+  return value == null || value === '' ? undefined : value
+}
+
+function kebab (key: string): string {
+  const flag = key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)
+  return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns' }[flag] ?? flag
+}
