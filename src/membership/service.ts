@@ -45,8 +45,8 @@ export interface Membership extends TypedEventEmitter<MembershipEvents> {
   dialTargets: () => Array<{ peerId: string, addrs: string[] }>
 }
 
-/** Rough upper bound for delivering the leave message before the connections close. */
-const LEAVE_FLUSH_MS = 100
+/** Upper bound for telling connected peers we leave; stop must not hang on a dead link. */
+const LEAVE_TIMEOUT_MS = 1_000
 
 /** Measure round trips to alive peers every this many heartbeats. */
 const LATENCY_SAMPLE_EVERY = 5
@@ -112,11 +112,14 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     if (!this.running || this.leaving) return
     this.leaving = true
     clearInterval(this.heartbeatTimer)
-    await this.publish(this.nextAnnouncement('leaving'))
-    await new Promise<void>(resolve => {
-      const timer = setTimeout(resolve, LEAVE_FLUSH_MS)
-      signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+    const goodbye = this.nextAnnouncement('leaving')
+    signal ??= AbortSignal.timeout(LEAVE_TIMEOUT_MS)
+    // Gossip reaches peers we are not connected to; the direct send is what makes `left`
+    // reliable for the ones we are, even before the gossip mesh has formed.
+    const direct = this.node.getPeers().map(async peer => {
+      await sendView(this.node, peer, [{ announcement: goodbye, state: 'left' }], signal)
     })
+    await Promise.allSettled([this.publish(goodbye), ...direct])
   }
 
   async stop (): Promise<void> {
