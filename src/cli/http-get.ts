@@ -18,7 +18,7 @@ export async function fetchJson<T> (api: string, path: string, token?: string, s
       signal: signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS)
     })
   } catch (err: any) {
-    const cause = err?.cause?.code ?? err?.name ?? err?.message
+    const cause = err?.cause?.code ?? err?.cause?.message ?? (err?.name === 'TimeoutError' ? 'timed out' : err?.message)
     throw new CommandFailedError(`cannot reach a peer at ${api} (${cause === 'ECONNREFUSED' ? 'connection refused — is `harombe-peer start` running?' : cause})`)
   }
   if (res.status === 401) throw new CommandFailedError(`${api}: 401 unauthorized — pass --token or set HAROMBE_TOKEN`)

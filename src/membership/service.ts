@@ -199,6 +199,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   }
 
   private logChange (change: ViewChange): void {
+    if (change.peerId === this.selfId) return
     const m = change.member
     const who = { peer: change.peerId, name: m.announcement.name }
     if (change.kind === 'joined') this.log.info(who, `${m.announcement.name} joined (${m.state})`)

@@ -74,14 +74,23 @@ export function parseReadyLine (line: string): ReadyInfo | undefined {
   }
 }
 
-// Children still running when the test process exits (a crash, mocha's --exit) are killed,
-// so a failed run never leaves peers behind.
+// Children still running when the test process exits (a crash, mocha's --exit, Ctrl-C, a CI
+// runner's SIGTERM) are killed, so an aborted run never leaves peers behind.
 const live = new Set<ChildProcess>()
-process.once('exit', () => {
+function killAllNow (): void {
   for (const child of live) {
     try { child.kill('SIGKILL') } catch {}
   }
-})
+  live.clear()
+}
+process.once('exit', killAllNow)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAllNow()
+    // Keep the default (terminate) unless someone else handles the signal.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
+  })
+}
 
 /**
  * Runs `[...prefix] node bin/harombe-peer.js start ...args` and resolves once the ready line
