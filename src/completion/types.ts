@@ -1,0 +1,77 @@
+// The one internal completion type. OpenAI, Ollama and the seed's /api/complete are adapters
+// at the HTTP edge; backends and the mesh protocol speak only this.
+import type { Tier } from '../membership/types.js'
+
+export interface ToolCall {
+  id: string
+  type: 'function'
+  function: { name: string, arguments: string }
+}
+
+export interface ToolDefinition {
+  type: 'function'
+  function: { name: string, description?: string, parameters?: Record<string, unknown> }
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool'
+  content: string | null
+  tool_calls?: ToolCall[]
+  /** For `role: 'tool'`: which call this answers. */
+  tool_call_id?: string
+  name?: string
+}
+
+export interface CompletionRequest {
+  messages: ChatMessage[]
+  tools?: ToolDefinition[]
+  /** 0 means greedy and must stay 0 end to end. */
+  temperature?: number
+  max_tokens?: number
+  /** Exact model name, or `auto` / undefined for any model. */
+  model?: string
+  tier?: Tier
+  stop?: string[]
+}
+
+/** A request bound to one concrete model, as a backend receives it. */
+export interface BackendRequest extends CompletionRequest {
+  model: string
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls'
+
+export interface Usage {
+  prompt_tokens: number
+  completion_tokens: number
+}
+
+export interface CompletionResult {
+  message: { role: 'assistant', content: string | null, tool_calls?: ToolCall[] }
+  finish_reason: FinishReason
+  model: string
+  usage: Usage
+}
+
+/** Streamed text. Tool calls arrive whole in the result, never as deltas. */
+export interface CompletionDelta {
+  content: string
+}
+
+export interface CompleteOptions {
+  /** Aborted when the client leaves or a timeout fires: stop generating at once. */
+  signal: AbortSignal
+  onDelta?: (delta: CompletionDelta) => void
+}
+
+export type Health = { ok: true, latencyMs: number } | { ok: false, reason: string }
+
+export interface Backend {
+  readonly kind: 'embedded' | 'ollama' | 'openai' | 'remote' | 'test'
+  /** How many completions it runs at once; more are queued by the peer. */
+  readonly capacity: number
+  models: (signal?: AbortSignal) => Promise<string[]>
+  complete: (request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
+  health: (signal?: AbortSignal) => Promise<Health>
+  close: () => Promise<void>
+}
