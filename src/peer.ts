@@ -130,7 +130,9 @@ export function createPeer (init: PeerInit): Peer {
         try {
           await node.start()
         } catch (err: any) {
-          const reason = /EADDRINUSE/.test(String(err?.message ?? err)) ? 'address already in use' : (err?.message ?? String(err))
+          // libp2p folds stacks into some messages: keep the first line only.
+          const message = String(err?.message ?? err)
+          const reason = /EADDRINUSE/.test(message) ? 'address already in use' : message.split('\n')[0]
           throw new ListenError(`cannot listen on ${(init.listen ?? DEFAULT_LISTEN).join(', ')}: ${reason}`)
         }
         info = {

@@ -34,5 +34,7 @@ export function describeError (err: unknown, debug: boolean): string {
   const e = err as Error
   if (debug && e?.stack != null) return e.stack
   if (KNOWN_ERRORS.has(e?.name)) return `harombe-peer: ${e.message}`
-  return `harombe-peer: unexpected error: ${e?.message ?? String(err)} (run with --debug for details)`
+  // Some libraries put stacks inside messages: the first line is the message.
+  const first = String(e?.message ?? err).split('\n')[0]
+  return `harombe-peer: unexpected error: ${first} (run with --debug for details)`
 }

@@ -83,6 +83,9 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     if (err instanceof ConfigError) throw new UsageError(err.problems.map(p => `--${kebab(p.path.split('.')[0] ?? p.path)}: ${p.message}`).join('\n'))
     throw err
   }
+  for (const listen of options.listen) {
+    if (!/\/tcp\/\d+/.test(listen)) throw new UsageError(`--listen ${listen}: the mesh listens on TCP, e.g. /ip4/0.0.0.0/tcp/4700`)
+  }
   for (const bootstrap of options.bootstrap) {
     if (!bootstrap.includes('/p2p/')) throw new UsageError(`--bootstrap ${bootstrap}: needs the peer id, e.g. /ip4/192.0.2.1/tcp/4700/p2p/12D3Koo…`)
   }
@@ -159,7 +162,8 @@ function emptyToUndefined (value: string | undefined): string | undefined {
   return value == null || value === '' ? undefined : value
 }
 
-function kebab (key: string): string {
+function kebab (path: string): string {
+  const key = path.replace(/\[\d+\]$/, '')
   const flag = key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)
   return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns' }[flag] ?? flag
 }

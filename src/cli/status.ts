@@ -1,4 +1,5 @@
 import { fetchJson } from './http-get.js'
+import { CommandFailedError } from './errors.js'
 import { renderTable } from './table.js'
 import type { ClusterJson, PeerJson } from '../http/cluster-json.js'
 import { shortId } from './format.js'
@@ -12,6 +13,9 @@ export interface StatusFlags {
 /** Prints the cluster view of the peer at `--api`; exit 1 when any enabled peer is not alive. */
 export async function runStatus (flags: StatusFlags): Promise<number> {
   const cluster = await fetchJson<ClusterJson>(flags.api, '/api/cluster', flags.token ?? process.env.HAROMBE_TOKEN)
+  if (!Array.isArray(cluster?.peers) || typeof cluster?.self?.name !== 'string') {
+    throw new CommandFailedError(`${flags.api} answered /api/cluster without a cluster view — is this a harombe peer API?`)
+  }
   if (flags.json === true) {
     process.stdout.write(JSON.stringify(cluster, null, 2) + '\n')
   } else {

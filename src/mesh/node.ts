@@ -58,6 +58,8 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
   }
 
   return createLibp2p({
+    // Started by the caller, so a listen error surfaces there (createLibp2p would throw it itself).
+    start: false,
     privateKey: init.privateKey,
     addresses: {
       listen: init.listen,

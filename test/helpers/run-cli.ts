@@ -29,7 +29,8 @@ export interface RunCliOptions {
 }
 
 // Generous: a cold start through the tsx fallback on a loaded 2-core machine takes a few seconds
-const DEFAULT_TIMEOUT_MS = 20_000
+// Above the join bound of the slowest case, with room for a loaded CI machine.
+const DEFAULT_TIMEOUT_MS = 40_000
 
 // Children still running when the test process exits are killed (mocha's --exit, a crash)
 const live = new Set<ChildProcess>()
