@@ -1,0 +1,268 @@
+// The routing policy (DESIGN "Routing") as one pure, synchronous function: candidates + request +
+// policy + breaker states → an ordered list of peers to try, each with a reason a human can read.
+// No clock, no I/O: the caller passes `now`, so every rule is a row in a unit-test table.
+import { DEFAULT_FALLBACK_STRATEGY, DEFAULT_LOAD_BALANCE, DEFAULT_PREFER_LOCAL } from '../config/constants.js'
+import type { ClusterView } from '../membership/view.js'
+import type { Load, MemberState, Tier } from '../membership/types.js'
+import type { BreakerState } from './breaker.js'
+
+/** A peer the router may choose: a mesh member (self included) or a listed HTTP-only node. */
+export interface RouteCandidate {
+  id: string
+  name: string
+  /** Exact model names it serves. An empty list serves nothing, not even `auto`. */
+  models: readonly string[]
+  tier: Tier
+  enabled: boolean
+  state: MemberState
+  load: Load
+  /** Measured round trip; unknown sorts after every known latency. */
+  latencyMs?: number
+  /** How a request reaches it: this process, the mesh protocol, or the seed's HTTP path. */
+  via: 'local' | 'mesh' | 'http'
+}
+
+export interface RouteRequest {
+  /** Exact model name; `auto` or undefined accepts any model. */
+  model?: string
+  tier?: Tier
+}
+
+export interface RoutingPolicy {
+  preferLocal: boolean
+  fallbackStrategy: 'graceful' | 'strict'
+  loadBalance: boolean
+}
+
+export const DEFAULT_POLICY: Readonly<RoutingPolicy> = Object.freeze({
+  preferLocal: DEFAULT_PREFER_LOCAL,
+  fallbackStrategy: DEFAULT_FALLBACK_STRATEGY,
+  loadBalance: DEFAULT_LOAD_BALANCE
+})
+
+/**
+ * Breaker states by peer id, or a predicate such as `Breakers.isOpen`. With a map, `half-open`
+ * is eligible (it is how the peer gets its one trial); the predicate answers that itself.
+ */
+export type BreakerLookup = ReadonlyMap<string, BreakerState['state']> | ((peerId: string, now: number) => boolean)
+
+export interface RouteInput<C extends RouteCandidate = RouteCandidate> {
+  candidates: readonly C[]
+  request: RouteRequest
+  selfId: string
+  policy: RoutingPolicy
+  breakers?: BreakerLookup
+  now: number
+}
+
+/** A candidate the router did not choose, and why (for `no_peer` messages and the demo). */
+export interface SkippedCandidate {
+  id: string
+  name: string
+  reason: string
+}
+
+export type RouteDecision<C extends RouteCandidate = RouteCandidate> =
+  | { ok: true, candidates: Array<C & { reason: string }>, skipped: SkippedCandidate[] }
+  | { ok: false, code: 'unknown_model' | 'no_peer', reason: string, skipped: SkippedCandidate[] }
+
+/** The cluster file's `routing` section (snake_case) as a policy. */
+export function policyFromConfig (routing: { prefer_local: boolean, fallback_strategy: 'graceful' | 'strict', load_balance: boolean }): RoutingPolicy {
+  return { preferLocal: routing.prefer_local, fallbackStrategy: routing.fallback_strategy, loadBalance: routing.load_balance }
+}
+
+/**
+ * Every member of the view as a candidate: self is `local`, everyone else `mesh`. Dead and left
+ * members are included so the router can tell "unknown model" from "known but unreachable".
+ * Self's latency is 0 unless measured: serving locally crosses no network.
+ */
+export function candidatesFromView (view: ClusterView, latencies: ReadonlyMap<string, number>): RouteCandidate[] {
+  const out: RouteCandidate[] = []
+  for (const member of view.members.values()) {
+    const ann = member.announcement
+    const self = member.peerId === view.self
+    const candidate: RouteCandidate = {
+      id: member.peerId,
+      name: ann.name,
+      models: ann.models,
+      tier: ann.tier,
+      enabled: ann.enabled,
+      state: member.state,
+      load: ann.load,
+      via: self ? 'local' : 'mesh'
+    }
+    const latency = latencies.get(member.peerId) ?? (self ? 0 : undefined)
+    if (latency != null) candidate.latencyMs = latency
+    out.push(candidate)
+  }
+  return out
+}
+
+export function isAnyModel (model: string | undefined): boolean {
+  return model == null || model === 'auto'
+}
+
+/**
+ * Rules:
+ * 1. Eligible: enabled, alive, serves the model (exact name; `auto`/undefined = any model, but a
+ *    peer with no models serves nothing — a `--backend none` peer must not attract requests),
+ *    breaker not open (half-open is eligible: that is its one trial).
+ * 2. Tiers: the requested tier first. `graceful` then tries lower tiers down to 0, then higher
+ *    ones ascending; `strict` only the requested tier. With no tier requested, every tier is
+ *    eligible, lowest (fastest, cheapest) first.
+ * 3. Within a tier: with `loadBalance`, least `(active+queued)/capacity` (capacity 0 sorts last);
+ *    ties → self first when `preferLocal` → lower latency (unknown last) → name → id.
+ *    Without `loadBalance`: self first when `preferLocal` → latency → name → id.
+ * `unknown_model` when no known candidate in any state serves the model; `no_peer` when some do
+ * but none is eligible, with each one's reason.
+ */
+export function route<C extends RouteCandidate> (input: RouteInput<C>): RouteDecision<C> {
+  const { candidates, request, policy, selfId, now } = input
+  const model = isAnyModel(request.model) ? undefined : request.model
+  const tier = request.tier
+  const strict = tier != null && policy.fallbackStrategy === 'strict'
+  const breakerOf = breakerReader(input.breakers, now)
+
+  const eligible: Array<{ c: C, breaker: BreakerState['state'] | undefined }> = []
+  const skipped: SkippedCandidate[] = []
+  // Candidates that serve the model but were excluded: only these explain a `no_peer`.
+  const blocked: SkippedCandidate[] = []
+  for (const c of candidates) {
+    if (!serves(c, model)) {
+      skipped.push({ id: c.id, name: c.name, reason: c.models.length === 0 ? 'serves no models' : `does not serve ${model ?? 'any model'}` })
+      continue
+    }
+    const breaker = breakerOf(c.id)
+    const why = !c.enabled
+      ? 'disabled'
+      : c.state !== 'alive'
+        ? c.state
+        : breaker === 'open'
+          ? 'breaker open'
+          : strict && c.tier !== tier
+            ? `tier ${c.tier}, strict routing allows only tier ${tier}`
+            : undefined
+    if (why != null) {
+      const entry = { id: c.id, name: c.name, reason: why }
+      skipped.push(entry)
+      blocked.push(entry)
+    } else {
+      eligible.push({ c, breaker })
+    }
+  }
+
+  if (eligible.length === 0) {
+    if (model != null && blocked.length === 0) {
+      return { ok: false, code: 'unknown_model', reason: unknownModelReason(model, candidates), skipped }
+    }
+    return { ok: false, code: 'no_peer', reason: noPeerReason(model, tier, strict, blocked), skipped }
+  }
+
+  const rank = (t: number): number => tierRank(t, tier)
+  eligible.sort((a, b) => (rank(a.c.tier) - rank(b.c.tier)) || compareWithinTier(a.c, b.c, policy, selfId))
+
+  const requestedAvailable = tier != null && eligible.some(e => e.c.tier === tier)
+  const ordered = eligible.map(({ c, breaker }, i) => {
+    const firstInTier = i === 0 || eligible[i - 1]?.c.tier !== c.tier
+    const parts = [tierReason(c.tier, tier, requestedAvailable)]
+    if (policy.loadBalance) parts.push(loadReason(c.load, firstInTier))
+    if (isLocal(c, selfId)) parts.push('local')
+    else {
+      if (c.via === 'http') parts.push('via http')
+      parts.push(knownLatency(c) ? `${Math.round(c.latencyMs as number)} ms` : 'latency unknown')
+    }
+    if (breaker === 'half-open') parts.push('breaker half-open (trial)')
+    return { ...c, reason: parts.join(', ') }
+  })
+  return { ok: true, candidates: ordered, skipped }
+}
+
+function serves (c: RouteCandidate, model: string | undefined): boolean {
+  return model == null ? c.models.length > 0 : c.models.includes(model)
+}
+
+function breakerReader (breakers: BreakerLookup | undefined, now: number): (peerId: string) => BreakerState['state'] | undefined {
+  if (breakers == null) return () => undefined
+  if (typeof breakers === 'function') return (peerId) => breakers(peerId, now) ? 'open' : undefined
+  return (peerId) => breakers.get(peerId)
+}
+
+/**
+ * Position of a tier in the try order. Requested t → 0; lower tiers t-1 … 0 → 1 … t; higher tiers
+ * keep their own number, which is > t, so they follow every lower tier in ascending order.
+ * No tier requested → the tier itself: lowest first.
+ */
+function tierRank (t: number, requested: number | undefined): number {
+  if (requested == null) return t
+  if (t === requested) return 0
+  return t < requested ? requested - t : t
+}
+
+function compareWithinTier (a: RouteCandidate, b: RouteCandidate, policy: RoutingPolicy, selfId: string): number {
+  if (policy.loadBalance) {
+    const d = compareNumbers(loadRatio(a.load), loadRatio(b.load))
+    if (d !== 0) return d
+  }
+  if (policy.preferLocal) {
+    const la = isLocal(a, selfId)
+    const lb = isLocal(b, selfId)
+    if (la !== lb) return la ? -1 : 1
+  }
+  return compareNumbers(latencyKey(a), latencyKey(b)) ||
+    compareStrings(a.name, b.name) ||
+    compareStrings(a.id, b.id)
+}
+
+/** Busy fraction; no capacity (or a malformed load) counts as fuller than any real peer. */
+function loadRatio (load: Load): number {
+  const ratio = (load.active + load.queued) / load.capacity
+  return load.capacity > 0 && Number.isFinite(ratio) ? ratio : Number.POSITIVE_INFINITY
+}
+
+function isLocal (c: RouteCandidate, selfId: string): boolean {
+  return c.id === selfId || c.via === 'local'
+}
+
+function knownLatency (c: RouteCandidate): boolean {
+  return c.latencyMs != null && Number.isFinite(c.latencyMs) && c.latencyMs >= 0
+}
+
+function latencyKey (c: RouteCandidate): number {
+  return knownLatency(c) ? c.latencyMs as number : Number.POSITIVE_INFINITY
+}
+
+// Infinity-safe (Infinity - Infinity is NaN); strings by code point so the order does not depend on locale.
+function compareNumbers (a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function compareStrings (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function tierReason (t: number, requested: number | undefined, requestedAvailable: boolean): string {
+  if (requested == null) return `tier ${t} (no tier requested, lowest first)`
+  if (t === requested) return `tier ${t} as requested`
+  return requestedAvailable
+    ? `graceful fallback: tier ${t} (after requested tier ${requested})`
+    : `graceful fallback: tier ${t} (requested ${requested} unavailable)`
+}
+
+function loadReason (load: Load, firstInTier: boolean): string {
+  const used = `${load.active + load.queued}/${load.capacity}`
+  if (!(load.capacity > 0)) return `no capacity (${used})`
+  return firstInTier ? `least loaded (${used})` : `load ${used}`
+}
+
+function unknownModelReason (model: string, candidates: readonly RouteCandidate[]): string {
+  const known = [...new Set(candidates.flatMap(c => c.models))].sort(compareStrings)
+  if (known.length === 0) return `no peer serves model ${model} (no models are known)`
+  const shown = known.length > 10 ? `${known.slice(0, 10).join(', ')}, …` : known.join(', ')
+  return `no peer serves model ${model} (known: ${shown})`
+}
+
+function noPeerReason (model: string | undefined, tier: number | undefined, strict: boolean, blocked: SkippedCandidate[]): string {
+  const what = `${model != null ? `model ${model}` : 'any model'}${tier != null ? ` at tier ${tier}${strict ? ' (strict)' : ''}` : ''}`
+  if (blocked.length === 0) return `no peer available for ${what}: no peer serves any model`
+  return `no peer available for ${what}: ${blocked.map(s => `${s.name}: ${s.reason}`).join('; ')}`
+}
