@@ -1,6 +1,10 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from '../log.js'
 import { registerClusterRoutes, type ClusterSource } from './cluster-routes.js'
+import type { CompletionService } from '../completion/service.js'
+import { openAIError, registerOpenAIRoutes } from './openai-routes.js'
+import { ollamaError, registerOllamaRoutes } from './ollama-routes.js'
+import { harombeError, registerHarombeRoutes } from './harombe-routes.js'
 
 export interface HttpServerInit {
   host: string
@@ -8,6 +12,8 @@ export interface HttpServerInit {
   /** Bearer token required on every endpoint except the health probes. */
   token?: string
   cluster: ClusterSource
+  /** Completion endpoints (OpenAI, Ollama, /api/complete); absent = cluster API only. */
+  completions?: CompletionService
   logger: Logger
   /** Request body limit; larger bodies get 413 before they are read. */
   bodyLimitBytes?: number
@@ -28,6 +34,14 @@ export class ListenError extends Error {
 /** Probes stay open without a token: orchestrators and load balancers do not carry one. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
 
+/** Each API answers errors in its own format, so clients show the message instead of a parse error. */
+function errorFor (url: string, status: number, message: string, code?: string): unknown {
+  const path = url.split('?')[0] ?? ''
+  if (path.startsWith('/v1/')) return openAIError(status, message, code)
+  if (['/api/chat', '/api/generate', '/api/tags', '/api/version', '/api/show', '/api/ps'].includes(path)) return ollamaError(status, message)
+  return harombeError(status, message, code)
+}
+
 export function createHttpServer (init: HttpServerInit): HttpServer {
   const app: FastifyInstance = Fastify({
     logger: false,
@@ -43,21 +57,28 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return
       if (request.headers.authorization !== expected) {
-        await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing or wrong bearer token' })
+        await reply.code(401).header('www-authenticate', 'Bearer').send(errorFor(request.url, 401, 'missing or wrong bearer token', 'unauthorized'))
       }
     })
   }
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   registerClusterRoutes(app, init.cluster)
+  if (init.completions != null) {
+    registerOpenAIRoutes(app, init.completions)
+    registerOllamaRoutes(app, init.completions)
+    registerHarombeRoutes(app, init.completions)
+  }
 
   app.setNotFoundHandler(async (request, reply) => {
-    await reply.code(404).send({ error: `no route ${request.method} ${request.url}` })
+    await reply.code(404).send(errorFor(request.url, 404, `no route ${request.method} ${request.url}`, 'not_found'))
   })
-  app.setErrorHandler(async (err: any, _request, reply) => {
+  // Fastify's own rejections (malformed JSON → 400, body over the limit → 413) in each API's format.
+  app.setErrorHandler(async (err: any, request, reply) => {
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500
     if (status >= 500) init.logger.error({ err }, 'request failed')
-    await reply.code(status).send({ error: err.message })
+    const message = status === 413 ? `request body is larger than ${app.initialConfig.bodyLimit} bytes` : err.message
+    await reply.code(status).send(errorFor(request.url, status, message, status === 413 ? 'body_too_large' : undefined))
   })
 
   return {

@@ -1,0 +1,117 @@
+import type { Logger } from '../log.js'
+import { isAnyModel, route, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
+import type { Breakers } from '../routing/breaker.js'
+import { AbortedError, NoPeerError, TimeoutError, UnknownModelError, toCompletionError, type CompletionError } from './errors.js'
+import type { CompletionService, ModelInfo, NodeRef, ServeOptions, Served } from './service.js'
+import type { BackendRequest, CompleteOptions, CompletionRequest, CompletionResult } from './types.js'
+
+export type Runner = (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
+
+export interface DispatcherInit {
+  selfId: string
+  /** Everyone who might serve: the view's members plus HTTP-only listed nodes. */
+  candidates: () => RouteCandidate[]
+  policy: RoutingPolicy
+  breakers: Breakers
+  /** Runs on the candidate (local backend, mesh stream or HTTP), chosen by `candidate.via`. */
+  run: Runner
+  /** Attempts after the first that fail before their first token (DESIGN: default 2). */
+  maxRetries: number
+  /** Each attempt's own bound until its first token (or its whole answer when not streamed). */
+  firstTokenTimeoutMs: number
+  now?: () => number
+  logger?: Logger
+}
+
+/**
+ * The failover loop around the pure router: try candidates in order; a failure before the
+ * first token moves on to the next (bounded), a failure after it ends the answer with an error
+ * (never a silent truncation). Breakers learn from every attempt.
+ */
+export function createDispatcher (init: DispatcherInit): CompletionService {
+  const now = init.now ?? Date.now
+
+  const complete = async (request: CompletionRequest, options: ServeOptions): Promise<Served> => {
+    const decision = route({
+      candidates: init.candidates(),
+      request: { model: request.model, tier: request.tier },
+      selfId: init.selfId,
+      policy: init.policy,
+      breakers: init.breakers.isOpen,
+      now: now()
+    })
+    if (!decision.ok) {
+      throw decision.code === 'unknown_model' ? new UnknownModelError(decision.reason) : new NoPeerError(decision.reason)
+    }
+
+    let attempts = 0
+    let lastError: CompletionError | undefined
+    for (const candidate of decision.candidates) {
+      if (attempts > init.maxRetries) break
+      if (options.signal.aborted) throw new AbortedError('client went away')
+      if (!init.breakers.acquire(candidate.id, now())) continue
+      attempts++
+      const node: NodeRef = { name: candidate.name, peer_id: candidate.id, tier: candidate.tier }
+      const model = isAnyModel(request.model) ? (candidate.models[0] ?? '') : (request.model ?? '')
+      const attempt = new AbortController()
+      const firstToken = setTimeout(() => { attempt.abort(new TimeoutError(`no first token from ${candidate.name} within ${init.firstTokenTimeoutMs} ms`)) }, init.firstTokenTimeoutMs)
+      const onClientAbort = (): void => { attempt.abort(new AbortedError('client went away')) }
+      options.signal.addEventListener('abort', onClientAbort, { once: true })
+      let committed = false
+      const commit = (): void => {
+        if (committed) return
+        committed = true
+        clearTimeout(firstToken)
+        options.onCommit?.(node)
+      }
+      try {
+        const result = await init.run(candidate, { ...request, model }, {
+          signal: attempt.signal,
+          onDelta: options.onDelta == null
+            ? undefined
+            : delta => {
+              commit()
+              options.onDelta?.(delta)
+            }
+        })
+        init.breakers.success(candidate.id)
+        commit()
+        return { result, node, reason: candidate.reason, attempts }
+      } catch (thrown) {
+        const reason = attempt.signal.reason
+        const err = attempt.signal.aborted && reason instanceof Error ? toCompletionError(reason) : toCompletionError(thrown)
+        if (options.signal.aborted) {
+          init.breakers.release(candidate.id)
+          throw new AbortedError('client went away')
+        }
+        // A busy peer is healthy, and a bad request is the caller's fault: neither trips the breaker.
+        if (err.code === 'busy' || err.code === 'bad_request' || err.code === 'unknown_model') init.breakers.release(candidate.id)
+        else init.breakers.failure(candidate.id, now())
+        if (committed || !err.retryable) throw err
+        init.logger?.warn({ peer: candidate.id, code: err.code }, `attempt on ${candidate.name} failed before its first token: ${err.message}; trying the next peer`)
+        lastError = err
+      } finally {
+        clearTimeout(firstToken)
+        options.signal.removeEventListener('abort', onClientAbort)
+      }
+    }
+    throw new NoPeerError(lastError != null
+      ? `no peer could serve the request after ${attempts} attempt(s); last error: ${lastError.message}`
+      : 'no peer could serve the request: every candidate is unavailable')
+  }
+
+  const models = (): ModelInfo[] => {
+    const byModel = new Map<string, NodeRef[]>()
+    for (const c of init.candidates()) {
+      if (!c.enabled || c.state !== 'alive') continue
+      for (const m of c.models) {
+        const list = byModel.get(m) ?? []
+        list.push({ name: c.name, peer_id: c.id, tier: c.tier })
+        byModel.set(m, list)
+      }
+    }
+    return [...byModel.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, nodes]) => ({ name, nodes }))
+  }
+
+  return { complete, models }
+}

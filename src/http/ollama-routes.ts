@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify'
+import type { CompletionService, Served } from '../completion/service.js'
+import type { CompletionRequest } from '../completion/types.js'
+import { VERSION } from '../version.js'
+import { serveCompletion, type Dialect } from './dialect.js'
+import { describeZodError, fromOllamaChat, fromOllamaGenerate, OllamaChatRequest, OllamaGenerateRequest, tierHeader } from './request-schemas.js'
+
+/** Ollama answers errors as `{ "error": "…" }`; its JS client throws with that message. */
+export function ollamaError (_status: number, message: string): unknown {
+  return { error: message }
+}
+
+type Shape = 'chat' | 'generate'
+
+function ollamaDialect (shape: Shape, requestedModel: string): Dialect {
+  const line = (value: unknown): string => JSON.stringify(value) + '\n'
+  const head = (model: string): Record<string, unknown> => ({ model, created_at: new Date().toISOString() })
+  const final = (served: Served): Record<string, unknown> => {
+    const { result } = served
+    const toolCalls = result.message.tool_calls?.map(c => ({ function: { name: c.function.name, arguments: parseArguments(c.function.arguments) } }))
+    return {
+      ...head(result.model),
+      ...(shape === 'chat'
+        ? { message: { role: 'assistant', content: '', ...(toolCalls != null ? { tool_calls: toolCalls } : {}) } }
+        : { response: '' }),
+      done: true,
+      done_reason: result.finish_reason === 'length' ? 'length' : 'stop',
+      prompt_eval_count: result.usage.prompt_tokens,
+      eval_count: result.usage.completion_tokens
+    }
+  }
+  return {
+    contentType: 'application/x-ndjson',
+    delta: d => line({
+      ...head(requestedModel),
+      ...(shape === 'chat' ? { message: { role: 'assistant', content: d.content } } : { response: d.content }),
+      done: false
+    }),
+    end: served => line(final(served)),
+    streamError: err => line({ error: err.message }),
+    result: (served: Served) => {
+      const body = final(served)
+      const content = served.result.message.content ?? ''
+      if (shape === 'chat') (body.message as Record<string, unknown>).content = content
+      else body.response = content
+      return body
+    },
+    error: ollamaError
+  }
+}
+
+function parseArguments (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    // Ollama clients expect an object; keep what the model said rather than dropping it.
+    return { _raw: text }
+  }
+}
+
+export function registerOllamaRoutes (app: FastifyInstance, service: CompletionService): void {
+  const handle = (shape: Shape) => async (request: any, reply: any): Promise<void> => {
+    const schema = shape === 'chat' ? OllamaChatRequest : OllamaGenerateRequest
+    const parsed = schema.safeParse(request.body)
+    if (!parsed.success) {
+      await reply.code(400).send(ollamaError(400, describeZodError(parsed.error)))
+      return
+    }
+    const tier = tierHeader(request.headers['x-harombe-tier'])
+    const completion: CompletionRequest = shape === 'chat'
+      ? fromOllamaChat(parsed.data as any, tier)
+      : fromOllamaGenerate(parsed.data as any, tier)
+    // Ollama streams unless told otherwise.
+    await serveCompletion(service, reply, completion, parsed.data.stream !== false, ollamaDialect(shape, parsed.data.model))
+  }
+
+  app.post('/api/chat', handle('chat'))
+  app.post('/api/generate', handle('generate'))
+
+  app.get('/api/tags', async () => ({
+    models: service.models().map(m => ({
+      name: m.name,
+      model: m.name,
+      modified_at: new Date(0).toISOString(),
+      size: 0,
+      digest: '',
+      details: { format: 'gguf', family: '', families: null, parameter_size: '', quantization_level: '' }
+    }))
+  }))
+
+  app.get('/api/version', async () => ({ version: VERSION }))
+}

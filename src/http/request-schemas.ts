@@ -1,0 +1,182 @@
+import { z } from 'zod'
+import type { ChatMessage, CompletionRequest, ToolCall, ToolDefinition } from '../completion/types.js'
+import type { Tier } from '../membership/types.js'
+
+// Request bodies of the three API dialects, validated at the door and turned into the one
+// internal CompletionRequest. Unknown fields (top_p, seed, keep_alive…) are accepted and ignored,
+// as clients send them routinely.
+
+const Tier = z.union([z.literal(0), z.literal(1), z.literal(2)])
+const Temperature = z.number().min(0).max(2)
+const MaxTokens = z.number().int().positive()
+const Stop = z.union([z.string(), z.array(z.string()).max(16)])
+
+const TextPart = z.object({ type: z.literal('text'), text: z.string() }).loose()
+const Content = z.union([z.string(), z.array(z.union([TextPart, z.object({ type: z.string() }).loose()])), z.null()])
+
+const OpenAIToolCall = z.object({
+  id: z.string(),
+  type: z.literal('function').default('function'),
+  function: z.object({ name: z.string(), arguments: z.string() })
+})
+
+const Tool = z.object({
+  type: z.literal('function'),
+  function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }).loose()
+}).loose()
+
+const OpenAIMessage = z.object({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+  content: Content.optional(),
+  tool_calls: z.array(OpenAIToolCall).optional(),
+  tool_call_id: z.string().optional(),
+  name: z.string().optional()
+}).loose()
+
+export const OpenAIChatRequest = z.object({
+  model: z.string().optional(),
+  messages: z.array(OpenAIMessage).min(1),
+  tools: z.array(Tool).optional(),
+  temperature: Temperature.nullish(),
+  max_tokens: MaxTokens.nullish(),
+  max_completion_tokens: MaxTokens.nullish(),
+  stop: Stop.nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).loose().nullish(),
+  tier: Tier.optional()
+}).loose()
+
+export const HarombeCompleteRequest = z.object({
+  messages: z.array(OpenAIMessage).min(1),
+  tools: z.array(Tool).optional(),
+  temperature: Temperature.optional(),
+  max_tokens: MaxTokens.optional(),
+  model: z.string().optional(),
+  tier: Tier.optional(),
+  stream: z.boolean().optional()
+}).loose()
+
+const OllamaToolCall = z.object({ function: z.object({ name: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) }) }).loose()
+
+const OllamaMessage = z.object({
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
+  content: z.string().default(''),
+  tool_calls: z.array(OllamaToolCall).optional(),
+  tool_name: z.string().optional()
+}).loose()
+
+const OllamaOptions = z.object({
+  temperature: Temperature.optional(),
+  num_predict: z.number().int().optional(),
+  stop: z.array(z.string()).optional()
+}).loose()
+
+export const OllamaChatRequest = z.object({
+  model: z.string().min(1),
+  messages: z.array(OllamaMessage).default([]),
+  tools: z.array(Tool).optional(),
+  stream: z.boolean().optional(),
+  options: OllamaOptions.optional(),
+  tier: Tier.optional()
+}).loose()
+
+export const OllamaGenerateRequest = z.object({
+  model: z.string().min(1),
+  prompt: z.string().default(''),
+  system: z.string().optional(),
+  stream: z.boolean().optional(),
+  options: OllamaOptions.optional(),
+  tier: Tier.optional()
+}).loose()
+
+/** The first problem, as `messages.0.role: Invalid option…`, for a 400's message. */
+export function describeZodError (error: z.ZodError): string {
+  const issue = error.issues[0]
+  if (issue == null) return 'invalid request body'
+  const path = issue.path.length > 0 ? issue.path.join('.') : 'body'
+  return `${path}: ${issue.message}`
+}
+
+function textOf (content: z.infer<typeof Content> | undefined): string | null {
+  if (content == null) return null
+  if (typeof content === 'string') return content
+  return content.map(part => (part.type === 'text' && typeof part.text === 'string' ? part.text : '')).join('')
+}
+
+function stopList (stop: z.infer<typeof Stop> | null | undefined): string[] | undefined {
+  if (stop == null) return undefined
+  return typeof stop === 'string' ? [stop] : stop
+}
+
+function tools (list: Array<z.infer<typeof Tool>> | undefined): ToolDefinition[] | undefined {
+  return list?.map(t => ({ type: 'function', function: { name: t.function.name, description: t.function.description, parameters: t.function.parameters } }))
+}
+
+function openAIMessages (messages: Array<z.infer<typeof OpenAIMessage>>): ChatMessage[] {
+  return messages.map(m => ({
+    // `developer` is OpenAI's newer name for a system message.
+    role: m.role === 'developer' ? 'system' : m.role,
+    content: textOf(m.content),
+    ...(m.tool_calls != null ? { tool_calls: m.tool_calls as ToolCall[] } : {}),
+    ...(m.tool_call_id != null ? { tool_call_id: m.tool_call_id } : {}),
+    ...(m.name != null ? { name: m.name } : {})
+  }))
+}
+
+export function fromOpenAI (body: z.infer<typeof OpenAIChatRequest>, headerTier?: Tier): CompletionRequest {
+  return {
+    messages: openAIMessages(body.messages),
+    tools: tools(body.tools),
+    temperature: body.temperature ?? undefined,
+    max_tokens: body.max_completion_tokens ?? body.max_tokens ?? undefined,
+    stop: stopList(body.stop),
+    model: body.model,
+    tier: body.tier ?? headerTier
+  }
+}
+
+export function fromHarombe (body: z.infer<typeof HarombeCompleteRequest>, headerTier?: Tier): CompletionRequest {
+  return {
+    messages: openAIMessages(body.messages),
+    tools: tools(body.tools),
+    temperature: body.temperature,
+    max_tokens: body.max_tokens,
+    model: body.model,
+    tier: body.tier ?? headerTier
+  }
+}
+
+function ollamaOptions (options: z.infer<typeof OllamaOptions> | undefined): Pick<CompletionRequest, 'temperature' | 'max_tokens' | 'stop'> {
+  return {
+    temperature: options?.temperature,
+    // Ollama's -1/-2 mean "no limit"; ours is "absent".
+    max_tokens: options?.num_predict != null && options.num_predict > 0 ? options.num_predict : undefined,
+    stop: options?.stop
+  }
+}
+
+export function fromOllamaChat (body: z.infer<typeof OllamaChatRequest>, headerTier?: Tier): CompletionRequest {
+  let callCount = 0
+  const messages: ChatMessage[] = body.messages.map(m => ({
+    role: m.role,
+    content: m.content,
+    ...(m.tool_calls != null
+      ? { tool_calls: m.tool_calls.map(c => ({ id: `call_${callCount++}`, type: 'function' as const, function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) } })) }
+      : {}),
+    ...(m.tool_name != null ? { name: m.tool_name } : {})
+  }))
+  return { messages, tools: tools(body.tools), ...ollamaOptions(body.options), model: body.model, tier: body.tier ?? headerTier }
+}
+
+export function fromOllamaGenerate (body: z.infer<typeof OllamaGenerateRequest>, headerTier?: Tier): CompletionRequest {
+  const messages: ChatMessage[] = []
+  if (body.system != null) messages.push({ role: 'system', content: body.system })
+  messages.push({ role: 'user', content: body.prompt })
+  return { messages, ...ollamaOptions(body.options), model: body.model, tier: body.tier ?? headerTier }
+}
+
+/** `x-harombe-tier: 2` as a routing hint; anything else is ignored rather than an error. */
+export function tierHeader (value: string | string[] | undefined): Tier | undefined {
+  const text = Array.isArray(value) ? value[0] : value
+  return text === '0' || text === '1' || text === '2' ? Number(text) as Tier : undefined
+}

@@ -1,0 +1,109 @@
+// A small OpenAI-compatible upstream (llama-server / vLLM stand-in) for tests:
+// GET /v1/models, POST /v1/chat/completions (SSE or JSON, tool calls, usage), configurable timing
+// and failures, with every request and every client abort recorded. See mock-llm.ts for the knobs.
+import type { ServerResponse } from 'node:http'
+import { halves, planTurn, promptTokens, startMock, type ChatContext, type MockServer, type MockStartOptions } from './mock-llm.js'
+
+export type { MockBehavior, MockServer, MockStartOptions, RecordedRequest, AbortRecord, MockToolCall } from './mock-llm.js'
+
+let completions = 0
+
+/**
+ * Starts the mock on 127.0.0.1 (port 0 unless given). Its `url` ends in `/v1`, as the OpenAI
+ * SDK and the openai backend take a base URL.
+ */
+export async function startMockOpenAIServer (options: MockStartOptions = {}): Promise<MockServer> {
+  return await startMock({
+    prefix: '/v1',
+    chatPath: '/chat/completions',
+    model: body => body?.model,
+    errorBody: (status, message) => ({
+      error: {
+        message,
+        type: status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error',
+        code: status === 404 ? 'model_not_found' : null
+      }
+    }),
+    get (path, behavior) {
+      if (path !== '/models') return undefined
+      return { object: 'list', data: behavior.models.map(id => ({ id, object: 'model', created: 0, owned_by: 'mock' })) }
+    },
+    chat
+  }, options)
+}
+
+async function chat (res: ServerResponse, ctx: ChatContext): Promise<void> {
+  const { body, behavior, pace } = ctx
+  const id = `chatcmpl-mock-${++completions}`
+  const created = Math.floor(Date.now() / 1000)
+  const model = body.model as string
+  const turn = planTurn(body, behavior, body.max_tokens ?? body.max_completion_tokens)
+  const usage = (completion: number): { prompt_tokens: number, completion_tokens: number, total_tokens: number } => {
+    const prompt = promptTokens(body)
+    return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
+  }
+
+  if (body.stream !== true) {
+    const steps = turn.kind === 'text' ? turn.tokens.length : 1
+    if (!await pace(behavior.firstTokenDelayMs + behavior.tokenDelayMs * Math.max(0, steps - 1))) return
+    const message = turn.kind === 'text'
+      ? { role: 'assistant', content: turn.tokens.join('') }
+      : {
+          role: 'assistant',
+          content: null,
+          tool_calls: turn.calls.map((c, i) => ({ id: `call_mock_${i}`, type: 'function', function: { name: c.name, arguments: c.arguments } }))
+        }
+    const answer = {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [{ index: 0, message, finish_reason: turn.kind === 'text' ? turn.finish : 'tool_calls' }],
+      ...(behavior.usage ? { usage: usage(steps) } : {})
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(answer))
+    return
+  }
+
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+  const send = (value: unknown): void => { res.write(`data: ${JSON.stringify(value)}\n\n`) }
+  const chunk = (delta: unknown, finish: string | null = null): unknown =>
+    ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] })
+
+  if (!await pace(behavior.firstTokenDelayMs)) return
+  send(chunk({ role: 'assistant', content: '' }))
+  let emitted = 0
+  let finish: string
+  if (turn.kind === 'text') {
+    for (const [i, token] of turn.tokens.entries()) {
+      if (i > 0 && !await pace(behavior.tokenDelayMs)) return
+      if (behavior.cutAfterTokens != null && emitted >= behavior.cutAfterTokens) {
+        ctx.cut()
+        return
+      }
+      send(chunk({ content: token }))
+      emitted++
+    }
+    finish = turn.finish
+  } else {
+    // Like OpenAI: id and name first, then the arguments in pieces, calls interleaved by index.
+    send(chunk({ tool_calls: turn.calls.map((c, index) => ({ index, id: `call_mock_${index}`, type: 'function', function: { name: c.name, arguments: '' } })) }))
+    const pieces = turn.calls.map(c => halves(c.arguments))
+    for (let part = 0; part < 2; part++) {
+      for (const [index, split] of pieces.entries()) {
+        const piece = split[part]
+        if (piece == null) continue
+        if (!await pace(behavior.tokenDelayMs)) return
+        send(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }))
+        emitted++
+      }
+    }
+    finish = 'tool_calls'
+  }
+  send(chunk({}, finish))
+  if (behavior.usage && body.stream_options?.include_usage === true) {
+    send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usage(emitted) })
+  }
+  res.end('data: [DONE]\n\n')
+}
