@@ -1,0 +1,47 @@
+// Completion protocol defaults, one per line, each with the reason for its value.
+
+/** One completion per stream: a request frame in, batched deltas out, then exactly one trailer. */
+export const COMPLETE_PROTOCOL = '/harombe/complete/1.0.0'
+
+/**
+ * A request carries the whole chat history and tool schemas: a 128k-token context is ~0.5 MB of
+ * text, and JSON escaping plus long tool definitions can double it; 4 MiB leaves room without
+ * letting one stream make a peer buffer an unbounded frame.
+ */
+export const MAX_REQUEST_FRAME_BYTES = 4 * 1024 * 1024
+
+/**
+ * Deltas are small (see DELTA_BATCH_MAX_CHARS); the largest response frame is the `done` trailer,
+ * which holds the whole answer. 1 MiB is ~250k tokens of text, above any max_tokens a peer runs.
+ */
+export const MAX_RESPONSE_FRAME_BYTES = 1024 * 1024
+
+/**
+ * One frame per token is slow (~45k frames/s, LIBP2P-NOTES 8). Deltas are collected for this long
+ * before a frame is written: ≤ 200 frames/s per stream, and 5 ms is invisible to a human reader.
+ */
+export const DELTA_BATCH_WINDOW_MS = 5
+
+/** A batch this long is written at once instead of waiting for the window, so delta frames stay small. */
+export const DELTA_BATCH_MAX_CHARS = 1024
+
+/**
+ * The caller writes its request right after opening the stream; a 4 MiB prompt takes ~3 s on a
+ * 10 Mbit/s link. A stream that sends nothing for 10 s is dead or hostile and holds a stream slot.
+ */
+export const REQUEST_READ_TIMEOUT_MS = 10_000
+
+/**
+ * Outbound completion streams per connection. The default (64) would cap how many requests a
+ * router forwards to one large peer; that peer's own inbound limit and queue decide the real bound.
+ */
+export const DEFAULT_MAX_OUTBOUND_STREAMS = 256
+
+/**
+ * Response bytes queued for a caller that stopped reading. Past this the serving peer stops
+ * generating instead of buffering an answer nobody consumes (the caller still holds the stream open).
+ */
+export const MAX_BUFFERED_RESPONSE_BYTES = 8 * 1024 * 1024
+
+/** Request ids show up in both peers' logs; longer ones are garbage, not correlation ids. */
+export const MAX_REQUEST_ID_LENGTH = 128
