@@ -12,6 +12,10 @@ import type { ViewChange } from './membership/view.js'
 import { createHttpServer, ListenError, type HttpServer } from './http/server.js'
 import { clusterJson, type ClusterJson } from './http/cluster-json.js'
 import { silentLogger, type Logger } from './log.js'
+import type { Backend } from './completion/types.js'
+import type { CompletionService } from './completion/service.js'
+import { createPeerCompletions, type PeerCompletions } from './completion/peer-completions.js'
+import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
 import { VERSION } from './version.js'
 
 export interface PeerInit {
@@ -21,8 +25,15 @@ export interface PeerInit {
   tier?: Tier
   models?: string[]
   enabled?: boolean
-  /** Concurrent completions this peer serves; announced as `load.capacity`. */
-  capacity?: number
+  /** This peer's backend (embedded, ollama, openai); absent = a routing-only peer. */
+  backend?: Backend
+  /** Requests waiting beyond the backend's capacity before the peer answers busy. */
+  maxQueue?: number
+  routing?: RoutingPolicy
+  /** Attempts after the first when a peer fails before its first token (DESIGN: 2). */
+  maxRetries?: number
+  /** Bound on each attempt until its first token. */
+  firstTokenTimeoutMs?: number
   apiHost?: string
   /** 0 = any free port. */
   apiPort?: number
@@ -57,7 +68,16 @@ export interface Peer {
   mesh: () => MeshNode
   onChange: (listener: (change: ViewChange) => void) => () => void
   cluster: () => ClusterJson
+  /** Route and run a completion from this peer, as its HTTP API does. */
+  completions: () => CompletionService
 }
+
+/** Queue depth per unit of capacity: long enough to absorb a burst, short enough to fail over fast. */
+const DEFAULT_QUEUE_PER_SLOT = 4
+/** A cold backend (model load, first prompt) can take a while before its first token. */
+const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 60_000
+/** How long to wait for a backend to list its models at start before announcing none (and retrying). */
+const MODEL_LIST_TIMEOUT_MS = 10_000
 
 /** The composition root: builds mesh, membership, discovery and HTTP, and starts/stops them in order. */
 export function createPeer (init: PeerInit): Peer {
@@ -71,6 +91,9 @@ export function createPeer (init: PeerInit): Peer {
   let explicit: ExplicitDiscovery | undefined
   let info: PeerInfo | undefined
   let stopping: Promise<void> | undefined
+  let completions: PeerCompletions | undefined
+  let models: string[] = init.models ?? []
+  let modelRetry: NodeJS.Timeout | undefined
 
   const must = <T>(value: T | undefined): T => {
     if (value == null) throw new Error('peer is not started')
@@ -92,18 +115,41 @@ export function createPeer (init: PeerInit): Peer {
 
   const readiness = (): { ready: true } | { ready: false, reason: string } => {
     if (membership == null || info == null || stopping != null) return { ready: false, reason: 'not started' }
-    // Until backends arrive this peer serves nothing itself; it is useful once it reaches another peer.
-    const others = [...membership.view().members.values()].filter(m => m.peerId !== info?.peerId && m.state === 'alive')
-    return others.length > 0 ? { ready: true } : { ready: false, reason: 'no usable backend and no other alive peer' }
+    if (init.backend != null && models.length > 0) return { ready: true }
+    const others = [...membership.view().members.values()].filter(m => m.peerId !== info?.peerId && m.state === 'alive' && m.announcement.models.length > 0)
+    return others.length > 0 ? { ready: true } : { ready: false, reason: init.backend != null ? 'backend lists no models yet and no other peer serves one' : 'no backend and no other alive peer serving a model' }
+  }
+
+  /** Asks the backend which models it serves; until it answers, the peer announces none. */
+  const listModels = async (): Promise<void> => {
+    const backend = init.backend
+    if (backend == null || (init.models ?? []).length > 0) return
+    try {
+      models = await backend.models(AbortSignal.timeout(MODEL_LIST_TIMEOUT_MS))
+      membership?.updateSelf({ models })
+      if (models.length === 0) log.warn('the backend lists no models')
+    } catch (err: any) {
+      log.warn(`cannot list the backend's models (${err?.message ?? err}); retrying in ${MODEL_LIST_TIMEOUT_MS / 1000} s`)
+      modelRetry = setTimeout(() => { void listModels() }, MODEL_LIST_TIMEOUT_MS)
+      modelRetry.unref()
+    }
+  }
+
+  const completionService: CompletionService = {
+    complete: async (request, options) => await must(completions).service.complete(request, options),
+    models: () => completions?.service.models() ?? []
   }
 
   const teardown = async (graceful: boolean): Promise<void> => {
+    clearTimeout(modelRetry)
     autoDial?.stop()
     explicit?.stop()
     if (graceful) await membership?.leave()
+    await completions?.stop()
     await membership?.stop()
     await http?.stop().catch(err => log.warn({ err }, 'HTTP server did not close cleanly'))
     await node?.stop()
+    await init.backend?.close().catch(err => log.warn({ err }, 'backend did not close cleanly'))
   }
 
   return {
@@ -123,7 +169,8 @@ export function createPeer (init: PeerInit): Peer {
           port: init.apiPort ?? 8000,
           token: init.token,
           logger: log.child({ component: 'http' }),
-          cluster: { snapshot, selfId: () => must(info).peerId, onChange, readiness }
+          cluster: { snapshot, selfId: () => must(info).peerId, onChange, readiness },
+          completions: completionService
         })
         // The API comes up first: its port goes into our announcement.
         const apiUrl = await http.start()
@@ -144,17 +191,31 @@ export function createPeer (init: PeerInit): Peer {
         membership = createMembership(node, {
           self: {
             name,
-            models: init.models ?? [],
+            models,
             tier: init.tier ?? 0,
             enabled: init.enabled ?? true,
-            load: { active: 0, queued: 0, capacity: init.capacity ?? 1 },
+            load: { active: 0, queued: 0, capacity: init.backend?.capacity ?? 0 },
             apiPort: Number(new URL(apiUrl).port),
             version: VERSION
           },
           timing,
           logger: log.child({ component: 'membership' })
         })
+        await listModels()
+        membership.updateSelf({ models })
         await membership.start()
+        completions = createPeerCompletions({
+          node,
+          membership,
+          backend: init.backend,
+          models: () => models,
+          policy: init.routing ?? DEFAULT_POLICY,
+          maxQueue: init.maxQueue ?? Math.max(1, init.backend?.capacity ?? 1) * DEFAULT_QUEUE_PER_SLOT,
+          maxRetries: init.maxRetries ?? 2,
+          firstTokenTimeoutMs: init.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
+          logger: log.child({ component: 'complete' })
+        })
+        await completions.start()
         explicit = createExplicitDiscovery({
           nodes: init.listedNodes ?? [],
           intervalMs: timing.redialIntervalMs,
@@ -194,6 +255,7 @@ export function createPeer (init: PeerInit): Peer {
     membership: () => must(membership),
     mesh: () => must(node),
     onChange,
-    cluster: snapshot
+    cluster: snapshot,
+    completions: () => completionService
   }
 }

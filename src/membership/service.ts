@@ -248,7 +248,9 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     const from = connection.remotePeer.toString()
     readView(stream, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS)).then(decoded => {
       if (!decoded.ok) {
-        this.log.warn({ peer: from }, `view rejected: ${decoded.reason}`)
+        // A stream cut short is normal while a peer shuts down; bad data is worth a warning.
+        const bad = decoded.reason.startsWith('malformed') || decoded.reason.startsWith('oversize')
+        this.log[bad ? 'warn' : 'debug']({ peer: from }, `view rejected: ${decoded.reason}`)
         return
       }
       if (decoded.value.skipped.length > 0) {

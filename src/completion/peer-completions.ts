@@ -1,0 +1,115 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from '../log.js'
+import type { MeshNode } from '../mesh/node.js'
+import type { Membership } from '../membership/service.js'
+import type { Load } from '../membership/types.js'
+import { completeOverMesh, registerCompletionHandler, type CompletionHandler } from '../protocol/index.js'
+import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
+import { createBreakers, type Breakers } from '../routing/breaker.js'
+import { createDispatcher } from './dispatcher.js'
+import { UnknownModelError, UnavailableError } from './errors.js'
+import { createLocalExecutor, type LocalExecutor } from './local-executor.js'
+import type { CompletionService } from './service.js'
+import type { Backend, BackendRequest, CompleteOptions, CompletionResult } from './types.js'
+
+export interface PeerCompletionsInit {
+  node: MeshNode
+  membership: Membership
+  /** This peer's backend; absent for a routing-only peer. */
+  backend?: Backend
+  /** The models the backend serves, as announced. */
+  models: () => string[]
+  policy: RoutingPolicy
+  /** Waiting requests beyond capacity before the peer answers busy. */
+  maxQueue: number
+  maxRetries: number
+  firstTokenTimeoutMs: number
+  /** HTTP-only nodes from the cluster file (the seed's RemoteLLMClient path). */
+  extraCandidates?: () => RouteCandidate[]
+  runHttp?: (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
+  logger: Logger
+}
+
+export interface PeerCompletions {
+  service: CompletionService
+  breakers: Breakers
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+/** Load goes out at most this often: every request start/end would flood gossip under load. */
+const LOAD_ANNOUNCE_INTERVAL_MS = 100
+
+/** Streams per connection for the completion protocol: the queue plus headroom for probes. */
+const STREAM_HEADROOM = 16
+
+/**
+ * Wires completions into a peer: the local executor behind the mesh protocol handler, and the
+ * dispatcher that routes every request (from HTTP) to the local backend, a mesh peer or an
+ * HTTP-only node.
+ */
+export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletions {
+  const log = init.logger
+  const selfId = init.node.peerId.toString()
+  const breakers = createBreakers()
+  let handler: CompletionHandler | undefined
+  let loadTimer: NodeJS.Timeout | undefined
+  let pendingLoad: Load | undefined
+
+  const announceLoad = (load: Load): void => {
+    pendingLoad = load
+    if (loadTimer != null) return
+    loadTimer = setTimeout(() => {
+      loadTimer = undefined
+      if (pendingLoad != null) init.membership.updateSelf({ load: pendingLoad })
+    }, LOAD_ANNOUNCE_INTERVAL_MS)
+  }
+
+  const local: LocalExecutor | undefined = init.backend != null
+    ? createLocalExecutor({ backend: init.backend, maxQueue: init.maxQueue, onLoad: announceLoad })
+    : undefined
+
+  const runLocal = async (request: BackendRequest, options: CompleteOptions): Promise<CompletionResult> => {
+    if (local == null) throw new UnavailableError('this peer has no backend')
+    if (!init.models().includes(request.model)) throw new UnknownModelError(`this peer does not serve model "${request.model}"`)
+    return await local.execute(request, options)
+  }
+
+  const service = createDispatcher({
+    selfId,
+    candidates: () => [
+      ...candidatesFromView(init.membership.view(), init.membership.latencies()),
+      ...(init.extraCandidates?.() ?? [])
+    ],
+    policy: init.policy,
+    breakers,
+    maxRetries: init.maxRetries,
+    firstTokenTimeoutMs: init.firstTokenTimeoutMs,
+    logger: log,
+    run: async (candidate, request, options) => {
+      if (candidate.via === 'local') return await runLocal(request, options)
+      if (candidate.via === 'http') {
+        if (init.runHttp == null) throw new UnavailableError(`no HTTP client for ${candidate.name}`)
+        return await init.runHttp(candidate, request, options)
+      }
+      return await completeOverMesh(init.node, peerIdFromString(candidate.id), request, options)
+    }
+  })
+
+  return {
+    service,
+    breakers,
+    async start () {
+      if (local == null) return
+      const capacity = local.load().capacity
+      handler = await registerCompletionHandler(init.node, async (request, ctx) => {
+        return await runLocal({ ...request, model: request.model ?? init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta })
+      }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, logger: log })
+    },
+    async stop () {
+      clearTimeout(loadTimer)
+      await handler?.unregister({ abortInFlight: true })
+      handler = undefined
+    }
+  }
+}
