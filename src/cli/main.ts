@@ -68,16 +68,48 @@ program.command('init')
     await runInit(options)
   })
 
-for (const name of ['test', 'complete', 'models', 'demo']) {
-  program.command(name)
-    .description('not yet available in this build')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(async () => {
-      const { NotAvailableError } = await import('./errors.js')
-      throw new NotAvailableError(`'${name}' is not yet available in this build (it arrives with completions through the mesh)`)
-    })
-}
+program.command('complete')
+  .description('one completion through the mesh; prints the text and which peer served it')
+  .argument('<prompt>', 'the user message')
+  .option('--model <model>', 'exact model name, or auto')
+  .option('--tier <tier>', 'preferred tier: 0, 1 or 2')
+  .option('--max-tokens <n>', 'upper bound on generated tokens')
+  .option('--stream', 'print tokens as they arrive')
+  .option('--json', 'print the whole answer as JSON')
+  .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
+  .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .action(async (prompt: string, options) => {
+    const { runComplete } = await import('./complete.js')
+    await runComplete(prompt, options)
+  })
+
+program.command('models')
+  .description('models across the mesh, with the peers and tiers that serve them')
+  .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
+  .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .option('--json', 'print JSON')
+  .action(async (options) => {
+    const { runModels } = await import('./models.js')
+    await runModels(options)
+  })
+
+program.command('test')
+  .description('check every peer: mesh round trip and a one-token completion; exit 1 if any enabled peer fails')
+  .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
+  .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .option('--json', 'print JSON')
+  .action(async (options) => {
+    const { runTest } = await import('./test-peers.js')
+    process.exitCode = await runTest(options)
+  })
+
+program.command('demo')
+  .description('start a 3-peer local mesh (tiers 0/1/2, embedded tiny model) and show routing decisions')
+  .option('--keep', 'keep the peers running and print their API URLs (Ctrl-C stops them)')
+  .action(async (options) => {
+    const { runDemo } = await import('./demo.js')
+    await runDemo(options)
+  })
 
 try {
   await program.parseAsync(process.argv)

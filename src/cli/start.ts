@@ -4,7 +4,9 @@ import { ConfigError, loadClusterConfig, nodeModels, parsePeerOptions, type Clus
 import { createLogger } from '../log.js'
 import { readMeshKey } from '../mesh/mesh-key.js'
 import type { ListedNode } from '../mesh/explicit-discovery.js'
-import { NotAvailableError, UsageError } from './errors.js'
+import { UsageError } from './errors.js'
+import { DEFAULT_POLICY, policyFromConfig, type RoutingPolicy } from '../routing/router.js'
+import { createBackend } from '../backends/index.js'
 
 export interface StartFlags {
   name?: string
@@ -36,6 +38,7 @@ export const DEFAULT_DATA_DIR = join(homedir(), '.config', 'harombe-peer')
 export interface ResolvedStart {
   options: PeerOptions
   listedNodes: ListedNode[]
+  routing: RoutingPolicy
   warnings: string[]
 }
 
@@ -89,25 +92,45 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   for (const bootstrap of options.bootstrap) {
     if (!bootstrap.includes('/p2p/')) throw new UsageError(`--bootstrap ${bootstrap}: needs the peer id, e.g. /ip4/192.0.2.1/tcp/4700/p2p/12D3Koo…`)
   }
-  if (options.backend !== 'none') {
-    throw new NotAvailableError(`backend "${options.backend}" is not yet available in this build; use --backend none for a routing-only peer`)
-  }
-
   const listedNodes = (cluster?.nodes ?? [])
     .filter(n => n.name !== name && n.enabled)
     .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token }))
-  return { options, listedNodes, warnings }
+  const routing = cluster != null ? policyFromConfig(cluster.routing) : DEFAULT_POLICY
+  return { options, listedNodes, routing, warnings }
 }
 
 export async function runStart (flags: StartFlags): Promise<void> {
-  const { options, listedNodes, warnings } = await resolveStartOptions(flags)
+  const { options, listedNodes, routing, warnings } = await resolveStartOptions(flags)
   const log = createLogger({ level: options.logLevel, json: options.jsonLogs })
   for (const warning of warnings) log.warn(warning)
   const meshKey = options.meshKeyFile != null ? await readMeshKey(options.meshKeyFile) : undefined
 
+  let shownPercent = -1
+  const loadStarted = Date.now()
+  const backend = await createBackend({
+    backend: options.backend,
+    backendUrl: options.backendUrl,
+    backendKey: options.backendKey,
+    models: options.models,
+    modelFile: options.modelFile,
+    dataDir: options.dataDir,
+    logger: log.child({ component: 'backend' }),
+    onProgress: fraction => {
+      // Every 10 %: enough to see a big model load move, without flooding the log.
+      // A load that finishes within half a second (the tiny model) needs no progress at all.
+      const percent = Math.floor(fraction * 10) * 10
+      if (percent > shownPercent && Date.now() - loadStarted > 500) {
+        shownPercent = percent
+        log.info(`loading model: ${percent}%`)
+      }
+    }
+  })
+
   // libp2p is loaded only now: `--help` and option errors stay instant.
   const { createPeer } = await import('../peer.js')
   const peer = createPeer({
+    backend,
+    routing,
     dataDir: options.dataDir,
     name: options.name,
     tier: options.tier,

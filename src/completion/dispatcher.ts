@@ -32,8 +32,11 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
   const now = init.now ?? Date.now
 
   const complete = async (request: CompletionRequest, options: ServeOptions): Promise<Served> => {
+    const all = init.candidates()
+    const pinned = request.peer != null ? all.filter(c => c.id === request.peer || c.name === request.peer) : all
+    if (request.peer != null && pinned.length === 0) throw new NoPeerError(`no peer named "${request.peer}" in the view`)
     const decision = route({
-      candidates: init.candidates(),
+      candidates: pinned,
       request: { model: request.model, tier: request.tier },
       selfId: init.selfId,
       policy: init.policy,

@@ -32,6 +32,8 @@ export interface CompletionRequest {
   model?: string
   tier?: Tier
   stop?: string[]
+  /** Pin the request to one peer (name or peer id): `harombe-peer test` checks each peer this way. */
+  peer?: string
 }
 
 /** A request bound to one concrete model, as a backend receives it. */

@@ -53,7 +53,8 @@ export const HarombeCompleteRequest = z.object({
   max_tokens: MaxTokens.optional(),
   model: z.string().optional(),
   tier: Tier.optional(),
-  stream: z.boolean().optional()
+  stream: z.boolean().optional(),
+  peer: z.string().min(1).optional()
 }).loose()
 
 const OllamaToolCall = z.object({ function: z.object({ name: z.string(), arguments: z.record(z.string(), z.unknown()).default({}) }) }).loose()
@@ -73,7 +74,9 @@ const OllamaOptions = z.object({
 
 export const OllamaChatRequest = z.object({
   model: z.string().min(1),
-  messages: z.array(OllamaMessage).default([]),
+  // Ollama loads the model on an empty chat; a peer has nothing to load, and no backend or
+  // mesh hop accepts an empty history, so it is a 400 here like in the other dialects.
+  messages: z.array(OllamaMessage).min(1),
   tools: z.array(Tool).optional(),
   stream: z.boolean().optional(),
   options: OllamaOptions.optional(),
@@ -142,7 +145,8 @@ export function fromHarombe (body: z.infer<typeof HarombeCompleteRequest>, heade
     temperature: body.temperature,
     max_tokens: body.max_tokens,
     model: body.model,
-    tier: body.tier ?? headerTier
+    tier: body.tier ?? headerTier,
+    peer: body.peer
   }
 }
 
@@ -157,14 +161,26 @@ function ollamaOptions (options: z.infer<typeof OllamaOptions> | undefined): Pic
 
 export function fromOllamaChat (body: z.infer<typeof OllamaChatRequest>, headerTier?: Tier): CompletionRequest {
   let callCount = 0
-  const messages: ChatMessage[] = body.messages.map(m => ({
-    role: m.role,
-    content: m.content,
-    ...(m.tool_calls != null
-      ? { tool_calls: m.tool_calls.map(c => ({ id: `call_${callCount++}`, type: 'function' as const, function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) } })) }
-      : {}),
-    ...(m.tool_name != null ? { name: m.tool_name } : {})
-  }))
+  // Ollama has no call ids; OpenAI-compatible upstreams require a tool message to name the call
+  // it answers. Each tool result takes the earliest unanswered call with its tool_name (or the
+  // earliest unanswered call when it names none).
+  let unanswered: ToolCall[] = []
+  const messages: ChatMessage[] = body.messages.map(m => {
+    const calls = m.tool_calls?.map(c => ({ id: `call_${callCount++}`, type: 'function' as const, function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) } }))
+    if (calls != null) unanswered = [...calls]
+    let answers: ToolCall | undefined
+    if (m.role === 'tool') {
+      answers = unanswered.find(c => m.tool_name == null || c.function.name === m.tool_name)
+      unanswered = unanswered.filter(c => c !== answers)
+    }
+    return {
+      role: m.role,
+      content: m.content,
+      ...(calls != null ? { tool_calls: calls } : {}),
+      ...(answers != null ? { tool_call_id: answers.id } : {}),
+      ...(m.tool_name != null ? { name: m.tool_name } : {})
+    }
+  })
   return { messages, tools: tools(body.tools), ...ollamaOptions(body.options), model: body.model, tier: body.tier ?? headerTier }
 }
 

@@ -1,5 +1,6 @@
 import { TopicValidatorResult, type Message, type PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { MEMBERSHIP_TOPIC, VIEW_PROTOCOL, VIEW_EXCHANGE_TIMEOUT_MS } from '../mesh/constants.js'
 import type { MeshNode } from '../mesh/node.js'
@@ -193,6 +194,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.state = view
     for (const change of changes) {
       if (change.kind === 'state' && change.to === 'suspect') this.probe(change.peerId)
+      if ((change.kind === 'joined' || change.kind === 'updated') && change.peerId !== this.selfId) this.learnAddresses(change)
       this.logChange(change)
       this.safeDispatchEvent('change', { detail: change })
     }
@@ -264,6 +266,22 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     }, (err: any) => {
       this.log.warn({ peer: from, err }, 'view exchange failed')
     })
+  }
+
+  /**
+   * A member heard of through gossip or a full view may never have been connected: put its
+   * announced addresses in the peer store so a completion can dial it by id, and ping it now
+   * (connects it, measures its latency) instead of waiting for the next redial round.
+   */
+  private learnAddresses (change: ViewChange): void {
+    const addrs = change.member.announcement.addrs.flatMap(a => {
+      try { return [multiaddr(a)] } catch { return [] }
+    })
+    if (addrs.length === 0) return
+    const peerId = peerIdFromString(change.peerId)
+    this.node.peerStore.merge(peerId, { multiaddrs: addrs }).then(() => {
+      if (change.kind === 'joined' && change.member.state === 'alive') this.probe(change.peerId)
+    }, (err: any) => { this.log.debug({ peer: change.peerId }, `cannot store addresses: ${err?.message ?? err}`) })
   }
 
   /** Failure detector: a direct ping (dialing if needed) settles a suspicion either way. */

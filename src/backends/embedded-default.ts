@@ -1,0 +1,12 @@
+import { basename } from 'node:path'
+import type { Backend } from '../completion/types.js'
+import type { BackendOptions } from './index.js'
+import { createEmbeddedBackend } from './embedded.js'
+import { ensureTinyModel, TINY_MODEL_NAME } from './tiny-gguf.js'
+
+/** `--backend embedded`: the given GGUF, or the bundled tiny model written into the data dir on first use. */
+export async function createEmbeddedFromOptions (options: BackendOptions): Promise<Backend> {
+  const modelFile = options.modelFile ?? await ensureTinyModel(options.dataDir)
+  const modelName = options.models[0] ?? (options.modelFile == null ? TINY_MODEL_NAME : basename(modelFile).replace(/\.gguf$/i, ''))
+  return await createEmbeddedBackend({ modelFile, modelName, logger: options.logger, onProgress: options.onProgress })
+}

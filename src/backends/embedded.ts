@@ -1,0 +1,352 @@
+// The embedded backend: a GGUF model run in-process by node-llama-cpp (llama.cpp, CPU build).
+// One context with N sequences; each request borrows a sequence, so N requests generate at once
+// (llama.cpp batches them) and the rest wait for a free one.
+import { randomBytes } from 'node:crypto'
+import { open } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import { basename } from 'node:path'
+import { getLlama, LlamaChat, resolveChatWrapper } from 'node-llama-cpp'
+import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, Llama, LlamaContextSequence, Tokenizer } from 'node-llama-cpp'
+import { AbortedError, BadRequestError, CompletionError, InternalError, UnavailableError } from '../completion/errors.js'
+import type { Backend, BackendRequest, ChatMessage, CompleteOptions, CompletionResult, FinishReason, Health, ToolCall, ToolDefinition } from '../completion/types.js'
+import { readGgufHeader } from './gguf-writer.js'
+import type { Logger } from '../log.js'
+
+/** Two at once: a short request need not wait behind a long one; each sequence costs its own KV cache. */
+export const DEFAULT_SEQUENCES = 2
+/** OpenAI-style requests often omit max_tokens; bound the work a single request can cause. */
+export const DEFAULT_MAX_TOKENS = 256
+/** node-llama-cpp's suggested balance when the request has no temperature (0 stays greedy). */
+export const DEFAULT_TEMPERATURE = 0.8
+/**
+ * llama.cpp threads per context: at most 2, and one core left for the peer's event loop (gossip,
+ * HTTP, streaming). ggml threads spin at a barrier after every operation, so a thread that loses
+ * its core stalls each token: on this 2-core machine (other work running) a tiny model gave
+ * ~1,100 tokens/s with 1 thread, ~75 with 2, and node-llama-cpp's default (at least 4) drops to
+ * single digits. Raise `threads` for big models on many idle cores.
+ */
+export const defaultThreads = (): number => Math.max(1, Math.min(2, availableParallelism() - 1))
+
+export interface EmbeddedBackendInit {
+  /** Path of a GGUF file. */
+  modelFile: string
+  /** Name the model is served under; default: the file name without `.gguf`. */
+  modelName?: string
+  /** Requests generated at once (context sequences); more wait for a free one. Default 2. */
+  sequences?: number
+  /** Default: min(2, cores - 1), at least 1; see `defaultThreads`. */
+  threads?: number
+  /** Tokens per sequence; default: as large as memory allows, up to the model's training context. */
+  contextSize?: number
+  logger?: Logger
+  /** Model load progress, 0..1. */
+  onProgress?: (fraction: number) => void
+}
+
+/** The model file is missing, unreadable or not a model llama.cpp can load. */
+export class ModelFileError extends Error {
+  static name = 'ModelFileError'
+  name = ModelFileError.name
+  constructor (readonly path: string, reason: string) {
+    super(`cannot load model ${path}: ${reason}`)
+  }
+}
+
+// One llama.cpp binding per process: loading it is slow and every backend can share it.
+let llamaPromise: Promise<Llama> | undefined
+let llamaLogger: Logger | undefined
+
+function loadLlama (): Promise<Llama> {
+  llamaPromise ??= getLlama({
+    gpu: false,
+    // Use the prebuilt CPU binary only: never compile or download at runtime.
+    build: 'never',
+    // Upper bound over all contexts in this process, so several backends cannot oversubscribe.
+    maxThreads: availableParallelism(),
+    // llama.cpp would print to the console; peers keep stdout for their own output.
+    logger: (level, message) => {
+      const text = message.trim()
+      if (text === '') return
+      if (level === 'error' || level === 'fatal') llamaLogger?.warn({ component: 'llama.cpp' }, text)
+      else llamaLogger?.debug({ component: 'llama.cpp' }, text)
+    }
+  }).catch(err => {
+    llamaPromise = undefined
+    throw err
+  })
+  return llamaPromise
+}
+
+/** Fails fast with a clear reason before llama.cpp sees the file (its own errors are vague). */
+async function checkModelFile (path: string): Promise<void> {
+  let header: Uint8Array
+  try {
+    const file = await open(path, 'r')
+    try {
+      header = new Uint8Array(24)
+      const { bytesRead } = await file.read(header, 0, 24, 0)
+      header = header.subarray(0, bytesRead)
+    } finally {
+      await file.close()
+    }
+  } catch (err: any) {
+    const reasons: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'is a directory', EACCES: 'permission denied' }
+    throw new ModelFileError(path, reasons[err?.code] ?? firstLine(err?.message ?? String(err)))
+  }
+  const gguf = readGgufHeader(header)
+  if (gguf == null) throw new ModelFileError(path, 'not a GGUF file')
+  if (gguf.version < 2 || gguf.version > 3) throw new ModelFileError(path, `unsupported GGUF version ${gguf.version}`)
+}
+
+const firstLine = (text: string): string => text.split('\n')[0]?.trim() ?? ''
+
+/** Loads the model once and serves completions from it; throws ModelFileError for a bad file. */
+export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise<Backend> {
+  const log = init.logger?.child({ component: 'embedded' })
+  const path = init.modelFile
+  const sequences = init.sequences ?? DEFAULT_SEQUENCES
+  const threads = init.threads ?? defaultThreads()
+  if (!Number.isInteger(sequences) || sequences < 1) throw new RangeError(`sequences must be a positive integer, got ${sequences}`)
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`)
+  await checkModelFile(path)
+  if (init.logger != null) llamaLogger = init.logger
+  const llama = await loadLlama()
+  const started = Date.now()
+  const model = await llama.loadModel({ modelPath: path, onLoadProgress: init.onProgress })
+    .catch((err: Error) => { throw new ModelFileError(path, `not a loadable GGUF model (${firstLine(err.message)})`) })
+  try {
+    const context = await model.createContext({ sequences, threads, contextSize: init.contextSize })
+    const pool = new SequencePool(Array.from({ length: sequences }, () => context.getSequence()))
+    log?.info({ model: path, sequences, threads, contextSize: context.contextSize, ms: Date.now() - started }, 'model loaded')
+    return new EmbeddedBackend({
+      modelName: init.modelName ?? basename(path).replace(/\.gguf$/i, ''),
+      chatWrapper: resolveChatWrapper(model),
+      pool,
+      capacity: sequences,
+      tokenizer: model.tokenizer,
+      dispose: async () => {
+        await context.dispose()
+        await model.dispose()
+      }
+    })
+  } catch (err) {
+    await model.dispose()
+    throw err
+  }
+}
+
+/** Free sequences plus a FIFO of requests waiting for one. */
+class SequencePool {
+  private readonly waiters: Array<{ resolve: (s: LlamaContextSequence) => void, reject: (err: Error) => void }> = []
+
+  constructor (private readonly free: LlamaContextSequence[]) {}
+
+  async acquire (signal: AbortSignal): Promise<LlamaContextSequence> {
+    const sequence = this.free.pop()
+    if (sequence != null) return sequence
+    return await new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: (s: LlamaContextSequence) => { signal.removeEventListener('abort', onAbort); resolve(s) },
+        reject: (err: Error) => { signal.removeEventListener('abort', onAbort); reject(err) }
+      }
+      const onAbort = (): void => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1)
+        reject(new AbortedError('completion aborted while waiting for a free sequence'))
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push(waiter)
+    })
+  }
+
+  release (sequence: LlamaContextSequence): void {
+    const next = this.waiters.shift()
+    if (next != null) next.resolve(sequence)
+    else this.free.push(sequence)
+  }
+
+  rejectWaiting (err: Error): void {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(err)
+  }
+}
+
+interface EmbeddedBackendComponents {
+  modelName: string
+  chatWrapper: ChatWrapper
+  pool: SequencePool
+  capacity: number
+  tokenizer: Tokenizer
+  dispose: () => Promise<void>
+}
+
+class EmbeddedBackend implements Backend {
+  readonly kind = 'embedded'
+  readonly capacity: number
+  private readonly running = new Set<Promise<unknown>>()
+  /** Aborts in-flight generations on close; their callers get UnavailableError. */
+  private readonly closing = new AbortController()
+  private closed?: Promise<void>
+
+  constructor (private readonly c: EmbeddedBackendComponents) {
+    this.capacity = c.capacity
+  }
+
+  async models (): Promise<string[]> {
+    return [this.c.modelName]
+  }
+
+  async health (): Promise<Health> {
+    return this.closed == null ? { ok: true, latencyMs: 0 } : { ok: false, reason: 'embedded backend is closed' }
+  }
+
+  async complete (request: BackendRequest, options: CompleteOptions): Promise<CompletionResult> {
+    const run = this.run(request, options)
+    this.running.add(run)
+    try {
+      return await run
+    } finally {
+      this.running.delete(run)
+    }
+  }
+
+  private async run (request: BackendRequest, { signal, onDelta }: CompleteOptions): Promise<CompletionResult> {
+    if (this.closed != null) throw new UnavailableError('embedded backend is closed')
+    if (signal.aborted) throw new AbortedError('completion aborted before it started')
+    const sequence = await this.c.pool.acquire(signal)
+    // Why generation stopped early, if it did: the caller left, or the backend is closing.
+    const stoppedError = (): CompletionError | undefined => signal.aborted
+      ? new AbortedError('completion aborted by the caller')
+      : this.closing.signal.aborted ? new UnavailableError('embedded backend closed during the completion') : undefined
+    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.c.chatWrapper })
+    try {
+      const history = toChatHistory(request.messages)
+      const functions = toFunctions(request.tools)
+      const { contextText } = this.c.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions })
+      const promptTokens = contextText.tokenize(this.c.tokenizer).length
+      // Refuse up front, like OpenAI's context_length_exceeded: node-llama-cpp would fail deep inside its context shift.
+      if (promptTokens >= sequence.contextSize) {
+        throw new BadRequestError(`prompt is ${promptTokens} tokens; ${this.c.modelName} holds ${sequence.contextSize} per request`)
+      }
+      let completionTokens = 0
+      const response = await chat.generateResponse(history, {
+        temperature: request.temperature ?? DEFAULT_TEMPERATURE,
+        maxTokens: request.max_tokens ?? DEFAULT_MAX_TOKENS,
+        customStopTriggers: request.stop,
+        functions,
+        signal: AbortSignal.any([signal, this.closing.signal]),
+        // Return what was generated instead of throwing; the abort is reported below.
+        stopOnAbortSignal: true,
+        onToken: tokens => { completionTokens += tokens.length },
+        onTextChunk: text => { if (text !== '') onDelta?.({ content: text }) }
+      })
+      const stopped = stoppedError()
+      if (stopped != null) throw stopped
+      const toolCalls = (response.functionCalls ?? []).map(toToolCall)
+      const finish: FinishReason = toolCalls.length > 0
+        ? 'tool_calls'
+        : response.metadata.stopReason === 'maxTokens' ? 'length' : 'stop'
+      return {
+        message: {
+          role: 'assistant',
+          content: toolCalls.length > 0 && response.response === '' ? null : response.response,
+          ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {})
+        },
+        finish_reason: finish,
+        model: this.c.modelName,
+        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens }
+      }
+    } catch (err) {
+      // An abort may surface as node-llama-cpp's own error (e.g. during prompt evaluation).
+      const stopped = stoppedError()
+      if (stopped != null) throw stopped
+      if (err instanceof CompletionError) throw err
+      throw new InternalError(`embedded generation failed: ${(err as Error)?.message ?? String(err)}`)
+    } finally {
+      chat.dispose({ disposeSequence: false })
+      // The next request starts from an empty state: no tokens or KV cache leak between callers.
+      await sequence.clearHistory().catch(() => {})
+      this.c.pool.release(sequence)
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing.abort()
+      this.c.pool.rejectWaiting(new UnavailableError('embedded backend closed'))
+      await Promise.allSettled([...this.running])
+      await this.c.dispose()
+    })()
+    await this.closed
+  }
+}
+
+/**
+ * OpenAI-style messages as node-llama-cpp chat history. Tool results are attached to the call
+ * they answer (`tool_call_id`). History ends with the model turn to generate: a new empty one,
+ * or, right after tool results, the assistant turn that made the calls (the model continues it,
+ * as node-llama-cpp does with its own function calling).
+ */
+export function toChatHistory (messages: ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = []
+  const calls = new Map<string, ChatModelFunctionCall>()
+  for (const message of messages) {
+    const text = message.content ?? ''
+    switch (message.role) {
+      case 'system':
+        history.push({ type: 'system', text })
+        break
+      case 'user':
+        history.push({ type: 'user', text })
+        break
+      case 'assistant': {
+        const response: ChatModelResponse['response'] = text === '' ? [] : [text]
+        for (const call of message.tool_calls ?? []) {
+          const item: ChatModelFunctionCall = { type: 'functionCall', name: call.function.name, params: parseArguments(call.function.arguments), result: null }
+          calls.set(call.id, item)
+          response.push(item)
+        }
+        history.push({ type: 'model', response })
+        break
+      }
+      case 'tool': {
+        const call = message.tool_call_id != null ? calls.get(message.tool_call_id) : undefined
+        if (call != null) call.result = text
+        // A result for a call we never saw still carries information: keep it as user text.
+        else history.push({ type: 'user', text: `Result of ${message.name ?? 'a tool call'}: ${text}` })
+        break
+      }
+    }
+  }
+  const last = history.at(-1)
+  const continuesToolCalls = last?.type === 'model' && typeof last.response.at(-1) === 'object'
+  if (!continuesToolCalls) history.push({ type: 'model', response: [] })
+  return history
+}
+
+function parseArguments (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/**
+ * Tools as node-llama-cpp functions. The chat wrapper documents them in the prompt and parses
+ * calls the model makes; a model that never emits the call syntax (like harombe-tiny) simply
+ * answers in text. Parameter schemas pass through: node-llama-cpp supports the common JSON Schema subset.
+ */
+function toFunctions (tools: ToolDefinition[] | undefined): ChatModelFunctions | undefined {
+  if (tools == null || tools.length === 0) return undefined
+  return Object.fromEntries(tools.map(tool => [tool.function.name, {
+    ...(tool.function.description != null ? { description: tool.function.description } : {}),
+    ...(tool.function.parameters != null ? { params: tool.function.parameters as any } : {})
+  }]))
+}
+
+function toToolCall (call: { functionName: string, params: unknown }): ToolCall {
+  return {
+    id: `call_${randomBytes(8).toString('hex')}`,
+    type: 'function',
+    function: { name: call.functionName, arguments: JSON.stringify(call.params ?? {}) }
+  }
+}
