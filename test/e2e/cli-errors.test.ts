@@ -143,13 +143,24 @@ const ERROR_CASES: ErrorCase[] = [
     code: USAGE,
     says: f => [join(f.dir, 'garbage.key'), 'not a libp2p private network key']
   },
-  // The embedded backend is not in this build yet, so `start` without --backend is refused.
-  // When it lands, replace this case with one that expects a ready peer.
+  // Issue 5 acceptance: a missing or corrupt --model-file is one clear line and exit 2.
   {
-    should: 'refuse the default (embedded) backend while it is not available (exit 2)',
-    args: f => start(f, [], ['--backend']),
+    should: 'reject a missing --model-file (exit 2)',
+    args: f => start(f, ['--backend', 'embedded', '--model-file', join(f.dir, 'missing.gguf')], ['--backend']),
     code: USAGE,
-    says: () => ['embedded', 'not yet available', '--backend none']
+    says: f => [join(f.dir, 'missing.gguf'), 'no such file']
+  },
+  {
+    should: 'reject a corrupt --model-file (exit 2)',
+    args: f => start(f, ['--backend', 'embedded', '--model-file', join(f.dir, 'garbage.key')], ['--backend']),
+    code: USAGE,
+    says: f => [join(f.dir, 'garbage.key'), 'not a GGUF file']
+  },
+  {
+    should: 'reject --backend openai without --backend-url (exit 2)',
+    args: f => start(f, ['--backend', 'openai'], ['--backend']),
+    code: USAGE,
+    says: () => ['--backend-url']
   },
   // Runtime failures
   {
