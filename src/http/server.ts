@@ -78,7 +78,8 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500
     if (status >= 500) init.logger.error({ err }, 'request failed')
     const message = status === 413 ? `request body is larger than ${app.initialConfig.bodyLimit} bytes` : err.message
-    await reply.code(status).send(errorFor(request.url, status, message, status === 413 ? 'body_too_large' : undefined))
+    const code = status === 413 ? 'body_too_large' : status === 400 ? 'bad_request' : undefined
+    await reply.code(status).send(errorFor(request.url, status, message, code))
   })
 
   return {
