@@ -16,6 +16,7 @@ import type { Backend } from './completion/types.js'
 import type { CompletionService } from './completion/service.js'
 import { createPeerCompletions, type PeerCompletions } from './completion/peer-completions.js'
 import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
+import { createListedNodes, type ListedNodes } from './client/listed-nodes.js'
 import { VERSION } from './version.js'
 
 export interface PeerInit {
@@ -92,6 +93,7 @@ export function createPeer (init: PeerInit): Peer {
   let info: PeerInfo | undefined
   let stopping: Promise<void> | undefined
   let completions: PeerCompletions | undefined
+  let listed: ListedNodes | undefined
   let models: string[] = init.models ?? []
   let modelRetry: NodeJS.Timeout | undefined
 
@@ -144,6 +146,7 @@ export function createPeer (init: PeerInit): Peer {
     clearTimeout(modelRetry)
     autoDial?.stop()
     explicit?.stop()
+    await listed?.stop()
     if (graceful) await membership?.leave()
     await completions?.stop()
     await membership?.stop()
@@ -204,7 +207,17 @@ export function createPeer (init: PeerInit): Peer {
         await listModels()
         membership.updateSelf({ models })
         await membership.start()
+        listed = createListedNodes({
+          nodes: (init.listedNodes ?? []).filter(n => (n.models ?? []).length > 0).map(n => ({ ...n, models: n.models ?? [], tier: n.tier ?? 0 })),
+          intervalMs: timing.redialIntervalMs,
+          timeoutMs: timing.pingTimeoutMs,
+          logger: log.child({ component: 'listed' })
+        })
+        const l = listed
+        const meshNames = (): Set<string> => new Set([...(membership?.view().members.values() ?? [])].filter(x => x.state === 'alive').map(x => x.announcement.name))
         completions = createPeerCompletions({
+          extraCandidates: () => l.candidates(meshNames()),
+          runHttp: l.run,
           node,
           membership,
           backend: init.backend,
@@ -216,6 +229,7 @@ export function createPeer (init: PeerInit): Peer {
           logger: log.child({ component: 'complete' })
         })
         await completions.start()
+        listed.start()
         explicit = createExplicitDiscovery({
           nodes: init.listedNodes ?? [],
           intervalMs: timing.redialIntervalMs,

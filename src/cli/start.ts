@@ -94,7 +94,7 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   }
   const listedNodes = (cluster?.nodes ?? [])
     .filter(n => n.name !== name && n.enabled)
-    .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token }))
+    .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token, models: nodeModels(n), tier: n.tier }))
   const routing = cluster != null ? policyFromConfig(cluster.routing) : DEFAULT_POLICY
   return { options, listedNodes, routing, warnings }
 }

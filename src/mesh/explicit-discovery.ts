@@ -6,6 +6,9 @@ export interface ListedNode {
   host: string
   port: number
   authToken?: string
+  /** What the cluster file says it serves, for routing to it over HTTP when the mesh cannot reach it. */
+  models?: string[]
+  tier?: 0 | 1 | 2
 }
 
 export interface ExplicitDiscoveryInit {

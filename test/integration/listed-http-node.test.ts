@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKey } from '@libp2p/pnet'
+import { createPeer, type Peer } from '../../src/peer.js'
+import { createOpenAIBackend } from '../../src/backends/openai.js'
+import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
+
+/** Bound for the listed node's first health check to land (test profile: checks every 300 ms). */
+const HEALTHY_WITHIN_MS = 5_000
+
+describe('a cluster-file node reachable only over HTTP', function () {
+  this.timeout(30_000)
+  let root: string
+  let mock: MockServer
+  const peers: Peer[] = []
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'harombe-listed-'))
+    mock = await startMockOpenAIServer({ behavior: { models: ['big-model'], tokens: ['from', ' the', ' remote'] } })
+  })
+  afterEach(async () => {
+    await Promise.all(peers.splice(0).map(async p => { await p.crash().catch(() => {}) }))
+    await mock.close()
+    await rm(root, { recursive: true, force: true })
+  })
+
+  it('should route to it over HTTP when no mesh connection is possible', async () => {
+    // A private mesh key keeps `remote` out of our mesh: only its HTTP API is reachable.
+    const key = new Uint8Array(95)
+    generateKey(key)
+    const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl: mock.url }), meshKey: key, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
+    peers.push(remote)
+    const remoteApi = new URL((await remote.start()).apiUrl)
+
+    const local = createPeer({
+      name: 'local',
+      dataDir: join(root, 'local'),
+      apiPort: 0,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      profile: 'test',
+      listedNodes: [{ name: 'remote', host: '127.0.0.1', port: Number(remoteApi.port), models: ['big-model'], tier: 2 }]
+    })
+    peers.push(local)
+    const api = (await local.start()).apiUrl
+
+    const deadline = Date.now() + HEALTHY_WITHIN_MS
+    let models: Array<{ name: string }> = []
+    while (Date.now() < deadline && !models.some(m => m.name === 'big-model')) {
+      models = (await (await fetch(`${api}/api/models`)).json() as { models: Array<{ name: string }> }).models
+      if (!models.some(m => m.name === 'big-model')) await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    assert.ok(models.some(m => m.name === 'big-model'), 'the listed node is a candidate once healthy')
+    assert.ok(!local.cluster().peers.some(p => p.name === 'remote'), 'remote is not in the mesh view')
+
+    const res = await fetch(`${api}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'big-model', messages: [{ role: 'user', content: 'hi' }] })
+    })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('x-harombe-node'), 'remote')
+    const body = await res.json() as any
+    assert.equal(body.choices[0].message.content, 'from the remote')
+    assert.equal(mock.chatRequests().length, 1)
+  })
+})
