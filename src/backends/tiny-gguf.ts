@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { GgufWriter } from './gguf-writer.js'
+import { mulberry32 } from '../util/prng.js'
 
 export const TINY_MODEL_NAME = 'harombe-tiny'
 
@@ -65,17 +66,6 @@ const WORDS = (
   'dream story world voice path bridge harbor lantern engine sparrow meadow'
 ).split(' ').map(w => SPACE + w)
 
-/** A seeded PRNG (mulberry32): plain 32-bit integer math, identical in every JS engine. */
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Vocabulary {
   tokens: string[]

@@ -4,6 +4,7 @@ import { MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES } from '../../src/mesh/con
 import { decodeAnnouncement, decodeView, encodeAnnouncement, encodeView } from '../../src/membership/announcement.js'
 import type { Decoded, ViewEntry } from '../../src/membership/announcement.js'
 import type { Announcement } from '../../src/membership/types.js'
+import { mulberry32 as prng } from '../../src/util/prng.js'
 
 // Ed25519 peer ids, generated once with generateKeyPair('Ed25519') + peerIdFromPrivateKey.
 const A = '12D3KooWQMHZVjj47RKpX2mhNeUV4PFHdzbj9EAv8qHxaMDJuXq1'
@@ -67,17 +68,6 @@ function assertRejected<T> (result: Decoded<T>, prefix: string, detail?: string)
   if (detail != null) assert.ok(result.reason.includes(detail), `reason '${result.reason}' should mention '${detail}'`)
 }
 
-/** mulberry32: a tiny seeded PRNG, so every fuzz run sees the same inputs. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
 

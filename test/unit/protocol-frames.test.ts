@@ -12,6 +12,7 @@ import {
   type RequestFrame,
   type ResponseFrame
 } from '../../src/protocol/frames.js'
+import { mulberry32 as prng } from '../../src/util/prng.js'
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text)
 const json = (value: unknown): Uint8Array => utf8(JSON.stringify(value))
@@ -38,17 +39,6 @@ function jsonOfSize (value: unknown, size: number): Uint8Array {
   return utf8(text.padEnd(size, ' '))
 }
 
-/** mulberry32: a tiny seeded PRNG, so a fuzz failure reproduces. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('protocol frames', () => {
   describe('decodeRequestFrame', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { readLines, readNdjson, readSse, StreamFormatError, type SseEvent } from '../../src/backends/sse.js'
+import { mulberry32 as random } from '../../src/util/prng.js'
 
 const encoder = new TextEncoder()
 
@@ -23,17 +24,6 @@ async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = []
   for await (const item of source) out.push(item)
   return out
-}
-
-/** mulberry32: a seeded generator, so a failing case can be replayed. */
-function random (seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6D2B79F5) | 0
-    let t = seed
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('stream readers', () => {
