@@ -77,6 +77,8 @@ export interface Peer {
 const DEFAULT_QUEUE_PER_SLOT = 4
 /** A cold backend (model load, first prompt) can take a while before its first token. */
 const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 60_000
+/** mDNS answers within ~1 s on a working LAN; ten times that without one means multicast is blocked, or the LAN is empty. */
+const MDNS_QUIET_WARN_MS = 10_000
 /** How long to wait for a backend to list its models at start before announcing none (and retrying). */
 const MODEL_LIST_TIMEOUT_MS = 10_000
 
@@ -242,7 +244,8 @@ export function createPeer (init: PeerInit): Peer {
           bootstrap: init.bootstrap ?? [],
           redialIntervalMs: timing.redialIntervalMs,
           wanted: () => [...m.dialTargets(), ...e.targets()],
-          logger: log.child({ component: 'dial' })
+          logger: log.child({ component: 'dial' }),
+          quietDiscoveryWarnMs: (init.mdns ?? true) ? MDNS_QUIET_WARN_MS : undefined
         })
         explicit.start()
         autoDial.start()

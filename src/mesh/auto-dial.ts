@@ -16,6 +16,12 @@ export interface AutoDialInit {
   /** Peers we know of (from gossip or a full view) and want a direct connection to. */
   wanted: () => DialTarget[]
   logger: Logger
+  /**
+   * mDNS on: warn once when nothing was discovered this long after start. multicast-dns drops
+   * send errors silently (LIBP2P-NOTES 11), so without this a broken multicast route looks like
+   * an empty LAN.
+   */
+  quietDiscoveryWarnMs?: number
 }
 
 export interface AutoDial {
@@ -53,6 +59,8 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   const bootstrapIds = new Set(bootstrap.map(b => b.peerId))
   const dialing = new Set<string>()
   let timer: NodeJS.Timeout | undefined
+  let quietTimer: NodeJS.Timeout | undefined
+  let discovered = false
   let running = false
   const log = init.logger
 
@@ -80,6 +88,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
 
   const onDiscovery = (event: CustomEvent<{ id: PeerId, multiaddrs: Multiaddr[] }>): void => {
     const id = event.detail.id.toString()
+    discovered = true
     if (bootstrapIds.has(id)) return // dialed by address in dialBootstrap
     if (self < id) dial(id, event.detail.multiaddrs.length > 0 ? event.detail.multiaddrs : event.detail.id)
   }
@@ -104,12 +113,21 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
       tick()
       timer = setInterval(tick, init.redialIntervalMs)
       timer.unref()
+      if (init.quietDiscoveryWarnMs != null) {
+        quietTimer = setTimeout(() => {
+          if (!discovered && node.getPeers().length === 0) {
+            log.warn(`no peer answered mDNS within ${init.quietDiscoveryWarnMs} ms: alone on this LAN, or multicast does not get through (firewall, VPN, no multicast route); use --bootstrap to join explicitly`)
+          }
+        }, init.quietDiscoveryWarnMs)
+        quietTimer.unref()
+      }
     },
     stop () {
       if (!running) return
       running = false
       node.removeEventListener('peer:discovery', onDiscovery)
       clearInterval(timer)
+      clearTimeout(quietTimer)
     },
     async waitForBootstrap (timeoutMs, signal) {
       if (bootstrap.length === 0 || bootstrap.some(b => isConnected(b.peerId))) return
