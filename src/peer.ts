@@ -194,6 +194,7 @@ export function createPeer (init: PeerInit): Peer {
           meshAddrs: node.getMultiaddrs().map(a => a.toString())
         }
         membership = createMembership(node, {
+          privateKey,
           self: {
             name,
             models,

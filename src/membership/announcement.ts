@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES } from '../mesh/constants.js'
+import type { PrivateKey } from '@libp2p/interface'
 import type { Announcement, MemberState } from './types.js'
 
 /** Result of validating bytes from the network: a discriminated union, never a throw. */
@@ -20,7 +21,8 @@ const AnnouncementSchema = z.object({
   load: z.object({ active: count, queued: count, capacity: count }),
   api_port: z.number().int().min(0).max(65535),
   addrs: z.array(z.string().min(1).max(256)).max(16),
-  version: z.string().max(64)
+  version: z.string().max(64),
+  sig: z.string().max(256).optional()
 })
 
 const ViewEntrySchema = z.object({
@@ -130,4 +132,30 @@ function describeIssue (error: z.ZodError): string {
   if (issue == null) return 'invalid'
   const path = issue.path.length > 0 ? issue.path.join('.') : '(root)'
   return `${path}: ${issue.message}`
+}
+
+/** The signed bytes: every field but `sig`, in a fixed order, so both sides agree on them. */
+export function announcementSigningBytes (ann: Announcement): Uint8Array {
+  return encoder.encode(JSON.stringify([
+    'harombe/announcement/1', ann.peer_id, ann.name, ann.incarnation, ann.seq, ann.state, ann.models, ann.tier,
+    ann.enabled, [ann.load.active, ann.load.queued, ann.load.capacity], ann.api_port, ann.addrs, ann.version
+  ]))
+}
+
+export async function signAnnouncement (ann: Announcement, key: PrivateKey): Promise<Announcement> {
+  const { sig: _old, ...unsigned } = ann
+  const sig = await key.sign(announcementSigningBytes(unsigned))
+  return { ...unsigned, sig: Buffer.from(sig).toString('base64') }
+}
+
+/** True when `sig` is the announced peer's own signature over the announcement. */
+export async function verifyAnnouncement (ann: Announcement): Promise<boolean> {
+  if (ann.sig == null) return false
+  try {
+    const key = peerIdFromString(ann.peer_id).publicKey
+    if (key == null) return false
+    return await key.verify(announcementSigningBytes(ann), Buffer.from(ann.sig, 'base64'))
+  } catch {
+    return false
+  }
 }

@@ -1,11 +1,11 @@
-import { TopicValidatorResult, type Message, type PeerId } from '@libp2p/interface'
+import { TopicValidatorResult, type Message, type PeerId, type PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { MEMBERSHIP_TOPIC, VIEW_PROTOCOL, VIEW_EXCHANGE_TIMEOUT_MS } from '../mesh/constants.js'
 import type { MeshNode } from '../mesh/node.js'
 import type { Logger } from '../log.js'
-import { decodeAnnouncement, encodeAnnouncement, type ViewEntry } from './announcement.js'
+import { decodeAnnouncement, encodeAnnouncement, signAnnouncement, verifyAnnouncement, type ViewEntry } from './announcement.js'
 import type { TimingProfile } from './profiles.js'
 import type { Announcement, Load, Member, Tier } from './types.js'
 import { applyEvent, emptyView, type ClusterView, type ViewChange, type ViewEvent } from './view.js'
@@ -24,6 +24,8 @@ export interface SelfDescription {
 
 export interface MembershipInit {
   self: SelfDescription
+  /** Signs our announcements, so peers can check them when they arrive second-hand. */
+  privateKey: PrivateKey
   timing: TimingProfile
   logger: Logger
   /** Injected clock for tests; wall-clock ms by default. */
@@ -113,7 +115,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     if (!this.running || this.leaving) return
     this.leaving = true
     clearInterval(this.heartbeatTimer)
-    const goodbye = this.nextAnnouncement('leaving')
+    const goodbye = await this.nextAnnouncement('leaving')
     signal ??= AbortSignal.timeout(LEAVE_TIMEOUT_MS)
     // Gossip reaches peers we are not connected to; the direct send is what makes `left`
     // reliable for the ones we are, even before the gossip mesh has formed.
@@ -148,9 +150,9 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
       .map(m => ({ peerId: m.peerId, addrs: m.announcement.addrs }))
   }
 
-  private nextAnnouncement (state: Announcement['state']): Announcement {
+  private async nextAnnouncement (state: Announcement['state']): Promise<Announcement> {
     const d = this.description
-    return {
+    return await signAnnouncement({
       peer_id: this.selfId,
       name: d.name,
       incarnation: this.incarnation,
@@ -163,7 +165,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
       api_port: d.apiPort,
       addrs: this.node.getMultiaddrs().slice(0, 8).map(a => a.toString()),
       version: d.version
-    }
+    }, this.init.privateKey)
   }
 
   private heartbeat (): void {
@@ -177,7 +179,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
 
   private announce (): void {
     if (!this.running || this.leaving) return
-    void this.publish(this.nextAnnouncement('alive'))
+    void this.nextAnnouncement('alive').then(async ann => { await this.publish(ann) })
   }
 
   private async publish (ann: Announcement): Promise<void> {
@@ -248,7 +250,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
 
   private readonly onViewStream = ({ stream, connection }: { stream: any, connection: any }): void => {
     const from = connection.remotePeer.toString()
-    readView(stream, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS)).then(decoded => {
+    readView(stream, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS)).then(async decoded => {
       if (!decoded.ok) {
         // A stream cut short is normal while a peer shuts down; bad data is worth a warning.
         const bad = decoded.reason.startsWith('malformed') || decoded.reason.startsWith('oversize')
@@ -258,13 +260,21 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
       if (decoded.value.skipped.length > 0) {
         this.log.warn({ peer: from }, `view: ${decoded.value.skipped.length} malformed entries skipped (${decoded.value.skipped[0]})`)
       }
-      const now = this.now()
-      for (const entry of decoded.value.entries) {
-        if (entry.announcement.peer_id === this.selfId) continue
-        this.dispatch({ type: 'announce', announcement: entry.announcement, now, reportedState: entry.state })
-      }
-    }, (err: any) => {
+      return await this.applyVerifiedEntries(from, decoded.value.entries)
+    }).catch((err: any) => {
       this.log.warn({ peer: from, err }, 'view exchange failed')
+    })
+  }
+
+  /** Entries of a full view count only with their subject's own signature: the sender may not forge them. */
+  private async applyVerifiedEntries (from: string, entries: ViewEntry[]): Promise<void> {
+    const verified = await Promise.all(entries.map(async e => await verifyAnnouncement(e.announcement)))
+    const forged = verified.filter(ok => !ok).length
+    if (forged > 0) this.log.warn({ peer: from }, `view: ${forged} entries without a valid signature of their peer skipped`)
+    const now = this.now()
+    entries.forEach((entry, i) => {
+      if (verified[i] !== true || entry.announcement.peer_id === this.selfId) return
+      this.dispatch({ type: 'announce', announcement: entry.announcement, now, reportedState: entry.state })
     })
   }
 

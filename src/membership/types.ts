@@ -25,6 +25,11 @@ export interface Announcement {
   /** Mesh addresses, so peers that only heard of us through gossip can dial us directly. */
   addrs: string[]
   version: string
+  /**
+   * The peer's own Ed25519 signature over the other fields (base64). Gossip is signed by
+   * gossipsub already; this makes announcements relayed second-hand in a full view verifiable too.
+   */
+  sig?: string
 }
 
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left'
