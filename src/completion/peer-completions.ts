@@ -3,7 +3,7 @@ import type { Logger } from '../log.js'
 import type { MeshNode } from '../mesh/node.js'
 import type { Membership } from '../membership/service.js'
 import type { Load } from '../membership/types.js'
-import { completeOverMesh, registerCompletionHandler, type CompletionHandler } from '../protocol/index.js'
+import { closeStreamPool, completeOverMesh, registerCompletionHandler, type CompletionHandler } from '../protocol/index.js'
 import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import { createBreakers, type Breakers } from '../routing/breaker.js'
 import { createDispatcher } from './dispatcher.js'
@@ -108,6 +108,8 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     },
     async stop () {
       clearTimeout(loadTimer)
+      // Before node.stop(): the peers see our idle completion streams close cleanly, not vanish.
+      closeStreamPool(init.node)
       await handler?.unregister({ abortInFlight: true })
       handler = undefined
     }

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import * as lp from 'it-length-prefixed'
-import { pushable } from 'it-pushable'
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
 import type { CompleteOptions, CompletionRequest, CompletionResult } from '../completion/types.js'
 import {
@@ -13,8 +11,9 @@ import {
   errorFromCode,
   toCompletionError
 } from '../completion/errors.js'
-import { COMPLETE_PROTOCOL, DEFAULT_MAX_OUTBOUND_STREAMS, MAX_RESPONSE_FRAME_BYTES } from './constants.js'
+import { COMPLETE_PROTOCOL } from './constants.js'
 import { decodeResponseFrame, encodeRequestFrame, resultOf, validateRequest, type ServedBy } from './frames.js'
+import { streamPoolOf, type PooledStream, type StreamPool } from './stream-pool.js'
 
 export interface CompleteOverMeshOptions extends CompleteOptions {
   /** Bounds the whole attempt (dial, generation, trailer); a TimeoutError when it fires. */
@@ -23,6 +22,8 @@ export interface CompleteOverMeshOptions extends CompleteOptions {
   id?: string
   /** Called with the serving peer's self-description from the `done` trailer, just before resolving. */
   onServedBy?: (servedBy: ServedBy) => void
+  /** Where open streams are taken from and returned to; the node's own pool (`streamPoolOf`) when omitted. */
+  pool?: StreamPool
 }
 
 /**
@@ -39,9 +40,10 @@ export function afterFirstDelta (err: unknown): boolean {
 /**
  * Runs one completion on `peer` over `/harombe/complete/1.0.0`.
  *
- * The request frame is written and the write side is kept open until the trailer arrives:
- * the serving peer treats our closing or resetting the stream as a cancellation and stops
- * generating at once. Every failure is a CompletionError carrying `afterFirstDelta`.
+ * The request goes on an idle stream to `peer` from the pool, or a new one. The write side stays
+ * open: the serving peer treats our closing or resetting the stream during a request as a
+ * cancellation and stops generating at once. After a clean trailer the stream goes back to the
+ * pool; after anything else it is reset. Every failure is a CompletionError carrying `afterFirstDelta`.
  */
 export async function completeOverMesh (node: MeshNode, peer: PeerId, request: CompletionRequest, options: CompleteOverMeshOptions): Promise<CompletionResult> {
   const timeout = options.timeoutMs != null ? AbortSignal.timeout(options.timeoutMs) : undefined
@@ -69,69 +71,89 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
     throw fail(new BadRequestError(err?.message ?? String(err)))
   }
 
-  let stream: Stream
-  try {
-    stream = await node.dialProtocol(peer, COMPLETE_PROTOCOL, { signal, maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS })
-  } catch (err: any) {
-    if (signal.aborted) throw fail(whyAborted())
-    throw fail(new UnavailableError(`cannot open ${COMPLETE_PROTOCOL} to ${peer.toString()}: ${err?.message ?? err}`))
+  const pool = options.pool ?? streamPoolOf(node)
+  const take = async (fresh: boolean): Promise<PooledStream> => {
+    try {
+      return fresh ? await pool.open(peer, signal) : await pool.acquire(peer, signal)
+    } catch (err: any) {
+      if (signal.aborted) throw fail(whyAborted())
+      throw fail(new UnavailableError(`cannot open ${COMPLETE_PROTOCOL} to ${peer.toString()}: ${err?.message ?? err}`))
+    }
   }
 
-  // A reset (not a close) so the serving peer learns at once, even while its writes are queued.
-  const onAbort = (): void => { stream.abort(new Error('caller aborted')) }
-  signal.addEventListener('abort', onAbort, { once: true })
-  if (signal.aborted) onAbort()
-
-  const outgoing = pushable<ReturnType<typeof lp.encode.single>>()
-  outgoing.push(lp.encode.single(frame))
-  // Write errors also end the source, so they surface (and are classified) on the read side.
-  stream.sink(outgoing).catch(() => {})
-
-  try {
-    for await (const chunk of lp.decode(stream.source, { maxDataLength: MAX_RESPONSE_FRAME_BYTES })) {
-      const decoded = decodeResponseFrame(chunk.subarray())
-      if (!decoded.ok) throw new UnavailableError(`bad response frame from ${peer.toString()}: ${decoded.reason}`)
-      const response = decoded.value
-      if (response.type === 'delta') {
-        deltas++
+  /** One request on `conn`: on success or a trailer the stream goes back to the pool, otherwise it is reset. */
+  const exchange = async (conn: PooledStream): Promise<CompletionResult> => {
+    // A reset (not a close) so the serving peer learns at once, even while its writes are queued.
+    const onAbort = (): void => { conn.abort(new Error('caller aborted')) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    if (signal.aborted) onAbort()
+    let frames = 0
+    try {
+      // The write side stays open after the request: closing it would cancel the request.
+      conn.write(frame)
+      while (true) {
+        const next = await conn.read()
+        if (next.done === true) break
+        frames++
+        const decoded = decodeResponseFrame(next.value.subarray())
+        if (!decoded.ok) throw new UnavailableError(`bad response frame from ${peer.toString()}: ${decoded.reason}`)
+        const response = decoded.value
+        if (response.type === 'delta') {
+          deltas++
+          try {
+            options.onDelta?.({ content: response.content })
+          } catch (err) {
+            // The caller's own callback failed (e.g. its HTTP client left): not the peer's fault.
+            throw new CallbackError(err)
+          }
+          continue
+        }
+        // A trailer is in hand: the stream is between requests again and may carry the next one.
+        conn.release()
+        if (response.type === 'error') {
+          const err = errorFromCode(response.code, response.message)
+          // The serving peer knows best whether another peer could succeed (e.g. an unknown code).
+          Object.defineProperty(err, 'retryable', { value: response.retryable })
+          throw new TrailerError(err)
+        }
         try {
-          options.onDelta?.({ content: response.content })
+          if (response.served_by != null) options.onServedBy?.(response.served_by)
         } catch (err) {
-          // The caller's own callback failed (e.g. its HTTP client left): not the peer's fault.
           throw new CallbackError(err)
         }
-        continue
+        return resultOf(response)
       }
-      // A trailer is in hand: close gracefully, without delaying the answer.
-      outgoing.end()
-      stream.close().catch(() => { stream.abort(new Error('close failed')) })
-      if (response.type === 'error') {
-        const err = errorFromCode(response.code, response.message)
-        // The serving peer knows best whether another peer could succeed (e.g. an unknown code).
-        Object.defineProperty(err, 'retryable', { value: response.retryable })
-        throw new TrailerError(err)
-      }
-      try {
-        if (response.served_by != null) options.onServedBy?.(response.served_by)
-      } catch (err) {
-        throw new CallbackError(err)
-      }
-      return resultOf(response)
+      // A peer killed mid-stream looks like a normal end of stream (LIBP2P-NOTES 6).
+      throw new UnavailableError(`stream from ${peer.toString()} ended without a trailer after ${deltas} delta frame(s)`)
+    } catch (err: any) {
+      if (err instanceof TrailerError) throw fail(err.error)
+      // A reset: whatever the reason, the serving peer must stop generating for us (a no-op after release).
+      conn.abort(err instanceof Error ? err : new Error(String(err)))
+      if (signal.aborted) throw fail(whyAborted())
+      // Not one byte of answer on a pooled stream: the peer closed or reset it while it sat idle.
+      if (conn.reused && frames === 0) throw new StaleStreamError()
+      if (err instanceof CallbackError) throw fail(toCompletionError(err.cause))
+      if (err instanceof CompletionError) throw fail(err)
+      // Oversize frame, truncated frame, reset, connection lost: another peer may do better.
+      throw fail(new UnavailableError(`stream from ${peer.toString()} failed: ${err?.message ?? err}`))
+    } finally {
+      signal.removeEventListener('abort', onAbort)
     }
-    // A peer killed mid-stream looks like a normal end of stream (LIBP2P-NOTES 6).
-    throw new UnavailableError(`stream from ${peer.toString()} ended without a trailer after ${deltas} delta frame(s)`)
-  } catch (err: any) {
-    if (err instanceof TrailerError) throw fail(err.error)
-    outgoing.end()
-    // A reset: whatever the reason, the serving peer must stop generating for us.
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
-    if (signal.aborted) throw fail(whyAborted())
-    if (err instanceof CallbackError) throw fail(toCompletionError(err.cause))
-    if (err instanceof CompletionError) throw fail(err)
-    // Oversize frame, truncated frame, reset, connection lost: another peer may do better.
-    throw fail(new UnavailableError(`stream from ${peer.toString()} failed: ${err?.message ?? err}`))
-  } finally {
-    signal.removeEventListener('abort', onAbort)
+  }
+
+  try {
+    return await exchange(await take(false))
+  } catch (err) {
+    if (!(err instanceof StaleStreamError)) throw err
+    // A stale pooled stream is not a failure of the request: once more, on a new stream.
+    return await exchange(await take(true))
+  }
+}
+
+/** A pooled stream that turned out to be closed or reset by the peer before it answered anything. */
+class StaleStreamError extends Error {
+  constructor () {
+    super('stale pooled stream')
   }
 }
 

@@ -1,6 +1,9 @@
 // Completion protocol defaults, one per line, each with the reason for its value.
 
-/** One completion per stream: a request frame in, batched deltas out, then exactly one trailer. */
+/**
+ * One completion at a time per stream: a request frame in, batched deltas out, then exactly one
+ * trailer; after the trailer the caller may send its next request frame on the same stream.
+ */
 export const COMPLETE_PROTOCOL = '/harombe/complete/1.0.0'
 
 /**
@@ -30,6 +33,26 @@ export const DELTA_BATCH_MAX_CHARS = 1024
  * 10 Mbit/s link. A stream that sends nothing for 10 s is dead or hostile and holds a stream slot.
  */
 export const REQUEST_READ_TIMEOUT_MS = 10_000
+
+/**
+ * How long the serving peer keeps a stream open between requests. Long enough that a caller
+ * under steady load never pays for a new stream (~2–6 ms each, LIBP2P-NOTES); short enough
+ * that streams of a caller that went quiet give their slot back within a minute.
+ */
+export const STREAM_IDLE_TIMEOUT_MS = 30_000
+
+/**
+ * How long the caller keeps an idle stream in its pool. Below STREAM_IDLE_TIMEOUT_MS, so the
+ * caller normally closes first and rarely picks a stream the serving peer is closing right then.
+ */
+export const POOL_IDLE_TIMEOUT_MS = 20_000
+
+/**
+ * Idle streams the caller keeps per peer. Idle streams count against both peers' per-connection
+ * stream limits (maxInboundStreams is the peer's capacity plus headroom, ≥ 17), so keep few:
+ * enough for a handful of concurrent requests to reuse streams, well below those limits.
+ */
+export const MAX_IDLE_STREAMS_PER_PEER = 8
 
 /**
  * Outbound completion streams per connection. The default (64) would cap how many requests a

@@ -12,9 +12,10 @@ import {
   DELTA_BATCH_WINDOW_MS,
   MAX_BUFFERED_RESPONSE_BYTES,
   MAX_REQUEST_FRAME_BYTES,
-  REQUEST_READ_TIMEOUT_MS
+  REQUEST_READ_TIMEOUT_MS,
+  STREAM_IDLE_TIMEOUT_MS
 } from './constants.js'
-import { decodeRequestFrame, decodeResponseFrame, encodeResponseFrame, type ResponseFrame, type ServedBy, type TrailerFrame } from './frames.js'
+import { decodeRequestFrame, decodeResponseFrame, encodeResponseFrame, type RequestFrame, type ResponseFrame, type ServedBy, type TrailerFrame } from './frames.js'
 
 export interface ExecuteContext {
   /** Aborted when the caller closes or resets the stream, or the handler is unregistered with abortInFlight. */
@@ -37,17 +38,21 @@ export interface CompletionHandlerInit {
   maxOutboundStreams?: number
   /** How long a new stream may take to deliver its request frame (default REQUEST_READ_TIMEOUT_MS). */
   requestTimeoutMs?: number
+  /** How long a stream may wait for its next request before it is closed (default STREAM_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number
   /** Sent in every `done` trailer. */
   servedBy?: ServedBy
   logger?: Logger
 }
 
 export interface CompletionHandler {
-  /** Streams being served right now. */
+  /** Requests being served right now (streams idle between requests are not counted). */
   readonly active: number
   /**
-   * Stops accepting new streams. In-flight completions run to the end unless `abortInFlight`,
-   * which stops them and tells each caller `unavailable` (retryable: another peer can serve it).
+   * Stops accepting new streams and requests; streams idle between requests are closed (so a
+   * caller's pooled stream cannot reach this executor after a new one is registered). In-flight
+   * completions run to the end unless `abortInFlight`, which stops them and tells each caller
+   * `unavailable` (retryable: another peer can serve it).
    */
   unregister: (options?: { abortInFlight?: boolean }) => Promise<void>
 }
@@ -55,20 +60,21 @@ export interface CompletionHandler {
 /** Serves `/harombe/complete/1.0.0` on `node`, running each request with `execute`. */
 export async function registerCompletionHandler (node: MeshNode, execute: CompletionExecutor, init: CompletionHandlerInit): Promise<CompletionHandler> {
   const log = init.logger ?? silentLogger()
-  const requestTimeoutMs = init.requestTimeoutMs ?? REQUEST_READ_TIMEOUT_MS
-  const inFlight = new Set<AbortController>()
-  let registered = true
+  const shared: Shared = {
+    inFlight: new Set(),
+    idle: new Set(),
+    accepting: true,
+    requestTimeoutMs: init.requestTimeoutMs ?? REQUEST_READ_TIMEOUT_MS,
+    idleTimeoutMs: init.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS
+  }
 
   const onStream = ({ stream, connection }: IncomingStreamData): void => {
-    const controller = new AbortController()
-    inFlight.add(controller)
-    serveStream({ stream, peer: connection.remotePeer, controller, execute, servedBy: init.servedBy, requestTimeoutMs, log })
+    serveStream({ stream, peer: connection.remotePeer, execute, servedBy: init.servedBy, log, shared })
       .catch(err => {
         // serveStream handles its own failures; reaching here is a bug, not the caller's problem.
         log.error({ err, peer: connection.remotePeer.toString() }, 'completion stream failed unexpectedly')
         stream.abort(err instanceof Error ? err : new Error(String(err)))
       })
-      .finally(() => { inFlight.delete(controller) })
   }
 
   await node.handle(COMPLETE_PROTOCOL, onStream, {
@@ -77,155 +83,228 @@ export async function registerCompletionHandler (node: MeshNode, execute: Comple
   })
 
   return {
-    get active () { return inFlight.size },
+    get active () { return shared.inFlight.size },
     async unregister (options = {}) {
-      if (registered) {
-        registered = false
+      if (shared.accepting) {
+        shared.accepting = false
         await node.unhandle(COMPLETE_PROTOCOL).catch(err => { log.debug({ err }, 'unhandle failed (node stopped?)') })
+        // Open streams would otherwise keep bringing requests: idle ones close now, busy ones after their trailer.
+        for (const close of shared.idle) close()
       }
       if (options.abortInFlight === true) {
-        for (const controller of inFlight) controller.abort(new UnavailableError('the serving peer is shutting down'))
+        for (const controller of shared.inFlight) controller.abort(new UnavailableError('the serving peer is shutting down'))
       }
     }
   }
+}
+
+/** State of one handler registration that its streams share. */
+interface Shared {
+  /** One controller per request being executed. */
+  inFlight: Set<AbortController>
+  /** Closes a stream that waits between requests. */
+  idle: Set<() => void>
+  /** False after unregister: no further request is read on any stream. */
+  accepting: boolean
+  requestTimeoutMs: number
+  idleTimeoutMs: number
 }
 
 interface ServeInit {
   stream: Stream
   peer: PeerId
-  controller: AbortController
   execute: CompletionExecutor
   servedBy?: ServedBy
-  requestTimeoutMs: number
   log: Logger
+  shared: Shared
 }
 
-async function serveStream ({ stream, peer, controller, execute, servedBy, requestTimeoutMs, log }: ServeInit): Promise<void> {
+type Frame = ReturnType<typeof lp.encode.single>
+
+/** Serves requests on one stream, one after another, until the caller closes it, it idles out or it fails. */
+async function serveStream ({ stream, peer, execute, servedBy, log, shared }: ServeInit): Promise<void> {
   const peerText = peer.toString()
-  const outgoing = pushable<ReturnType<typeof lp.encode.single>>()
+  const outgoing = pushable<Frame>()
+  /** The request being executed, if any. */
+  let current: AbortController | undefined
   /** Set once the caller can no longer hear us: no trailer is written then, the stream is reset. */
   let callerGone = false
+  // One sink for the stream's whole life: a stream's sink can be called only once.
   const writing = stream.sink(outgoing).catch(err => {
     callerGone = true
-    controller.abort(new AbortedError(`writing to the caller failed: ${err?.message ?? err}`))
+    current?.abort(new AbortedError(`writing to the caller failed: ${err?.message ?? err}`))
   })
   const write = (frame: ResponseFrame): void => { outgoing.push(lp.encode.single(encodeResponseFrame(frame))) }
 
-  /** Writes the one trailer, lets the sink drain it, and closes both directions. */
-  const finish = async (trailer: TrailerFrame): Promise<void> => {
-    write(trailer)
+  /** Lets the sink drain what is queued (a trailer) and closes both directions. */
+  const end = async (): Promise<void> => {
     outgoing.end()
     await writing
     await stream.close().catch(err => { stream.abort(err instanceof Error ? err : new Error(String(err))) })
   }
 
-  // 1. The request: one size-limited frame, within the read timeout.
+  // One reader for the stream's whole life (its source can be iterated only once). The read that
+  // watches for cancellation during a request is the one that receives the next request.
   const frames = lp.decode(stream.source, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
-  const readTimer = setTimeout(() => { stream.abort(new Error(`no request frame within ${requestTimeoutMs} ms`)) }, requestTimeoutMs)
-  let first: IteratorResult<ReturnType<typeof lp.encode.single>>
-  try {
-    first = await frames.next()
-  } catch (err: any) {
-    clearTimeout(readTimer)
-    if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {
-      // Rejected from the length prefix alone: the oversize body is never buffered.
-      log.debug({ peer: peerText }, 'rejected an oversize request frame')
-      await finish(errorTrailer(new BadRequestError(`request frame over the ${MAX_REQUEST_FRAME_BYTES}-byte limit`)))
+  let pending: Promise<IteratorResult<Frame>> | undefined
+  const nextFrame = async (): Promise<IteratorResult<Frame>> => {
+    const read = pending ?? frames.next()
+    pending = undefined
+    return await read
+  }
+
+  for (let served = 0; ; served++) {
+    // 1. The request: one size-limited frame. A new stream gets the read timeout; a stream between
+    // requests the longer idle timeout (the caller's pool closes it sooner), or closes at unregister.
+    const read = nextFrame()
+    let timer: NodeJS.Timeout | undefined
+    let closeIdle = (): void => {}
+    const woken = new Promise<'timeout' | 'closing'>(resolve => {
+      timer = setTimeout(() => { resolve('timeout') }, served === 0 ? shared.requestTimeoutMs : shared.idleTimeoutMs)
+      closeIdle = () => { resolve('closing') }
+    })
+    if (served > 0) shared.idle.add(closeIdle)
+    let next: IteratorResult<Frame> | 'timeout' | 'closing'
+    try {
+      next = await Promise.race([read, woken])
+    } catch (err: any) {
+      if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {
+        // Rejected from the length prefix alone: the oversize body is never buffered.
+        log.debug({ peer: peerText }, 'rejected an oversize request frame')
+        write(errorTrailer(new BadRequestError(`request frame over the ${MAX_REQUEST_FRAME_BYTES}-byte limit`)))
+        await end()
+        return
+      }
+      log.debug({ err, peer: peerText }, 'completion stream failed before its request')
+      outgoing.end()
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      return
+    } finally {
+      clearTimeout(timer)
+      shared.idle.delete(closeIdle)
+    }
+    if (next === 'timeout' && served === 0) {
+      // A new stream that sends nothing is dead or hostile.
+      read.catch(() => {})
+      outgoing.end()
+      stream.abort(new Error(`no request frame within ${shared.requestTimeoutMs} ms`))
       return
     }
-    log.debug({ err, peer: peerText }, 'completion stream failed before its request')
-    stream.abort(err instanceof Error ? err : new Error(String(err)))
-    return
-  }
-  clearTimeout(readTimer)
-  if (first.done === true) {
-    log.debug({ peer: peerText }, 'completion stream closed before its request')
-    outgoing.end()
-    await stream.close().catch(() => {})
-    return
-  }
-  const decoded = decodeRequestFrame(first.value.subarray())
-  if (!decoded.ok) {
-    log.debug({ peer: peerText, reason: decoded.reason }, 'rejected a malformed request frame')
-    await finish(errorTrailer(new BadRequestError(`bad request frame: ${decoded.reason}`)))
-    return
-  }
-  const { id, request } = decoded.value
+    if (next === 'timeout' || next === 'closing' || next.done === true) {
+      // Between requests, the caller closing (or us idling out) just ends the stream.
+      read.catch(() => {})
+      log.debug({ peer: peerText, served, why: next === 'timeout' ? 'idle' : next === 'closing' ? 'unregistered' : 'closed by the caller' }, 'completion stream ended')
+      await end()
+      return
+    }
+    const decoded = decodeRequestFrame(next.value.subarray())
+    if (!decoded.ok) {
+      // The caller may not speak our protocol: answer, and do not read another frame from it.
+      log.debug({ peer: peerText, reason: decoded.reason }, 'rejected a malformed request frame')
+      write(errorTrailer(new BadRequestError(`bad request frame: ${decoded.reason}`)))
+      await end()
+      return
+    }
 
-  // 2. Cancellation: the caller keeps its write side open until our trailer, so its read side
-  // ending (close) or throwing (reset, connection lost) means nobody waits for the answer.
-  let finished = false
-  void (async () => {
-    let reason: string
+    const controller = new AbortController()
+    current = controller
+    shared.inFlight.add(controller)
+    let trailer: TrailerFrame | undefined
     try {
-      const next = await frames.next()
-      reason = next.done === true ? 'the caller closed the stream' : 'the caller sent a second frame'
-    } catch (err: any) {
-      reason = `the stream was reset (${err?.message ?? err})`
+      trailer = await serveRequest(decoded.value, controller)
+    } finally {
+      shared.inFlight.delete(controller)
+      current = undefined
     }
-    if (finished) return
-    callerGone = true
-    controller.abort(new AbortedError(reason))
-  })()
+    if (trailer == null) {
+      outgoing.end()
+      stream.abort(new AbortedError('caller gone'))
+      return
+    }
+    write(trailer)
+    if (!shared.accepting) {
+      await end()
+      return
+    }
+  }
 
-  // 3. Deltas, batched: a frame every DELTA_BATCH_WINDOW_MS or every DELTA_BATCH_MAX_CHARS.
-  let batch = ''
-  let batchTimer: NodeJS.Timeout | undefined
-  const flush = (): void => {
-    clearTimeout(batchTimer)
-    batchTimer = undefined
-    if (batch === '' || controller.signal.aborted) return
-    write({ type: 'delta', content: batch })
-    batch = ''
-    if (outgoing.readableLength > MAX_BUFFERED_RESPONSE_BYTES) {
-      // The sink only takes what the muxer's window allows; a caller that stops reading would
-      // otherwise make us buffer its whole answer.
+  /** Runs one request; its trailer, or undefined when the caller went away. */
+  async function serveRequest ({ id, request }: RequestFrame, controller: AbortController): Promise<TrailerFrame | undefined> {
+    // 2. Cancellation: the caller keeps its write side open until our trailer, so its read side
+    // ending (close) or throwing (reset, connection lost) means nobody waits for the answer. Once
+    // the trailer is decided, the same read becomes the wait for the next request.
+    let finished = false
+    const watch = frames.next()
+    pending = watch
+    const cancel = (reason: string): void => {
+      if (finished) return
       callerGone = true
-      controller.abort(new AbortedError(`the caller stopped reading (${outgoing.readableLength} bytes queued)`))
+      controller.abort(new AbortedError(reason))
     }
-  }
-  const onDelta = (delta: CompletionDelta): void => {
-    if (finished || controller.signal.aborted || delta.content === '') return
-    batch += delta.content
-    if (batch.length >= DELTA_BATCH_MAX_CHARS) flush()
-    else batchTimer ??= setTimeout(flush, DELTA_BATCH_WINDOW_MS)
-  }
+    watch.then(
+      next => { cancel(next.done === true ? 'the caller closed the stream' : 'the caller sent a second frame') },
+      (err: any) => { cancel(`the stream was reset (${err?.message ?? err})`) }
+    )
+    // A write that failed while the stream sat idle: nobody will read this answer.
+    if (callerGone) controller.abort(new AbortedError('the caller is gone'))
 
-  // 4. Run it and end with exactly one trailer.
-  const started = Date.now()
-  let trailer: TrailerFrame
-  try {
-    const result = await execute(request, { signal: controller.signal, onDelta, id, peer })
-    trailer = {
-      type: 'done',
-      message: result.message,
-      finish_reason: result.finish_reason,
-      model: result.model,
-      usage: result.usage,
-      ...(servedBy != null ? { served_by: servedBy } : {})
+    // 3. Deltas, batched: a frame every DELTA_BATCH_WINDOW_MS or every DELTA_BATCH_MAX_CHARS.
+    let batch = ''
+    let batchTimer: NodeJS.Timeout | undefined
+    const flush = (): void => {
+      clearTimeout(batchTimer)
+      batchTimer = undefined
+      if (batch === '' || controller.signal.aborted) return
+      write({ type: 'delta', content: batch })
+      batch = ''
+      if (outgoing.readableLength > MAX_BUFFERED_RESPONSE_BYTES) {
+        // The sink only takes what the muxer's window allows; a caller that stops reading would
+        // otherwise make us buffer its whole answer.
+        callerGone = true
+        controller.abort(new AbortedError(`the caller stopped reading (${outgoing.readableLength} bytes queued)`))
+      }
     }
-  } catch (err) {
-    // After an abort the executor's own error (often a bare AbortError) says less than why we aborted.
-    trailer = errorTrailer(toCompletionError(controller.signal.aborted ? controller.signal.reason : err))
-  }
-  if (!controller.signal.aborted) flush()
-  finished = true
-  clearTimeout(batchTimer)
+    const onDelta = (delta: CompletionDelta): void => {
+      if (finished || controller.signal.aborted || delta.content === '') return
+      batch += delta.content
+      if (batch.length >= DELTA_BATCH_MAX_CHARS) flush()
+      else batchTimer ??= setTimeout(flush, DELTA_BATCH_WINDOW_MS)
+    }
 
-  if (callerGone) {
-    log.debug({ peer: peerText, id, reason: String(controller.signal.reason?.message ?? ''), ms: Date.now() - started }, 'completion cancelled by the caller')
-    outgoing.end()
-    stream.abort(new AbortedError('caller gone'))
-    return
+    // 4. Run it and end with exactly one trailer.
+    const started = Date.now()
+    let trailer: TrailerFrame
+    try {
+      const result = await execute(request, { signal: controller.signal, onDelta, id, peer })
+      trailer = {
+        type: 'done',
+        message: result.message,
+        finish_reason: result.finish_reason,
+        model: result.model,
+        usage: result.usage,
+        ...(servedBy != null ? { served_by: servedBy } : {})
+      }
+    } catch (err) {
+      // After an abort the executor's own error (often a bare AbortError) says less than why we aborted.
+      trailer = errorTrailer(toCompletionError(controller.signal.aborted ? controller.signal.reason : err))
+    }
+    if (!controller.signal.aborted) flush()
+    finished = true
+    clearTimeout(batchTimer)
+
+    if (callerGone) {
+      log.debug({ peer: peerText, id, reason: String(controller.signal.reason?.message ?? ''), ms: Date.now() - started }, 'completion cancelled by the caller')
+      return undefined
+    }
+    if (trailer.type === 'done') {
+      // Checked here with the caller's own decoder: a backend bug then reads as `internal` with a
+      // reason, instead of a retryable "bad response frame" that would send the request elsewhere.
+      const checked = decodeResponseFrame(encodeResponseFrame(trailer))
+      if (!checked.ok) trailer = errorTrailer(new InternalError(`the backend's result cannot be sent: ${checked.reason}`))
+    }
+    log.debug({ peer: peerText, id, outcome: trailer.type === 'done' ? 'done' : trailer.code, ms: Date.now() - started }, 'completion served')
+    return trailer
   }
-  if (trailer.type === 'done') {
-    // Checked here with the caller's own decoder: a backend bug then reads as `internal` with a
-    // reason, instead of a retryable "bad response frame" that would send the request elsewhere.
-    const checked = decodeResponseFrame(encodeResponseFrame(trailer))
-    if (!checked.ok) trailer = errorTrailer(new InternalError(`the backend's result cannot be sent: ${checked.reason}`))
-  }
-  log.debug({ peer: peerText, id, outcome: trailer.type === 'done' ? 'done' : trailer.code, ms: Date.now() - started }, 'completion served')
-  await finish(trailer)
 }
 
 function errorTrailer (err: { code: string, message: string, retryable: boolean }): TrailerFrame {

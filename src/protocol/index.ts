@@ -18,6 +18,14 @@ export {
 } from './frames.js'
 export { afterFirstDelta, completeOverMesh, type CompleteOverMeshOptions, type MeshCompletionError } from './client.js'
 export {
+  closeStreamPool,
+  createStreamPool,
+  streamPoolOf,
+  type PooledStream,
+  type StreamPool,
+  type StreamPoolInit
+} from './stream-pool.js'
+export {
   registerCompletionHandler,
   type CompletionExecutor,
   type CompletionHandler,

@@ -13,10 +13,12 @@ import {
   MAX_RESPONSE_FRAME_BYTES,
   afterFirstDelta,
   completeOverMesh,
+  createStreamPool,
   decodeResponseFrame,
   encodeRequestFrame,
   encodeResponseFrame,
   registerCompletionHandler,
+  streamPoolOf,
   type CompletionExecutor,
   type CompletionHandlerInit,
   type ResponseFrame
@@ -445,5 +447,174 @@ describe('/harombe/complete/1.0.0 between two real libp2p nodes', function () {
     const err = await rejectionOf(completeOverMesh(client, server.peerId, ask('x'.repeat(MAX_REQUEST_FRAME_BYTES)), { signal: AbortSignal.timeout(5_000) }))
     assert.ok(err instanceof BadRequestError, `got ${err?.name}`)
     assert.match(err.message, /frame limit/)
+  })
+
+  describe('stream reuse', () => {
+    /** Counts the streams `node` opens from here on. */
+    function countDials (node: MeshNode): () => number {
+      let dials = 0
+      const dialProtocol = node.dialProtocol.bind(node)
+      node.dialProtocol = (async (...args: Parameters<typeof dialProtocol>) => {
+        dials++
+        return await dialProtocol(...args)
+      }) as typeof node.dialProtocol
+      return () => dials
+    }
+
+    /** Open completion streams on `node`'s connections to `other`. */
+    const completionStreams = (node: MeshNode, other: MeshNode): number =>
+      node.getConnections(other.peerId).flatMap(c => c.streams).filter(s => s.protocol === COMPLETE_PROTOCOL).length
+
+    async function until (condition: () => boolean, ms: number, what: string): Promise<void> {
+      const deadline = performance.now() + ms
+      while (!condition()) {
+        if (performance.now() > deadline) assert.fail(`timed out after ${ms} ms waiting for ${what}`)
+        await new Promise(resolve => setTimeout(resolve, 10))
+      }
+    }
+
+    it('should carry 50 sequential requests on one stream', async () => {
+      await serve(async (request, { onDelta }) => {
+        onDelta({ content: 'x' })
+        return answer(`echo ${request.messages[0]?.content ?? ''}`)
+      })
+      const dials = countDials(client)
+      for (let i = 0; i < 50; i++) {
+        const deltas: string[] = []
+        const result = await completeOverMesh(client, server.peerId, ask(`n${i}`), { signal: AbortSignal.timeout(5_000), onDelta: d => deltas.push(d.content) })
+        assert.equal(result.message.content, `echo n${i}`)
+        assert.deepEqual(deltas, ['x'])
+      }
+      assert.ok(dials() >= 1 && dials() <= 2, `${dials()} streams opened`)
+      assert.ok(completionStreams(server, client) <= 2, `${completionStreams(server, client)} completion streams open on the server`)
+      assert.equal(streamPoolOf(client).idle(server.peerId), 1)
+    })
+
+    it('should drop a pooled stream the serving peer closed while idle', async () => {
+      await serve(async () => answer('ok'), { idleTimeoutMs: 100 })
+      const dials = countDials(client)
+      await completeOverMesh(client, server.peerId, ask('one'), { signal: AbortSignal.timeout(5_000) })
+      assert.equal(streamPoolOf(client).idle(server.peerId), 1)
+      await until(() => streamPoolOf(client).idle(server.peerId) === 0, 2_000, 'the pool to notice the close')
+      const result = await completeOverMesh(client, server.peerId, ask('two'), { signal: AbortSignal.timeout(5_000) })
+      assert.equal(result.message.content, 'ok')
+      assert.equal(dials(), 2)
+    })
+
+    it('should retry once on a new stream when a pooled stream is closed as the request arrives', async () => {
+      // A peer that answers one request per stream and closes the stream on the next one,
+      // unanswered: what a pooled stream looks like when the peer's idle timeout fires just then.
+      let streams = 0
+      await server.handle(COMPLETE_PROTOCOL, ({ stream }) => {
+        streams++
+        const outgoing = pushable<Uint8Array>()
+        stream.sink(outgoing).catch(() => {})
+        void (async () => {
+          const frames = lp.decode(stream.source, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
+          await frames.next()
+          outgoing.push(lp.encode.single(encodeResponseFrame({ type: 'done', ...answer(`stream ${streams}`) })).subarray())
+          await frames.next()
+          outgoing.end()
+          await stream.close()
+        })().catch(() => {})
+      })
+      const dials = countDials(client)
+      assert.equal((await completeOverMesh(client, server.peerId, ask('one'), { signal: AbortSignal.timeout(5_000) })).message.content, 'stream 1')
+      const deltas: string[] = []
+      const result = await completeOverMesh(client, server.peerId, ask('two'), { signal: AbortSignal.timeout(5_000), onDelta: d => deltas.push(d.content) })
+      assert.equal(result.message.content, 'stream 2')
+      assert.equal(dials(), 2, 'the stale stream was reused once, then a new one opened')
+      assert.deepEqual(deltas, [])
+    })
+
+    it('should stop generation within 100 ms when a request on a reused stream is aborted', async () => {
+      const dials = countDials(client)
+      const latencies: number[] = []
+      let serverAborted = deferred<number>()
+      await serve(async (request, { signal, onDelta }) => {
+        if (request.messages[0]?.content === 'warm up') return answer('ok')
+        onDelta({ content: 'first' })
+        serverAborted.resolve(await abortedAt(signal))
+        throw signal.reason
+      })
+      for (let round = 0; round < 5; round++) {
+        serverAborted = deferred<number>()
+        await completeOverMesh(client, server.peerId, ask('warm up'), { signal: AbortSignal.timeout(5_000) })
+        const before = dials()
+        const controller = new AbortController()
+        let abortCalledAt = 0
+        const err = await rejectionOf(completeOverMesh(client, server.peerId, ask('hi'), {
+          signal: controller.signal,
+          onDelta: () => {
+            abortCalledAt = performance.now()
+            controller.abort()
+          }
+        }))
+        assert.equal(dials(), before, 'the aborted request went on the pooled stream')
+        assert.ok(err instanceof AbortedError, `got ${err?.name}: ${err?.message}`)
+        assert.equal(afterFirstDelta(err), true)
+        latencies.push(await within(serverAborted.promise, 2_000, 'the executor\'s signal to abort') - abortCalledAt)
+      }
+      const worst = Math.max(...latencies)
+      assert.ok(worst < CANCEL_BOUND_MS, `cancellation took ${latencies.map(ms => ms.toFixed(1)).join(', ')} ms`)
+    })
+
+    it('should use a new stream after an aborted request, and succeed', async () => {
+      await serve(async (request, { signal, onDelta }) => {
+        if (request.messages[0]?.content !== 'stall') return answer('ok')
+        onDelta({ content: 'first' })
+        await abortedAt(signal)
+        throw signal.reason
+      })
+      const dials = countDials(client)
+      await completeOverMesh(client, server.peerId, ask('one'), { signal: AbortSignal.timeout(5_000) })
+      const controller = new AbortController()
+      const err = await rejectionOf(completeOverMesh(client, server.peerId, ask('stall'), { signal: controller.signal, onDelta: () => { controller.abort() } }))
+      assert.ok(err instanceof AbortedError, `got ${err?.name}: ${err?.message}`)
+      assert.equal(dials(), 1, 'the aborted request reused the stream')
+      assert.equal(streamPoolOf(client).idle(server.peerId), 0, 'the aborted stream is not pooled')
+      const result = await completeOverMesh(client, server.peerId, ask('three'), { signal: AbortSignal.timeout(5_000) })
+      assert.equal(result.message.content, 'ok')
+      assert.equal(dials(), 2)
+      assert.equal(streamPoolOf(client).idle(server.peerId), 1)
+    })
+
+    it('should run 20 concurrent requests and keep at most maxIdlePerPeer idle streams', async () => {
+      const COUNT = 20
+      const MAX_IDLE = 8
+      let running = 0
+      let allRunning = deferred()
+      await serve(async (request, { onDelta }) => {
+        if (++running === COUNT) allRunning.resolve()
+        const prompt = request.messages[0]?.content ?? ''
+        onDelta({ content: prompt })
+        await allRunning.promise
+        return answer(`echo ${prompt}`)
+      })
+      const pool = createStreamPool(client, { maxIdlePerPeer: MAX_IDLE })
+      const dials = countDials(client)
+      let mostIdle = 0
+      const round = async (tag: string): Promise<void> => {
+        running = 0
+        allRunning = deferred()
+        const prompts = Array.from({ length: COUNT }, (_, i) => `${tag}-${i}`)
+        const results = await Promise.all(prompts.map(async prompt => {
+          const result = await completeOverMesh(client, server.peerId, ask(prompt), { signal: AbortSignal.timeout(10_000), pool })
+          mostIdle = Math.max(mostIdle, pool.idle(server.peerId))
+          return result.message.content
+        }))
+        assert.deepEqual(results, prompts.map(p => `echo ${p}`))
+      }
+      await round('a')
+      assert.equal(dials(), COUNT)
+      assert.equal(pool.idle(server.peerId), MAX_IDLE)
+      await round('b')
+      assert.equal(dials(), COUNT + COUNT - MAX_IDLE, 'the second round reused the idle streams')
+      assert.ok(mostIdle <= MAX_IDLE, `${mostIdle} idle streams`)
+      // The extras were closed, and closing the pool ends the rest on the serving peer too.
+      await until(() => completionStreams(server, client) === MAX_IDLE, 2_000, 'the extra streams to close on the server')
+      pool.close()
+      await until(() => completionStreams(server, client) === 0, 2_000, 'the pooled streams to close on the server')
+    })
   })
 })
