@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import type { RoutingPolicy } from '../../src/routing/router.js'
 import { stateOf, waitForView } from '../helpers/wait.js'
-import { ask, createCluster, ndjson, postJson, sseData, textOf, tokensOf, type ClusterNode, type NodeSpec } from '../helpers/cluster.js'
+import { ask, createCluster, postJson, sseData, textOf, tokensOf, type ClusterNode, type NodeSpec } from '../helpers/cluster.js'
 
 const STRICT: RoutingPolicy = { fallbackStrategy: 'strict', preferLocal: true, loadBalance: true }
 const GRACEFUL: RoutingPolicy = { fallbackStrategy: 'graceful', preferLocal: true, loadBalance: true }

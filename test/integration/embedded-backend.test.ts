@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { createEmbeddedBackend, ModelFileError } from '../../src/backends/embedded.js'
 import { ensureTinyModel, TINY_MODEL_NAME } from '../../src/backends/tiny-gguf.js'
 import type { Backend, BackendRequest, CompletionResult } from '../../src/completion/types.js'
+import { rejection } from '../helpers/assertions.js'
 
 const CAPACITY = 2
 
@@ -13,14 +14,6 @@ function request (fields: Partial<BackendRequest> = {}): BackendRequest {
 }
 
 const signal = (): AbortSignal => new AbortController().signal
-
-/** Resolves with the error `promise` rejects with; fails the test if it resolves. */
-async function rejection (promise: Promise<unknown>): Promise<Error> {
-  return await promise.then(
-    value => assert.fail(`expected a rejection, got ${JSON.stringify(value)}`),
-    (err: Error) => err
-  )
-}
 
 describe('embedded backend (harombe-tiny)', () => {
   let dir: string

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import {
   createOllamaBackend,
   fromOllamaToolCall,
@@ -10,6 +8,7 @@ import {
 } from '../../src/backends/ollama.js'
 import type { Backend, BackendRequest, ChatMessage, CompletionDelta, ToolDefinition } from '../../src/completion/types.js'
 import { startMockOllamaServer, type MockServer } from '../helpers/mock-ollama-server.js'
+import { closedPort, rejection } from '../helpers/assertions.js'
 
 const MODEL = 'llama3.2:3b'
 const TOKENS = ['The', ' quick', ' brown', ' fox']
@@ -20,24 +19,6 @@ const WEATHER: ToolDefinition = {
 
 function ask (fields: Partial<BackendRequest> = {}): BackendRequest {
   return { model: MODEL, messages: [{ role: 'user', content: 'say something' }], ...fields }
-}
-
-/** A port nobody listens on: bound, then released. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return port
-}
-
-async function rejection (promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (err) {
-    return err as Error
-  }
-  assert.fail('expected a rejection')
 }
 
 describe('ollama backend', () => {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { createOpenAIBackend, OPENAI_DEFAULT_CAPACITY } from '../../src/backends/openai.js'
 import type { Backend, BackendRequest, ChatMessage, CompletionDelta, ToolDefinition } from '../../src/completion/types.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
+import { closedPort, rejection } from '../helpers/assertions.js'
 
 const MODEL = 'mock-model'
 const TOKENS = ['The', ' quick', ' brown', ' fox']
@@ -14,24 +13,6 @@ const WEATHER: ToolDefinition = {
 
 function ask (fields: Partial<BackendRequest> = {}): BackendRequest {
   return { model: MODEL, messages: [{ role: 'user', content: 'say something' }], ...fields }
-}
-
-/** A port nobody listens on: bound, then released. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  return port
-}
-
-async function rejection (promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (err) {
-    return err as Error
-  }
-  assert.fail('expected a rejection')
 }
 
 describe('openai backend', () => {

@@ -9,7 +9,6 @@ import {
   resultOf,
   validateRequest,
   type DoneFrame,
-  type RequestFrame,
   type ResponseFrame
 } from '../../src/protocol/frames.js'
 import { mulberry32 as prng } from '../../src/util/prng.js'
