@@ -175,6 +175,7 @@ export function createPeer (init: PeerInit): Peer {
           token: init.token,
           logger: log.child({ component: 'http' }),
           cluster: { snapshot, selfId: () => must(info).peerId, onChange, readiness },
+          meshConnections: () => node?.getConnections().length ?? 0,
           completions: completionService
         })
         // The API comes up first: its port goes into our announcement.

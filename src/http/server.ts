@@ -5,6 +5,8 @@ import type { CompletionService } from '../completion/service.js'
 import { openAIError, registerOpenAIRoutes } from './openai-routes.js'
 import { ollamaError, registerOllamaRoutes } from './ollama-routes.js'
 import { harombeError, registerHarombeRoutes } from './harombe-routes.js'
+import { registerMetrics } from './metrics.js'
+import { registerDashboard } from './dashboard.js'
 
 export interface HttpServerInit {
   host: string
@@ -12,6 +14,8 @@ export interface HttpServerInit {
   /** Bearer token required on every endpoint except the health probes. */
   token?: string
   cluster: ClusterSource
+  /** Open mesh connections, for /metrics. */
+  meshConnections?: () => number
   /** Completion endpoints (OpenAI, Ollama, /api/complete); absent = cluster API only. */
   completions?: CompletionService
   logger: Logger
@@ -31,8 +35,11 @@ export class ListenError extends Error {
   name = ListenError.name
 }
 
-/** Probes stay open without a token: orchestrators and load balancers do not carry one. */
-const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+/**
+ * Probes stay open without a token: orchestrators and load balancers do not carry one. The
+ * dashboard page is static; the data it fetches needs the token like any other call.
+ */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/'])
 
 /** Each API answers errors in its own format, so clients show the message instead of a parse error. */
 function errorFor (url: string, status: number, message: string, code?: string): unknown {
@@ -64,6 +71,8 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   registerClusterRoutes(app, init.cluster)
+  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0) })
+  registerDashboard(app)
   if (init.completions != null) {
     registerOpenAIRoutes(app, init.completions)
     registerOllamaRoutes(app, init.completions)
