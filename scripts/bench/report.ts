@@ -1,0 +1,371 @@
+// Renders BENCHMARKS.md (and bench/convergence.svg) from bench/results/*.json. Every figure in
+// the page is read from a result file here; nothing is typed in by hand.
+//
+//   tsx scripts/bench/report.ts        (run.ts calls it after every run)
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { REPO_ROOT } from './procs.js'
+import { readResults, type ResultFile } from './results.js'
+import type { Summary } from './stats.js'
+
+const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
+const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
+
+/** Part order and the npm script that reruns each. */
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile'] as const
+
+const n0 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US')
+const n1 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(1)
+const n2 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(2)
+const pct = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`
+const ms3 = (s: Summary | undefined, f = n2): string => s == null ? '– / – / –' : `${f(s.p50)} / ${f(s.p90)} / ${f(s.p99)}`
+const signed = (v: number): string => `${v >= 0 ? '+' : ''}${n2(v)}`
+
+function table (head: string[], rows: string[][]): string {
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map(r => `| ${r.join(' | ')} |`)
+  ].join('\n')
+}
+
+function source (r: ResultFile, file: string): string {
+  return `<sub>Source: \`bench/results/${file}\` · ${r.run.mode} run · ${r.run.date.slice(0, 16).replace('T', ' ')} UTC · \`${r.run.command}\` · ${r.run.durationSeconds} s</sub>`
+}
+
+function notes (r: ResultFile): string {
+  return r.notes.length > 0 ? r.notes.map(n => `- ${n}`).join('\n') : ''
+}
+
+/** The full run's file when there is one, else the quick run's. */
+function pick (results: Map<string, ResultFile>, part: string): { r: ResultFile, file: string } | undefined {
+  for (const file of [`${part}.json`, `${part}.quick.json`]) {
+    const r = results.get(file)
+    if (r != null) return { r, file }
+  }
+  return undefined
+}
+
+function hopSection (r: ResultFile): string {
+  const d = r.data as any
+  const paths = table(
+    ['path', 'TTFT ms p50 / p90 / p99', 'total ms p50 / p90 / p99', 'requests', 'failed'],
+    d.paths.map((p: any) => [`\`${p.key}\`: ${p.label}`, ms3(p.ttftMs), ms3(p.totalMs), String(p.requests), String(p.failures)])
+  )
+  const comps = table(
+    ['comparison', 'added TTFT ms p50 / p90 / p99', 'added total ms p50 / p90 / p99', 'total p50 ratio'],
+    Object.entries(d.comparisons).map(([k, c]: [string, any]) => [k, `${signed(c.ttftP50Ms)} / ${signed(c.ttftP90Ms)} / ${signed(c.ttftP99Ms)}`, `${signed(c.totalP50Ms)} / ${signed(c.totalP90Ms)} / ${signed(c.totalP99Ms)}`, `× ${n2(c.totalP50Ratio)}`])
+  )
+  const p = r.params as any
+  return `${p.rounds} rounds; each round sends one streamed completion of ${p.maxTokens} tokens over every path in turn (order rotated), after ${p.warmupRounds} warm-up rounds. Backend: ${p.backend}.\n\n${paths}\n\n${comps}`
+}
+
+function streamSection (r: ResultFile): string {
+  const d = r.data as any
+  const direct = d.paths.find((p: any) => p.key === 'direct')?.tokensPerSecond.p50
+  const rows = table(
+    ['path', 'tok/s p50 / p90 / p99', 'vs direct (p50)', 'stream total ms p50', 'streams', 'failed'],
+    d.paths.map((p: any) => [`\`${p.key}\`: ${p.label}`, `${n0(p.tokensPerSecond.p50)} / ${n0(p.tokensPerSecond.p90)} / ${n0(p.tokensPerSecond.p99)}`, `× ${n2(p.tokensPerSecond.p50 / direct)}`, n1(p.totalMs.p50), String(p.streams), String(p.failures)])
+  )
+  const p = r.params as any
+  return `${p.repeats} streams of ${n0(p.tokensPerStream)} tokens per path, one at a time, interleaved. Backend: ${p.backend}. Wrong token or character counts: ${d.corruptStreams}.\n\n${rows}`
+}
+
+function routedSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const byC = new Map<number, any[]>()
+  for (const row of d.rows) byC.set(row.concurrency, [...(byC.get(row.concurrency) ?? []), row])
+  const get = (rows: any[], key: string): any => rows.find(x => x.target === key)
+  const labels = [...new Map(d.rows.map((x: any) => [x.target, x.label])).entries()].map(([k, l]) => `\`${k}\`: ${String(l)}`).join(' · ')
+  const rows = table(
+    ['clients', 'mesh req/s', 'proxy req/s', 'direct req/s', 'mesh / proxy', 'mesh latency ms p50 / p90 / p99', 'proxy latency ms p50 / p90 / p99', 'CPU ms/request: entry peer · serving peers (mesh) vs proxy · servers', 'failed (mesh / proxy / direct)'],
+    [...byC.entries()].map(([c, rows]) => {
+      const m = get(rows, 'mesh')
+      const x = get(rows, 'proxy')
+      const dd = get(rows, 'direct')
+      const cpu = (row: any): string => row?.cpuMsPerRequest == null ? '–' : `${n2(row.cpuMsPerRequest.entry)} · ${n2(row.cpuMsPerRequest.serving)}`
+      return [String(c), n0(m?.perSecond), n0(x?.perSecond), n0(dd?.perSecond), `× ${n2(m?.perSecond / x?.perSecond)}`, ms3(m?.latencyMs), ms3(x?.latencyMs), `${cpu(m)} vs ${cpu(x)}`, `${m?.failed ?? '–'} / ${x?.failed ?? '–'} / ${dd?.failed ?? '–'}`]
+    })
+  )
+  return `Closed loop: each client sends its next request when the previous one ends; ${p.durationMs / 1000} s per measurement after ${p.warmupMs} ms warm-up, at most ${n0(p.maxRequestsPerRun)} requests. ${p.maxTokens}-token non-streamed completions, ${p.backend} backend. Paths: ${labels}.\n\n${rows}`
+}
+
+function convergenceSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const rows = table(
+    ['N', 'rounds', 'converged', 'convergence ms p50 / p90 / p99', 'max ms', 'each peer: ready → lists all, ms p50', 'start wave ms p50', 'idle CPU per peer, ms/s p50 / max', 'RSS per peer MB p50 / max'],
+    d.byN.map((b: any) => [String(b.n), String(b.rounds), `${b.rounds - b.notConverged} / ${b.rounds}`, ms3(b.convergenceMs, n0), n0(b.convergenceMs.max), n0(b.perPeerReadyToCompleteMs.p50), n0(b.startWaveMs.p50), `${n0(b.idleCpuMsPerSecond?.p50)} / ${n0(b.idleCpuMsPerSecond?.max)}`, `${n1(b.rssMb.p50)} / ${n1(b.rssMb.max)}`])
+  )
+  // Why a round did not converge: the states and reasons the peers' views ended with.
+  const failed = (d.rounds as any[]).filter(x => x.convergenceMs == null)
+  let why = ''
+  if (failed.length > 0) {
+    const reasons = new Map<string, number>()
+    for (const x of failed) for (const [k, v] of Object.entries(x.notAlive ?? {})) reasons.set(k, (reasons.get(k) ?? 0) + (v as number))
+    const top = [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6)
+    why = `\n\nRounds that did not converge within ${p.timeoutMs / 1000} s: ${failed.map(x => `N = ${x.n} (${x.peersComplete}/${x.n} peers ever listed all)`).join(', ')}. Members not alive in some view when those rounds ended, by state and reason (summed over views):\n\n${table(['state: reason', 'count'], top.map(([k, v]) => [`\`${k}\``, String(v)]))}`
+  }
+  return `${p.topology.charAt(0).toUpperCase()}${p.topology.slice(1)}. Peer: \`${p.peer}\`. Convergence = from the last peer's ready line until every peer's view lists all N as alive.\n\n${rows}${why}\n\n![Convergence time vs N](bench/convergence.svg)`
+}
+
+function failureSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const rows = table(
+    ['trial', 'kill → not routable on every peer (ms)', 'per peer (ms)', 'kill → dead everywhere (ms)', 'requests', 'failed: streams committed to the victim', 'failed: others', 'latency ms p50 / p99 before kill', 'latency ms p50 / p99 kill → detection'],
+    d.trials.map((t: any, i: number) => [
+      String(i + 1),
+      n1(t.noPeerRoutesMs),
+      Object.entries(t.notRoutableMs).map(([k, v]) => `${k} ${n1(v as number)}`).join(', '),
+      n1(t.allDeadMs),
+      String(t.requests),
+      String(t.committedToVictim),
+      String(t.otherFailures),
+      `${n1(t.baselineLatencyMs.p50)} / ${n1(t.baselineLatencyMs.p99)}`,
+      t.windowRequests > 0 ? `${n1(t.windowLatencyMs.p50)} / ${n1(t.windowLatencyMs.p99)} (${t.windowRequests} req)` : 'no request started'
+    ])
+  )
+  return `Peers: ${p.peers}. Load: ${p.load}; backend ${p.backend}. ${p.trials} trial(s), each with a fresh victim.\n\n${rows}`
+}
+
+function startupSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const rows: string[][] = []
+  for (const [key, label] of [['dist', 'CLI via dist/ (compiled)'], ['tsx', 'CLI via src/ through tsx']] as const) {
+    const g = d[key]
+    if (g == null) continue
+    rows.push([label, String(g.starts), ms3(g.startToReadyMs, n0), ms3(g.idleRssMb, n1), n1(g.peakRssMb.p50)])
+  }
+  return `Command: \`${p.command}\`; RSS read after ${p.idleMs / 1000} s idle.\n\n${table(['runtime', 'starts', 'spawn → ready ms p50 / p90 / p99', 'idle RSS MB p50 / p90 / p99', 'peak RSS MB p50'], rows)}`
+}
+
+function embeddedSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const direct = d.paths.find((x: any) => x.key === 'direct')?.tokensPerSecond.p50
+  const rows = table(
+    ['path', 'tok/s p50 / p90 / p99', 'vs direct (p50)', 'decode tok/s p50', 'TTFT ms p50 / p90 / p99', 'runs', 'failed'],
+    d.paths.map((x: any) => [`\`${x.key}\`: ${x.label}`, `${n0(x.tokensPerSecond.p50)} / ${n0(x.tokensPerSecond.p90)} / ${n0(x.tokensPerSecond.p99)}`, `× ${n2(x.tokensPerSecond.p50 / direct)}`, n0(x.decodeTokensPerSecond.p50), ms3(x.ttftMs, n1), String(x.runs), String(x.failures)])
+  )
+  return `Model: ${p.model}, ${p.maxTokens} tokens per run, ${p.repeats} runs per path (interleaved), llama.cpp threads: ${p.threads}, streamed. tok/s = tokens / (request → end); decode tok/s excludes time to first token.\n\n${rows}`
+}
+
+function profileSection (r: ResultFile): string {
+  const d = r.data as any
+  const parts = ['entry', 'serving'].map(who => {
+    const s = d.profiles[who]
+    if (s == null) return `No profile was written for the ${who} peer.`
+    const pk = table(['package (native and Node work charged to the package that asked for it)', 'share of busy time', 'ms', 'most frequent caller from outside the package'],
+      s.byPackage.slice(0, 10).map((x: any) => [`\`${x.name}\``, `${n1(x.share)} %`, n0(x.ms), x.calledFrom?.[0] != null ? `\`${x.calledFrom[0].name}\` (${n1(x.calledFrom[0].share)} %)` : '–']))
+    const fn = table(['function (self time)', 'share', 'ms'], s.byFunction.slice(0, 10).map((x: any) => [`\`${x.name}\``, `${n1(x.share)} %`, n0(x.ms)]))
+    const inc = table(['function (inclusive: on the synchronous stack)', 'share', 'ms'], (s.inclusive ?? []).map((x: any) => [`\`${x.name}\``, `${n1(x.share)} %`, n0(x.ms)]))
+    return `**${who} peer** — profiled window ${n0(s.totalMs)} ms, idle ${n0(s.idleMs)} ms.\n\n${pk}\n\n<details><summary>Top functions of the ${who} peer</summary>\n\n${fn}\n\n${inc}\n\n</details>`
+  })
+  const cpu = d.cpuMsPerRequest != null ? ` Measured CPU per request (from /proc): entry peer ${n2(d.cpuMsPerRequest.entry)} ms, serving peer ${n2(d.cpuMsPerRequest.serving)} ms.` : ''
+  return `${n0(d.requests)} requests (${n0(d.perSecondUnderProfiler)} req/s under the profiler, ${d.failed} failed) at ${(r.params as any).concurrency} clients, one entry peer → one serving peer.${cpu}\n\n${parts.join('\n\n')}`
+}
+
+const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: ResultFile) => string }> = {
+  hop: { heading: '1. Hop overhead', render: hopSection },
+  stream: { heading: '2. Streaming throughput', render: streamSection },
+  routed: { heading: '3. Routed throughput', render: routedSection },
+  convergence: { heading: '4. Convergence', render: convergenceSection },
+  failure: { heading: '5. Failure detection', render: failureSection },
+  startup: { heading: '6. Memory and start-up', render: startupSection },
+  embedded: { heading: '7. Embedded tiny model (issue 5, item 4)', render: embeddedSection },
+  profile: { heading: '8. Where the routed path spends CPU (profile)', render: profileSection }
+}
+
+/** Convergence p50 with a min–max bar per N, and the 1.5 s target as a dashed line. Plain SVG, no dependency. */
+export function convergenceSvg (r: ResultFile): string {
+  const p = r.params as any
+  const all = (r.data as any).byN as any[]
+  const byN = all.filter(b => Number.isFinite(b.convergenceMs.p50))
+  const never = all.filter(b => !Number.isFinite(b.convergenceMs.p50))
+  const W = 560
+  const H = 320
+  const m = { l: 64, r: 24, t: 36, b: 48 }
+  const maxN = Math.max(20, ...all.map(b => b.n))
+  const maxMs = Math.max(1_500, ...byN.map(b => b.convergenceMs.max), never.length > 0 ? p.timeoutMs : 0) * 1.15
+  // One decimal is finer than a pixel; longer numbers only bloat the file.
+  const x = (n: number): string => (m.l + (n / maxN) * (W - m.l - m.r)).toFixed(1)
+  const y = (ms: number): string => (H - m.b - (ms / maxMs) * (H - m.t - m.b)).toFixed(1)
+  const dx = (n: number, d: number): string => (Number(x(n)) + d).toFixed(1)
+  const dy = (ms: number, d: number): string => (Number(y(ms)) + d).toFixed(1)
+  const step = maxMs > 12_000 ? 5_000 : maxMs > 6_000 ? 2_000 : maxMs > 3_000 ? 1_000 : 500
+  const ticks: string[] = []
+  for (let v = 0; v <= maxMs; v += step) {
+    ticks.push(`<line x1="${m.l}" y1="${y(v)}" x2="${W - m.r}" y2="${y(v)}" stroke="#e5e5e5"/><text x="${m.l - 8}" y="${dy(v, 4)}" text-anchor="end">${(v / 1000).toFixed(step < 1_000 ? 1 : 0)}</text>`)
+  }
+  const xTicks = [0, 5, 10, 15, 20, ...all.map(b => b.n)].filter((v, i, a) => v <= maxN && a.indexOf(v) === i)
+    .map(n => `<line x1="${x(n)}" y1="${H - m.b}" x2="${x(n)}" y2="${H - m.b + 5}" stroke="#333"/><text x="${x(n)}" y="${H - m.b + 19}" text-anchor="middle">${n}</text>`)
+  const bars = byN.map(b => `<line x1="${x(b.n)}" y1="${y(b.convergenceMs.min)}" x2="${x(b.n)}" y2="${y(b.convergenceMs.max)}" stroke="#1f77b4" stroke-width="2"/>` +
+    `<line x1="${dx(b.n, -6)}" y1="${y(b.convergenceMs.min)}" x2="${dx(b.n, 6)}" y2="${y(b.convergenceMs.min)}" stroke="#1f77b4" stroke-width="2"/>` +
+    `<line x1="${dx(b.n, -6)}" y1="${y(b.convergenceMs.max)}" x2="${dx(b.n, 6)}" y2="${y(b.convergenceMs.max)}" stroke="#1f77b4" stroke-width="2"/>`)
+  const line = byN.map(b => `${x(b.n)},${y(b.convergenceMs.p50)}`).join(' ')
+  // Labels near the right edge go to the left of their point, so they stay inside the image.
+  const label = (b: any): string => {
+    const left = Number(x(b.n)) > W - 170
+    const at = (d: number): string => `x="${dx(b.n, left ? -9 : 9)}" text-anchor="${left ? 'end' : 'start'}" y="${dy(b.convergenceMs.p50, d)}"`
+    const main = `<text ${at(-7)}>${(b.convergenceMs.p50 / 1000).toFixed(2)} s</text>`
+    return b.notConverged > 0 ? `${main}<text ${at(20)} fill="#d62728">${b.notConverged} of ${b.rounds} rounds: not within ${p.timeoutMs / 1000} s</text>` : main
+  }
+  const dots = byN.map(b => `<circle cx="${x(b.n)}" cy="${y(b.convergenceMs.p50)}" r="4.5" fill="#1f77b4"/>${label(b)}`)
+  // A size that never converged: a red cross at the timeout line, labelled.
+  const crosses = never.map(b => `<path d="M${dx(b.n, -6)} ${dy(p.timeoutMs, -6)} L${dx(b.n, 6)} ${dy(p.timeoutMs, 6)} M${dx(b.n, -6)} ${dy(p.timeoutMs, 6)} L${dx(b.n, 6)} ${dy(p.timeoutMs, -6)}" stroke="#d62728" stroke-width="2.5"/><text x="${dx(b.n, -10)}" y="${dy(p.timeoutMs, 22)}" text-anchor="end" fill="#d62728">N = ${b.n}: not converged within ${p.timeoutMs / 1000} s (${b.rounds}/${b.rounds} rounds)</text>`)
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12" fill="#333">
+<title>Convergence time vs number of peers (from bench/results/${r.run.mode === 'quick' ? 'convergence.quick.json' : 'convergence.json'})</title>
+<rect width="${W}" height="${H}" fill="#fff"/>
+<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">Convergence after the last ready line (median, min–max over rounds)</text>
+${ticks.join('\n')}
+<line x1="${m.l}" y1="${y(1_500)}" x2="${W - m.r}" y2="${y(1_500)}" stroke="#d62728" stroke-dasharray="6 4"/>
+<text x="${W - m.r}" y="${dy(1_500, -6)}" text-anchor="end" fill="#d62728">target 1.5 s at N = 20</text>
+<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#333"/>
+<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#333"/>
+${xTicks.join('\n')}
+${bars.join('\n')}
+<polyline points="${line}" fill="none" stroke="#1f77b4" stroke-width="2"/>
+${dots.join('\n')}
+${crosses.join('\n')}
+<text x="${(m.l + W - m.r) / 2}" y="${H - 10}" text-anchor="middle">peers (N)</text>
+<text x="16" y="${(m.t + H - m.b) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(m.t + H - m.b) / 2})">seconds</text>
+</svg>
+`
+}
+
+export function renderReport (): string {
+  const results = readResults()
+  const out: string[] = []
+  out.push('# Benchmarks')
+  out.push('')
+  out.push('<!-- Generated by scripts/bench/report.ts from bench/results/*.json. Do not edit: rerun `npm run bench` or `tsx scripts/bench/report.ts`. -->')
+  out.push('')
+  out.push('What a mesh hop costs, how fast the cluster converges and heals, and what a peer costs to run. Every figure on this page is read from a result file in `bench/results/` by `scripts/bench/report.ts`; each section names its file, the command and the date. Paths that are compared ran side by side in the same run (interleaved), because this machine is shared and noisy: read ratios and added milliseconds rather than absolute figures.')
+  out.push('')
+  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
+  out.push('')
+
+  const chosen = PARTS.map(part => ({ part, picked: pick(results, part) })).filter(x => x.picked != null) as Array<{ part: typeof PARTS[number], picked: { r: ResultFile, file: string } }>
+  if (chosen.length === 0) {
+    out.push('No result files yet: run `npm run bench`.')
+  } else {
+    out.push('## Machine and runs')
+    out.push('')
+    out.push(table(
+      ['part', 'result file', 'date (UTC)', 'CPU', 'cores', 'Node', 'load avg start → end', 'git commit', 'CLI ran'],
+      chosen.map(({ part, picked: { r, file } }) => [part, `\`${file}\``, r.run.date.slice(0, 19).replace('T', ' '), r.machine.cpuModel, String(r.machine.cores), r.machine.node, `${r.machine.loadAvgStart} → ${r.machine.loadAvgEnd}`, `\`${r.run.gitCommit.slice(0, 10)}\`${r.run.gitDirty ? ' + uncommitted changes' : ''}`, String((r.params as any).cliRuntime ?? '–')])
+    ))
+    out.push('')
+    out.push('A load average above the core count means other work shared the machine during the run.')
+    out.push('')
+    out.push('## Targets')
+    out.push('')
+    const targetRows = chosen.flatMap(({ part, picked: { r } }) => r.targets.map(t => [part, t.what, t.target, t.measured, t.met ? 'met' : '**missed**']))
+    out.push(targetRows.length > 0 ? table(['part', 'what', 'target', 'measured', ''], targetRows) : 'No targets recorded.')
+    out.push('')
+    const lines = highlights(results)
+    if (lines.length > 0) {
+      out.push('## In short')
+      out.push('')
+      out.push(lines.map(l => `- ${l}`).join('\n'))
+      out.push('')
+    }
+    for (const { part, picked: { r, file } } of chosen) {
+      const section = SECTIONS[part]
+      out.push(`## ${section.heading}`)
+      out.push('')
+      out.push(section.render(r))
+      out.push('')
+      const n = notes(r)
+      if (n !== '') {
+        out.push(n)
+        out.push('')
+      }
+      out.push(source(r, file))
+      out.push('')
+    }
+    const quick = PARTS.map(part => ({ part, file: `${part}.quick.json`, r: results.get(`${part}.quick.json`) })).filter(x => x.r != null && results.has(`${x.part}.json`)) as Array<{ part: string, file: string, r: ResultFile }>
+    if (quick.length > 0) {
+      out.push('## Latest quick run (`npm run bench:quick`)')
+      out.push('')
+      out.push('Smaller samples, for a fast check; the sections above use the full run where there is one.')
+      out.push('')
+      out.push(table(['part', 'file', 'date (UTC)', 'targets (measured)'], quick.map(({ part, file, r }) => [
+        part,
+        `\`${file}\``,
+        r.run.date.slice(0, 19).replace('T', ' '),
+        r.targets.length > 0 ? r.targets.map(t => `${t.what}: ${t.measured} (${t.met ? 'met' : 'missed'})`).join('; ') : headline(part, r)
+      ])))
+      out.push('')
+    }
+  }
+  const conv = pick(results, 'convergence')
+  if (conv != null) writeFileSync(SVG, convergenceSvg(conv.r))
+  writeFileSync(OUT, out.join('\n'))
+  return OUT
+}
+
+/** The figures a reader wants first, each computed from a result file (full run preferred). */
+function highlights (results: Map<string, ResultFile>): string[] {
+  const out: string[] = []
+  const hop = pick(results, 'hop')?.r.data as any
+  if (hop != null) {
+    const c = hop.comparisons['hop vs peer (the mesh hop alone)']
+    const d = hop.comparisons['peer vs direct']
+    out.push(`A peer's own API adds ${signed(d.ttftP50Ms)} ms to the median time to first token of a short streamed completion; one mesh hop adds ${signed(c.ttftP50Ms)} ms more (p99 ${signed(c.ttftP99Ms)} ms).`)
+  }
+  const routed = pick(results, 'routed')?.r.data as any
+  if (routed != null) {
+    const at = (key: string, c: number): any => routed.rows.find((x: any) => x.target === key && x.concurrency === c)
+    const m = at('mesh', 64)
+    const x = at('proxy', 64)
+    if (m != null && x != null) {
+      out.push(`Routed through one peer, 64 clients complete ${n0(m.perSecond)} short requests/s against ${n0(x.perSecond)}/s through a plain Node reverse proxy (× ${n2(m.perSecond / x.perSecond)}). Per request the entry peer uses ${n2(m.cpuMsPerRequest?.entry)} ms of CPU and the serving peers ${n2(m.cpuMsPerRequest?.serving)} ms, against ${n2(x.cpuMsPerRequest?.entry)} ms for the proxy and ${n2(x.cpuMsPerRequest?.serving)} ms for the servers.`)
+    }
+  }
+  const conv = pick(results, 'convergence')?.r.data as any
+  if (conv != null) {
+    const parts = (conv.byN as any[]).map(b => {
+      const converged = b.rounds - b.notConverged
+      const time = !Number.isFinite(b.convergenceMs.p50) ? '' : converged > 1 ? `, median ${n2(b.convergenceMs.p50 / 1000)} s` : ` (${n2(b.convergenceMs.p50 / 1000)} s)`
+      return `N = ${b.n}: ${converged}/${b.rounds} rounds converged${time}, idle CPU ${n0(b.idleCpuMsPerSecond?.p50)} ms/s per peer`
+    })
+    out.push(`Convergence — ${parts.join('; ')}.`)
+  }
+  const failure = pick(results, 'failure')?.r.data as any
+  if (failure != null) {
+    out.push(`After kill -9 of a serving peer under load, every other peer stopped routing to it within ${n0(failure.noPeerRoutesMs.max)} ms (worst of ${failure.trials.length} trials); ${failure.otherFailures} client-visible failures besides ${failure.committedToVictim} stream(s) already committed to the killed peer.`)
+  }
+  const startup = pick(results, 'startup')?.r.data as any
+  if (startup != null) {
+    const g = startup.dist ?? startup.tsx
+    out.push(`A routing-only peer starts in ${n0(g.startToReadyMs.p50)} ms (median, ${startup.dist != null ? 'dist/' : 'tsx'}) and idles at ${n1(g.idleRssMb.p50)} MB RSS.`)
+  }
+  const emb = pick(results, 'embedded')?.r.data as any
+  if (emb != null) {
+    const rate = (k: string): number => emb.paths.find((x: any) => x.key === k)?.tokensPerSecond.p50
+    out.push(`The embedded tiny model streams ${n0(rate('direct'))} tok/s in-process, ${n0(rate('peer'))} tok/s through its peer's API and ${n0(rate('hop'))} tok/s through one mesh hop (medians).`)
+  }
+  return out
+}
+
+/** One line for a part without targets, for the quick-run table. */
+function headline (part: string, r: ResultFile): string {
+  const d = r.data as any
+  if (part === 'hop') {
+    const c = d.comparisons['hop vs peer (the mesh hop alone)']
+    return `mesh hop adds ${signed(c.ttftP50Ms)} ms TTFT p50, ${signed(c.totalP50Ms)} ms total p50`
+  }
+  if (part === 'convergence') return (d.byN as any[]).map(b => `N = ${b.n}: ${b.rounds - b.notConverged}/${b.rounds} converged${Number.isFinite(b.convergenceMs.p50) ? ` (${n0(b.convergenceMs.p50)} ms)` : ''}`).join('; ')
+  if (part === 'embedded') return `tok/s p50: ${d.paths.map((p: any) => `${p.key} ${n0(p.tokensPerSecond.p50)}`).join(', ')}`
+  if (part === 'profile') return `${n0(d.perSecondUnderProfiler)} req/s under the profiler; CPU per request: entry peer ${n2(d.cpuMsPerRequest?.entry)} ms, serving peer ${n2(d.cpuMsPerRequest?.serving)} ms`
+  return '–'
+}
+
+if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.stderr.write(`wrote ${renderReport()}\n`)
+}
