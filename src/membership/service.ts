@@ -70,6 +70,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   private tickTimer?: NodeJS.Timeout
   private readonly probing = new Set<string>()
   private readonly rtts = new Map<string, number>()
+  private readonly storedAddrs = new Map<string, string>()
   private heartbeats = 0
 
   constructor (node: MeshNode, init: MembershipInit) {
@@ -197,6 +198,10 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     for (const change of changes) {
       if (change.kind === 'state' && change.to === 'suspect') this.probe(change.peerId)
       if ((change.kind === 'joined' || change.kind === 'updated') && change.peerId !== this.selfId) this.learnAddresses(change)
+      if (change.kind === 'removed') {
+        this.storedAddrs.delete(change.peerId)
+        this.rtts.delete(change.peerId)
+      }
       this.logChange(change)
       this.safeDispatchEvent('change', { detail: change })
     }
@@ -284,6 +289,10 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
    * (connects it, measures its latency) instead of waiting for the next redial round.
    */
   private learnAddresses (change: ViewChange): void {
+    // Load changes make `updated` events many times a second; the peer store is locked per write.
+    const key = change.member.announcement.addrs.join(' ')
+    if (this.storedAddrs.get(change.peerId) === key) return
+    this.storedAddrs.set(change.peerId, key)
     const addrs = change.member.announcement.addrs.flatMap(a => {
       try { return [multiaddr(a)] } catch { return [] }
     })

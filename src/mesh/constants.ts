@@ -29,3 +29,6 @@ export const MAX_CONNECTIONS = 300
 
 /** The view exchange and a ping must answer fast or not at all. */
 export const VIEW_EXCHANGE_TIMEOUT_MS = 5_000
+
+/** Concurrent ping streams per connection: failure-detector probes, latency samples and libp2p's connection monitor. */
+export const PING_MAX_STREAMS = 8

@@ -48,11 +48,12 @@ export const STREAM_IDLE_TIMEOUT_MS = 30_000
 export const POOL_IDLE_TIMEOUT_MS = 20_000
 
 /**
- * Idle streams the caller keeps per peer. Idle streams count against both peers' per-connection
- * stream limits (maxInboundStreams is the peer's capacity plus headroom, ≥ 17), so keep few:
- * enough for a handful of concurrent requests to reuse streams, well below those limits.
+ * Idle streams the caller keeps per peer. Opening a stream costs ~2 ms and a peer-store write under
+ * a per-peer lock on the serving side, which dominated routed throughput at 64 clients with a pool
+ * of 8 (BENCHMARKS.md). Idle streams count against the serving peer's per-connection limit
+ * (capacity + queue + headroom), so the pool can never hold more than that peer accepts anyway.
  */
-export const MAX_IDLE_STREAMS_PER_PEER = 8
+export const MAX_IDLE_STREAMS_PER_PEER = 64
 
 /**
  * Outbound completion streams per connection. The default (64) would cap how many requests a
