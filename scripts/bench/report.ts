@@ -303,10 +303,53 @@ export function renderReport (): string {
       out.push('')
     }
   }
+  const comparison = beforeAfter(results, readResults('before'))
+  if (comparison !== '') out.push(comparison)
   const conv = pick(results, 'convergence')
   if (conv != null) writeFileSync(SVG, convergenceSvg(conv.r))
   writeFileSync(OUT, out.join('\n'))
   return OUT
+}
+
+/**
+ * Before/after of the profiling-driven changes: `bench/results/before/` keeps the result files
+ * of the run before them, the current files are the run after. Both are committed.
+ */
+function beforeAfter (after: Map<string, ResultFile>, before: Map<string, ResultFile>): string {
+  const rows: string[][] = []
+  const ref = (r: ResultFile): string => `\`${r.run.gitCommit.slice(0, 8)}\` ${r.run.date.slice(0, 16).replace('T', ' ')}`
+  const routedBefore = before.get('routed.json')
+  const routedAfter = after.get('routed.json')
+  if (routedBefore != null && routedAfter != null) {
+    const rowsOf = (r: ResultFile): any[] => (r.data as any).rows.filter((x: any) => x.target === 'mesh')
+    for (const b of rowsOf(routedBefore)) {
+      const a = rowsOf(routedAfter).find((x: any) => x.concurrency === b.concurrency)
+      if (a == null) continue
+      rows.push([`routed req/s through the mesh, ${b.concurrency} clients`, `${n0(b.perSecond)} (p50 ${n1(b.latencyMs.p50)} ms)`, `${n0(a.perSecond)} (p50 ${n1(a.latencyMs.p50)} ms)`, `× ${n2(a.perSecond / b.perSecond)}`, `${ref(routedBefore)} → ${ref(routedAfter)}`])
+    }
+  }
+  const convBefore = before.get('convergence.json')
+  const convAfter = after.get('convergence.json')
+  if (convBefore != null && convAfter != null) {
+    for (const b of (convBefore.data as any).byN) {
+      const a = (convAfter.data as any).byN.find((x: any) => x.n === b.n)
+      if (a == null) continue
+      const show = (x: any): string => `median ${x.convergenceMs.p50 == null ? '–' : n0(x.convergenceMs.p50) + ' ms'}, ${x.notConverged}/${x.rounds} rounds not converged`
+      rows.push([`convergence at N = ${b.n}`, show(b), show(a), '', `${ref(convBefore)} → ${ref(convAfter)}`])
+    }
+  }
+  if (rows.length === 0) return ''
+  return [
+    '## Before and after the profiling fixes',
+    '',
+    'The profile of the routed path (section 8) and of idle peers pointed at: a new libp2p stream per request (a multistream negotiation and a peer-store write under a per-peer lock on the serving side); a false "dead" when the failure detector\'s ping collided with libp2p\'s connection monitor (ping allowed one outbound stream per connection); gossipsub verifying the signature of every duplicate copy of an announcement; a peer-store write on every load update. Fixed in order: sequential stream reuse (pool of 8 idle streams per peer), then a pool of 64, ping stream limit 8, `fastMsgIdFn` dedupe before signature checks, and addresses stored only when they change. Same machine, same commands; the "before" files are in `bench/results/before/`.',
+    '',
+    table(['what', 'before', 'after', 'ratio', 'runs'], rows),
+    '',
+    '- The routed "before" run already had sequential stream reuse with a pool of 8 (no result file was kept from before any reuse). At 1 and 8 clients before and after are within this machine\'s run-to-run noise; the gain is at 64 clients, where the pool of 8 forced most requests onto new streams.',
+    '- Convergence at N = 20 is still missed: twenty peer processes starting together saturate both cores for the whole start wave (section 4 gives its length and section 6 the start-up cost of one peer), and the idle membership traffic of 20 peers keeps them busy afterwards; see the notes in section 4.',
+    ''
+  ].join('\n')
 }
 
 /** The figures a reader wants first, each computed from a result file (full run preferred). */

@@ -94,15 +94,17 @@ export function writeResult (result: ResultFile): string {
   return file
 }
 
-export function readResults (): Map<string, ResultFile> {
+/** Result files in bench/results (or a subfolder of it, e.g. `before` for a before/after comparison). */
+export function readResults (subdir = ''): Map<string, ResultFile> {
   const out = new Map<string, ResultFile>()
+  const dir = join(RESULTS_DIR, subdir)
   let names: string[] = []
   try {
-    names = readdirSync(RESULTS_DIR).filter(n => n.endsWith('.json')).sort()
+    names = readdirSync(dir).filter(n => n.endsWith('.json')).sort()
   } catch {}
   for (const name of names) {
     try {
-      out.set(name, JSON.parse(readFileSync(join(RESULTS_DIR, name), 'utf8')) as ResultFile)
+      out.set(name, JSON.parse(readFileSync(join(dir, name), 'utf8')) as ResultFile)
     } catch (err: any) {
       process.stderr.write(`skipping ${name}: ${err?.message ?? err}\n`)
     }
