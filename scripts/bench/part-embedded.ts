@@ -5,7 +5,7 @@ import { chat, type ChatOutcome } from './client.js'
 import { hasAlive, ratio, waitForView, type Part } from './context.js'
 import { note, status } from './progress.js'
 import { spawnCliPeer } from './procs.js'
-import { round, roundSummary, summarize } from './stats.js'
+import { roundSummary, summarize } from './stats.js'
 import { createEmbeddedBackend, defaultThreads } from '../../src/backends/embedded.js'
 import { ensureTinyModel, TINY_MODEL_NAME } from '../../src/backends/tiny-gguf.js'
 

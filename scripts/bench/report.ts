@@ -18,7 +18,6 @@ const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', '
 const n0 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US')
 const n1 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(1)
 const n2 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(2)
-const pct = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)} %`
 const ms3 = (s: Summary | undefined, f = n2): string => s == null ? '– / – / –' : `${f(s.p50)} / ${f(s.p90)} / ${f(s.p99)}`
 const signed = (v: number): string => `${v >= 0 ? '+' : ''}${n2(v)}`
 
