@@ -3,7 +3,6 @@ import { hostname } from 'node:os'
 import { createMeshNode, type MeshNode } from './mesh/node.js'
 import { loadOrCreateIdentity } from './mesh/identity.js'
 import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
-import { createExplicitDiscovery, type ExplicitDiscovery, type ListedNode } from './mesh/explicit-discovery.js'
 import { DEFAULT_LISTEN } from './config/constants.js'
 import { createMembership, type Membership } from './membership/service.js'
 import { PROFILES, type ProfileName, type TimingProfile } from './membership/profiles.js'
@@ -16,7 +15,7 @@ import type { Backend } from './completion/types.js'
 import type { CompletionService } from './completion/service.js'
 import { createPeerCompletions, type PeerCompletions } from './completion/peer-completions.js'
 import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
-import { createListedNodes, type ListedNodes } from './client/listed-nodes.js'
+import { createListedNodes, type ListedNode, type ListedNodes } from './client/listed-nodes.js'
 import { VERSION } from './version.js'
 
 export interface PeerInit {
@@ -91,7 +90,6 @@ export function createPeer (init: PeerInit): Peer {
   let membership: Membership | undefined
   let http: HttpServer | undefined
   let autoDial: AutoDial | undefined
-  let explicit: ExplicitDiscovery | undefined
   let info: PeerInfo | undefined
   let stopping: Promise<void> | undefined
   let completions: PeerCompletions | undefined
@@ -147,7 +145,6 @@ export function createPeer (init: PeerInit): Peer {
   const teardown = async (graceful: boolean): Promise<void> => {
     clearTimeout(modelRetry)
     autoDial?.stop()
-    explicit?.stop()
     await listed?.stop()
     if (graceful) await membership?.leave()
     await completions?.stop()
@@ -212,7 +209,7 @@ export function createPeer (init: PeerInit): Peer {
         membership.updateSelf({ models })
         await membership.start()
         listed = createListedNodes({
-          nodes: (init.listedNodes ?? []).filter(n => (n.models ?? []).length > 0).map(n => ({ ...n, models: n.models ?? [], tier: n.tier ?? 0 })),
+          nodes: init.listedNodes ?? [],
           intervalMs: timing.redialIntervalMs,
           timeoutMs: timing.pingTimeoutMs,
           logger: log.child({ component: 'listed' })
@@ -234,22 +231,14 @@ export function createPeer (init: PeerInit): Peer {
         })
         await completions.start()
         listed.start()
-        explicit = createExplicitDiscovery({
-          nodes: init.listedNodes ?? [],
-          intervalMs: timing.redialIntervalMs,
-          timeoutMs: timing.pingTimeoutMs,
-          logger: log.child({ component: 'discovery' })
-        })
         const m = membership
-        const e = explicit
         autoDial = createAutoDial(node, {
           bootstrap: init.bootstrap ?? [],
           redialIntervalMs: timing.redialIntervalMs,
-          wanted: () => [...m.dialTargets(), ...e.targets()],
+          wanted: () => [...m.dialTargets(), ...l.targets()],
           logger: log.child({ component: 'dial' }),
           quietDiscoveryWarnMs: (init.mdns ?? true) ? MDNS_QUIET_WARN_MS : undefined
         })
-        explicit.start()
         autoDial.start()
         if (init.requireBootstrap === true) await autoDial.waitForBootstrap(timing.joinTimeoutMs, signal)
         return info

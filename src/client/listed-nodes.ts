@@ -1,18 +1,24 @@
 import type { BackendRequest, CompleteOptions, CompletionResult } from '../completion/types.js'
 import { UnavailableError } from '../completion/errors.js'
 import type { Logger } from '../log.js'
-import type { ListedNode } from '../mesh/explicit-discovery.js'
+import type { DialTarget } from '../mesh/auto-dial.js'
 import type { Tier } from '../membership/types.js'
 import type { RouteCandidate } from '../routing/router.js'
 import { createRemoteClient, type RemoteClient } from './remote-client.js'
 
-export interface HttpNode extends ListedNode {
-  models: string[]
-  tier: Tier
+/** A node from the cluster file: `host:port` is its HTTP API. */
+export interface ListedNode {
+  name: string
+  host: string
+  port: number
+  authToken?: string
+  /** What the cluster file says it serves, for routing to it over HTTP when the mesh cannot reach it. */
+  models?: string[]
+  tier?: Tier
 }
 
 export interface ListedNodesInit {
-  nodes: HttpNode[]
+  nodes: ListedNode[]
   intervalMs: number
   timeoutMs: number
   logger: Logger
@@ -21,25 +27,33 @@ export interface ListedNodesInit {
 export interface ListedNodes {
   start: () => void
   stop: () => Promise<void>
-  /** Listed nodes that are not (yet) in the mesh view, as HTTP routing candidates. */
+  /** Mesh addresses learned from the nodes' APIs, for the auto-dialer (explicit discovery). */
+  targets: () => DialTarget[]
+  /** Listed nodes with models that are not (yet) in the mesh view, as HTTP routing candidates. */
   candidates: (meshNames: ReadonlySet<string>) => RouteCandidate[]
   run: (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
 }
 
 interface Tracked {
-  node: HttpNode
+  node: ListedNode
   client: RemoteClient
   healthy: boolean
   latencyMs?: number
+  target?: DialTarget
 }
 
 /** The id prefix that keeps HTTP candidates apart from mesh peer ids. */
 const HTTP_ID_PREFIX = 'http:'
 
 /**
- * The seed's RemoteLLMClient path: a node from the cluster file that no mesh connection reaches
- * (another network, a firewall) is still a candidate over its HTTP API, health-checked with latency.
- * Once the node shows up in the mesh view, the mesh path wins and the HTTP candidate steps aside.
+ * The nodes of the cluster file, polled through their HTTP API (`GET /api/cluster`). One poll
+ * serves two purposes:
+ * - explicit discovery: the answer names the node's peer id and mesh addresses, so the peer can
+ *   join it without mDNS or bootstrap addresses (asked again every interval: a node that restarts
+ *   on a new port is found again);
+ * - the seed's RemoteLLMClient path: a node no mesh connection reaches (another network, a
+ *   firewall) is still a routing candidate over HTTP, health-checked with latency. Once the node
+ *   shows up in the mesh view, the mesh path wins and the HTTP candidate steps aside.
  */
 export function createListedNodes (init: ListedNodesInit): ListedNodes {
   const tracked: Tracked[] = init.nodes.map(node => ({
@@ -49,21 +63,31 @@ export function createListedNodes (init: ListedNodesInit): ListedNodes {
   }))
   let timer: NodeJS.Timeout | undefined
 
-  const check = (): void => {
-    for (const t of tracked) {
-      t.client.health(AbortSignal.timeout(init.timeoutMs)).then(health => {
-        if (health.ok !== t.healthy) init.logger.info({ node: t.node.name }, `listed node ${t.node.name} is ${health.ok ? 'reachable' : 'unreachable'} over HTTP`)
-        t.healthy = health.ok
-        t.latencyMs = health.ok ? health.latencyMs : undefined
-      }, () => { t.healthy = false })
+  const poll = async (t: Tracked): Promise<void> => {
+    const started = performance.now()
+    try {
+      const cluster = await t.client.cluster(AbortSignal.timeout(init.timeoutMs))
+      if (typeof cluster?.self?.peer_id !== 'string' || !Array.isArray(cluster.self.addrs)) throw new Error('not a harombe peer API')
+      if (!t.healthy) init.logger.info({ node: t.node.name }, `listed node ${t.node.name} answers at ${t.node.host}:${t.node.port}`)
+      t.healthy = true
+      t.latencyMs = Math.round((performance.now() - started) * 10) / 10
+      t.target = { peerId: cluster.self.peer_id, addrs: withListedHost(cluster.self.addrs, t.node.host) }
+    } catch (err: any) {
+      if (t.healthy) init.logger.info({ node: t.node.name }, `listed node ${t.node.name} stopped answering: ${err?.message ?? err}`)
+      t.healthy = false
+      t.latencyMs = undefined
     }
+  }
+
+  const round = (): void => {
+    for (const t of tracked) void poll(t)
   }
 
   return {
     start () {
       if (timer != null || tracked.length === 0) return
-      check()
-      timer = setInterval(check, init.intervalMs)
+      round()
+      timer = setInterval(round, init.intervalMs)
       timer.unref()
     },
     async stop () {
@@ -71,14 +95,15 @@ export function createListedNodes (init: ListedNodesInit): ListedNodes {
       timer = undefined
       await Promise.all(tracked.map(async t => { await t.client.close() }))
     },
+    targets: () => tracked.flatMap(t => t.target != null ? [t.target] : []),
     candidates (meshNames) {
       return tracked
-        .filter(t => !meshNames.has(t.node.name))
+        .filter(t => (t.node.models ?? []).length > 0 && !meshNames.has(t.node.name))
         .map(t => ({
           id: HTTP_ID_PREFIX + t.node.name,
           name: t.node.name,
-          models: t.node.models,
-          tier: t.node.tier,
+          models: t.node.models ?? [],
+          tier: t.node.tier ?? 0,
           enabled: true,
           state: t.healthy ? 'alive' : 'dead',
           load: { active: 0, queued: 0, capacity: t.client.capacity },
@@ -93,4 +118,18 @@ export function createListedNodes (init: ListedNodesInit): ListedNodes {
       return await t.client.complete({ ...request, peer: t.node.name }, options)
     }
   }
+}
+
+/**
+ * A node listening on 0.0.0.0 reports every interface; the host the user listed is the one
+ * known to be reachable, so dial that first with the node's own port.
+ */
+export function withListedHost (addrs: string[], listedHost: string): string[] {
+  const host = listedHost === 'localhost' ? '127.0.0.1' : listedHost
+  const proto = /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ? 'ip4' : host.includes(':') ? 'ip6' : 'dns4'
+  const rewritten = addrs.filter((a): a is string => typeof a === 'string').flatMap(a => {
+    const match = /^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+(\/tcp\/\d+.*)$/.exec(a)
+    return match != null ? [`/${proto}/${host}${match[2]}`] : []
+  })
+  return [...new Set([...rewritten, ...addrs])]
 }

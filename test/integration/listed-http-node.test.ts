@@ -6,11 +6,12 @@ import { generateKey } from '@libp2p/pnet'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { createOpenAIBackend } from '../../src/backends/openai.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
+import { waitForView } from '../helpers/wait.js'
 
 /** Bound for the listed node's first health check to land (test profile: checks every 300 ms). */
 const HEALTHY_WITHIN_MS = 5_000
 
-describe('a cluster-file node reachable only over HTTP', function () {
+describe('nodes listed in the cluster file', function () {
   this.timeout(30_000)
   let root: string
   let mock: MockServer
@@ -26,7 +27,30 @@ describe('a cluster-file node reachable only over HTTP', function () {
     await rm(root, { recursive: true, force: true })
   })
 
-  it('should route to it over HTTP when no mesh connection is possible', async () => {
+  it('should join a listed node\'s mesh through its HTTP API, without mDNS or bootstrap (explicit discovery)', async () => {
+    const a = createPeer({ name: 'a', tier: 1, dataDir: join(root, 'a'), backend: createOpenAIBackend({ baseUrl: mock.url }), apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
+    peers.push(a)
+    const aApi = new URL((await a.start()).apiUrl)
+    const b = createPeer({
+      name: 'b',
+      dataDir: join(root, 'b'),
+      apiPort: 0,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      profile: 'test',
+      listedNodes: [{ name: 'a', host: 'localhost', port: Number(aApi.port), models: ['big-model'], tier: 1 }]
+    })
+    peers.push(b)
+    await b.start()
+    const bothAlive = (cl: { peers: Array<{ name: string, state: string }> }): boolean => ['a', 'b'].every(n => cl.peers.some(p => p.name === n && p.state === 'alive'))
+    await waitForView(a, bothAlive, 5_000, 'b joined a through its API')
+    await waitForView(b, bothAlive, 5_000, 'a in b\'s view')
+    // In the mesh, the listed node is served over the mesh, not as an HTTP candidate.
+    const served = await b.completions().complete({ messages: [{ role: 'user', content: 'hi' }], model: 'big-model' }, { signal: AbortSignal.timeout(5_000) })
+    assert.equal(served.node.peer_id, a.info().peerId)
+  })
+
+  it('should route to one over HTTP when no mesh connection is possible', async () => {
     // A private mesh key keeps `remote` out of our mesh: only its HTTP API is reachable.
     const key = new Uint8Array(95)
     generateKey(key)
