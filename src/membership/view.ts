@@ -77,7 +77,11 @@ function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, r
   const announcedState: MemberState = ann.state === 'leaving' ? 'left' : 'alive'
 
   if (current == null) {
-    // Second-hand news of a peer we never heard from: trust the reporter's verdict on it.
+    // Second-hand news that a peer we never knew is gone adds nothing, and re-adding members that
+    // were already dropped after retention would keep them lingering forever (memberlist keeps
+    // tombstones for this). A suspect report is kept: that peer may well be alive.
+    if (reportedState != null && (reportedState === 'dead' || reportedState === 'left' || announcedState === 'left')) return unchanged(view)
+    // Otherwise trust the reporter's verdict on it.
     const state = announcedState === 'left' ? 'left' : (reportedState ?? 'alive')
     const member: Member = {
       peerId: ann.peer_id,

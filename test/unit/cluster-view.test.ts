@@ -713,12 +713,11 @@ describe('cluster view', () => {
     describe('second-hand announcements (reportedState)', () => {
       runRows([
         {
-          name: 'add an unknown peer reported dead as dead',
+          name: 'ignore an unknown peer reported dead (it may be one we already dropped)',
           event: announce('A', 100, {}, 'dead'),
-          state: 'dead',
-          reason: 'reported dead',
-          changes: ['joined A (dead)'],
-          stateSince: 100
+          state: 'absent',
+          changes: [],
+          unchanged: true
         },
         {
           name: 'add an unknown peer reported suspect as suspect',
@@ -736,10 +735,11 @@ describe('cluster view', () => {
           lastHeard: 100
         },
         {
-          name: 'add an unknown peer whose reported announcement is leaving as left',
+          name: 'ignore an unknown peer whose reported announcement is leaving',
           event: announce('A', 100, { state: 'leaving' }, 'alive'),
-          state: 'left',
-          changes: ['joined A (left)']
+          state: 'absent',
+          changes: [],
+          unchanged: true
         },
         {
           name: 'keep a known alive peer reported suspect alive but take its newer fields',
@@ -886,13 +886,15 @@ describe('cluster view', () => {
       )
     })
 
-    it('should forget a peer reported dead second-hand after retentionMs from the report', () => {
+    it('should not bring back a member dropped after retention when a view still reports it dead', () => {
       const { view, changes } = applyEvents(emptyView(PEERS.self), [
-        announce('A', 1_000, {}, 'dead'),
-        tick(1_000 + RETENTION),
-        tick(1_000 + RETENTION + 1)
+        announce('A', 0),
+        disconnected('A', 100),
+        tick(100 + T.suspicionTimeoutMs + 1),
+        tick(100 + T.suspicionTimeoutMs + 1 + RETENTION + 1),
+        announce('A', 100 + T.suspicionTimeoutMs + 1 + RETENTION + 2, {}, 'dead')
       ], T)
-      assert.deepEqual(changes.map(describeChange), ['joined A (dead)', 'removed A'])
+      assert.deepEqual(changes.map(describeChange), ['joined A (alive)', 'A alive→suspect', 'A suspect→dead', 'removed A'])
       assert.equal(view.members.has(PEERS.A), false)
     })
   })
