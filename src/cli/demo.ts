@@ -7,6 +7,7 @@ import type { Tier } from '../membership/types.js'
 import { renderTable } from './table.js'
 import { formatStatus } from './status.js'
 import { CommandFailedError } from './errors.js'
+import { waitForView } from '../wait-for-view.js'
 
 export interface DemoFlags {
   keep?: boolean
@@ -49,7 +50,9 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
       const info = await peer.start()
       process.stdout.write(`  ${name.padEnd(14)} tier ${tier}  ${info.apiUrl}\n`)
     }
-    await Promise.all(peers.map(async p => { await waitForAll(p, names.length) }))
+    await Promise.all(peers.map(async p => {
+      await waitForView(p, cl => cl.peers.filter(x => x.state === 'alive').length >= names.length, CONVERGE_TIMEOUT_MS, 'all demo peers alive')
+    }))
 
     const rows: string[][] = []
     for (const from of peers) {
@@ -80,18 +83,4 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
     await stopAll()
   }
   process.stdout.write('demo finished: all peers stopped\n')
-}
-
-async function waitForAll (peer: { cluster: () => { peers: Array<{ state: string }> }, onChange: (l: () => void) => () => void }, count: number): Promise<void> {
-  const done = (): boolean => peer.cluster().peers.filter(p => p.state === 'alive').length >= count
-  if (done()) return
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { unsubscribe(); reject(new Error(`the peers did not see each other within ${CONVERGE_TIMEOUT_MS} ms`)) }, CONVERGE_TIMEOUT_MS)
-    const unsubscribe = peer.onChange(() => {
-      if (!done()) return
-      clearTimeout(timer)
-      unsubscribe()
-      resolve()
-    })
-  })
 }
