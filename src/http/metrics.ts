@@ -1,14 +1,32 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
+import type { RequestLog } from '../completion/request-log.js'
+import type { GossipCounts } from '../membership/service.js'
+import type { BreakerState } from '../routing/breaker.js'
 import type { ClusterJson } from './cluster-json.js'
 
 export interface MetricsSource {
   cluster: () => ClusterJson
   meshConnections: () => number
+  /** Finished completion requests and the in-flight count. */
+  requests?: RequestLog
+  /** Peers whose breaker is not plainly closed, as of now. */
+  breakers?: () => ReadonlyMap<string, BreakerState>
+  /** Undefined until membership has started. */
+  gossip?: () => GossipCounts | undefined
 }
 
 /** Request durations from a sub-millisecond cluster read to a minutes-long generation. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300]
+
+/** Time to first token: a warm local backend answers in tens of ms, a cold model load takes seconds. */
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+/** Gauge values for breaker states: ordered by how much traffic the peer gets, so max() alerts work. */
+const BREAKER_VALUE: Record<BreakerState['state'], number> = { closed: 0, 'half-open': 1, open: 2 }
+
+/** nginx's code for a client that closed the connection before the answer ended. */
+const CLIENT_CLOSED = '499'
 
 /**
  * `GET /metrics` in Prometheus text format. One registry per peer (not prom-client's global one):
@@ -18,7 +36,7 @@ export function registerMetrics (app: FastifyInstance, source: MetricsSource): v
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
 
-  const requests = new Counter({ name: 'harombe_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] })
+  const requests = new Counter({ name: 'harombe_http_requests_total', help: 'HTTP requests by route and status (499: the client left before the answer ended)', labelNames: ['route', 'status'], registers: [registry] })
   const duration = new Histogram({ name: 'harombe_http_request_duration_seconds', help: 'HTTP request duration by route', labelNames: ['route'], buckets: DURATION_BUCKETS, registers: [registry] })
 
   // Gauges read the live view at scrape time: nothing to keep in sync.
@@ -35,7 +53,7 @@ export function registerMetrics (app: FastifyInstance, source: MetricsSource): v
   })
   new Gauge({
     name: 'harombe_local_load',
-    help: 'This peer\'s completions: active, queued and capacity',
+    help: 'This peer\'s backend completions: active, queued (the local queue depth) and capacity, as announced',
     labelNames: ['kind'],
     registers: [registry],
     collect () {
@@ -51,14 +69,94 @@ export function registerMetrics (app: FastifyInstance, source: MetricsSource): v
     collect () { this.set(source.meshConnections()) }
   })
 
+  registerCompletionMetrics(app, registry, source)
+
+  const breakers = source.breakers
+  if (breakers != null) {
+    new Gauge({
+      name: 'harombe_breaker_state',
+      help: 'Circuit breaker per peer: 0 closed, 1 half-open, 2 open',
+      labelNames: ['peer', 'peer_id'],
+      registers: [registry],
+      collect () {
+        // Reset first: peers dropped from the view must not linger with their last value.
+        this.reset()
+        const states = breakers()
+        const named = new Set<string>()
+        for (const p of source.cluster().peers) {
+          named.add(p.peer_id)
+          this.set({ peer: p.name, peer_id: p.peer_id }, BREAKER_VALUE[states.get(p.peer_id)?.state ?? 'closed'])
+        }
+        // HTTP-only cluster-file nodes are not in the view; their id names them well enough.
+        for (const [id, state] of states) {
+          if (!named.has(id)) this.set({ peer: id, peer_id: id }, BREAKER_VALUE[state.state])
+        }
+      }
+    })
+  }
+
+  const gossip = source.gossip
+  if (gossip != null) {
+    new Counter({
+      name: 'harombe_gossip_messages_total',
+      help: 'Membership announcements: in (accepted), out (published), rejected (refused by the validator)',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect () {
+        const counts = gossip()
+        if (counts == null) return
+        // The membership service owns the running totals; mirror them.
+        this.reset()
+        for (const kind of ['in', 'out', 'rejected'] as const) this.inc({ kind }, counts[kind])
+      }
+    })
+  }
+
+  const count = (route: string, status: string, seconds: number): void => {
+    requests.inc({ route, status })
+    duration.observe({ route }, seconds)
+  }
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the raw URL: bounded label values.
-    const route = request.routeOptions.url ?? 'unmatched'
-    requests.inc({ route, status: String(reply.statusCode) })
-    duration.observe({ route }, reply.elapsedTime / 1000)
+    count(request.routeOptions.url ?? 'unmatched', String(reply.statusCode), reply.elapsedTime / 1000)
+  })
+  // A response that never finishes (client gone mid-stream, destroyed socket) gets no onResponse.
+  app.addHook('onRequest', async (request, reply) => {
+    const started = performance.now()
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return
+      count(request.routeOptions.url ?? 'unmatched', CLIENT_CLOSED, (performance.now() - started) / 1000)
+    })
   })
 
   app.get('/metrics', async (_request, reply) => {
     await reply.header('content-type', registry.contentType).send(await registry.metrics())
   })
+}
+
+/** Completion figures from the request journal: the same records `GET /api/requests` lists. */
+function registerCompletionMetrics (app: FastifyInstance, registry: Registry, source: MetricsSource): void {
+  const log = source.requests
+  if (log == null) return
+  const completions = new Counter({ name: 'harombe_completion_requests_total', help: 'Completion requests by API, outcome and the node that served them (none: no node answered)', labelNames: ['api', 'outcome', 'served_by'], registers: [registry] })
+  const ttft = new Histogram({ name: 'harombe_completion_ttft_seconds', help: 'Time to the first streamed token, by API', labelNames: ['api'], buckets: TTFT_BUCKETS, registers: [registry] })
+  const duration = new Histogram({ name: 'harombe_completion_duration_seconds', help: 'Completion request duration, by API and outcome', labelNames: ['api', 'outcome'], buckets: DURATION_BUCKETS, registers: [registry] })
+  const tokens = new Counter({ name: 'harombe_completion_tokens_total', help: 'Completion tokens generated, by the node that served them', labelNames: ['served_by'], registers: [registry] })
+  const retries = new Counter({ name: 'harombe_completion_retries_total', help: 'Attempts beyond the first (failover to the next peer), by API', labelNames: ['api'], registers: [registry] })
+  new Gauge({
+    name: 'harombe_completion_in_flight',
+    help: 'Completion requests received by this peer\'s API and not finished yet',
+    registers: [registry],
+    collect () { this.set(log.inFlight()) }
+  })
+
+  const unsubscribe = log.onRecord(record => {
+    const servedBy = record.servedBy?.name ?? 'none'
+    completions.inc({ api: record.api, outcome: record.outcome, served_by: servedBy })
+    duration.observe({ api: record.api, outcome: record.outcome }, record.durationMs / 1000)
+    if (record.ttftMs != null) ttft.observe({ api: record.api }, record.ttftMs / 1000)
+    if (record.completionTokens != null && record.completionTokens > 0) tokens.inc({ served_by: servedBy }, record.completionTokens)
+    if (record.attempts > 1) retries.inc({ api: record.api }, record.attempts - 1)
+  })
+  app.addHook('onClose', async () => { unsubscribe() })
 }

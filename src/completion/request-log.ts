@@ -1,0 +1,193 @@
+// The request journal: one record per completion request served through this peer's API, kept
+// for the dashboard (`GET /api/requests`) and fed to `/metrics`, so both show the same figures.
+import { randomUUID } from 'node:crypto'
+import { toCompletionError, type CompletionError } from './errors.js'
+import type { CompletionService, NodeRef, Served, ServeOptions } from './service.js'
+import type { CompletionRequest } from './types.js'
+
+export type RequestApi = 'openai' | 'ollama' | 'harombe'
+export type RequestOutcome = 'ok' | 'error' | 'aborted'
+
+export interface RequestRecord {
+  id: string
+  /** Wall-clock ms when the request reached the completion service. */
+  startedAt: number
+  api: RequestApi
+  /** The model that answered; the requested one (or `auto`) when none did. */
+  model: string
+  stream: boolean
+  outcome: RequestOutcome
+  /** Why it failed, for `error` and `aborted`. */
+  error?: string
+  errorCode?: CompletionError['code']
+  /** The node that answered, or that had started answering when the request failed. */
+  servedBy?: NodeRef
+  /** Peers tried; 0 when routing refused before any attempt. */
+  attempts: number
+  /** Until the first streamed delta reached the client writer; unset for whole answers. */
+  ttftMs?: number
+  durationMs: number
+  completionTokens?: number
+}
+
+export interface RequestLogInit {
+  /** Records kept for `recent`; older ones are dropped. */
+  capacity?: number
+  /** Monotonic ms for TTFT and durations (wall-clock jumps must not make them negative). */
+  now?: () => number
+  /** Wall-clock ms for `startedAt`. */
+  date?: () => number
+  id?: () => string
+}
+
+export interface RequestLog {
+  /** `service` for one API: every `complete` through it is recorded. */
+  wrap: (service: CompletionService, api: RequestApi) => CompletionService
+  /** Newest first, at most `limit` (default: all kept). */
+  recent: (limit?: number) => RequestRecord[]
+  /** Requests that started and have not finished yet. */
+  inFlight: () => number
+  /** Called with each finished request; returns the unsubscribe function. */
+  onRecord: (listener: (record: RequestRecord) => void) => () => void
+}
+
+/** The dashboard shows the last hundred; more would only cost memory nobody reads. */
+export const DEFAULT_REQUEST_LOG_CAPACITY = 100
+
+/** A fixed-size buffer that overwrites its oldest entry when full. */
+export class RingBuffer<T> {
+  private readonly items: Array<T | undefined>
+  private next = 0
+  private count = 0
+
+  constructor (readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring buffer capacity must be a positive integer, got ${capacity}`)
+    this.items = new Array<T | undefined>(capacity)
+  }
+
+  get size (): number {
+    return this.count
+  }
+
+  push (item: T): void {
+    this.items[this.next] = item
+    this.next = (this.next + 1) % this.capacity
+    this.count = Math.min(this.count + 1, this.capacity)
+  }
+
+  /** Newest first, at most `limit`. */
+  newest (limit = this.count): T[] {
+    const n = Math.max(0, Math.min(Math.floor(limit), this.count))
+    const out: T[] = []
+    for (let i = 1; i <= n; i++) out.push(this.items[(this.next - i + this.capacity) % this.capacity] as T)
+    return out
+  }
+}
+
+/**
+ * Generation speed: tokens over the time after the first one arrived when streamed (what the
+ * reader feels once text flows), over the whole duration otherwise. Undefined without a usable span.
+ */
+export function tokensPerSecond (record: Pick<RequestRecord, 'completionTokens' | 'durationMs' | 'ttftMs'>): number | undefined {
+  const tokens = record.completionTokens
+  if (tokens == null || tokens <= 0) return undefined
+  const spanMs = record.durationMs - (record.ttftMs ?? 0)
+  if (spanMs <= 0) return undefined
+  return tokens / (spanMs / 1000)
+}
+
+const ATTEMPTS_IN_MESSAGE = /after (\d+) attempt\(s\)/
+
+/**
+ * Attempts behind a failure. The dispatcher reports them only on success (`Served.attempts`); on
+ * failure the count is read from its "no peer could serve … after N attempt(s)" message, else
+ * inferred from the error kind — a lower bound when a retry ended in a non-retryable error.
+ */
+export function attemptsOfFailure (err: CompletionError, committed: boolean): number {
+  const match = err.code === 'no_peer' ? ATTEMPTS_IN_MESSAGE.exec(err.message) : null
+  if (match?.[1] != null) return Number(match[1])
+  if (committed) return 1
+  // Routing refuses these before any peer is tried; everything else comes from an attempt.
+  return err.code === 'unknown_model' || err.code === 'no_peer' ? 0 : 1
+}
+
+export function createRequestLog (init: RequestLogInit = {}): RequestLog {
+  const now = init.now ?? (() => performance.now())
+  const date = init.date ?? Date.now
+  const newId = init.id ?? randomUUID
+  const buffer = new RingBuffer<RequestRecord>(init.capacity ?? DEFAULT_REQUEST_LOG_CAPACITY)
+  const listeners = new Set<(record: RequestRecord) => void>()
+  let inFlight = 0
+
+  const publish = (record: RequestRecord): void => {
+    buffer.push(record)
+    for (const listener of listeners) {
+      // A broken listener (metrics) must not fail the request it is told about.
+      try { listener(record) } catch {}
+    }
+  }
+
+  const complete = async (service: CompletionService, api: RequestApi, request: CompletionRequest, options: ServeOptions): Promise<Served> => {
+    const started = now()
+    const base = { id: newId(), startedAt: date(), api, stream: options.onDelta != null }
+    let ttftMs: number | undefined
+    let committedTo: NodeRef | undefined
+    inFlight++
+    try {
+      const served = await service.complete(request, {
+        ...options,
+        onCommit: node => {
+          committedTo = node
+          options.onCommit?.(node)
+        },
+        // Only a streaming caller gets onDelta: adding one would make backends stream whole answers.
+        onDelta: options.onDelta == null
+          ? undefined
+          : delta => {
+            ttftMs ??= now() - started
+            options.onDelta?.(delta)
+          }
+      })
+      publish({
+        ...base,
+        model: served.result.model,
+        outcome: 'ok',
+        servedBy: served.node,
+        attempts: served.attempts,
+        ...(ttftMs != null ? { ttftMs } : {}),
+        durationMs: now() - started,
+        completionTokens: served.result.usage.completion_tokens
+      })
+      return served
+    } catch (thrown) {
+      const err = toCompletionError(thrown)
+      publish({
+        ...base,
+        model: request.model ?? 'auto',
+        outcome: options.signal.aborted || err.code === 'aborted' ? 'aborted' : 'error',
+        error: err.message,
+        errorCode: err.code,
+        ...(committedTo != null ? { servedBy: committedTo } : {}),
+        attempts: attemptsOfFailure(err, committedTo != null),
+        ...(ttftMs != null ? { ttftMs } : {}),
+        durationMs: now() - started
+      })
+      throw thrown
+    } finally {
+      inFlight--
+    }
+  }
+
+  return {
+    wrap: (service, api) => ({
+      complete: async (request, options) => await complete(service, api, request, options),
+      models: () => service.models()
+    }),
+    recent: limit => buffer.newest(limit),
+    inFlight: () => inFlight,
+    onRecord: listener => {
+      listeners.add(listener)
+      return () => { listeners.delete(listener) }
+    }
+  }
+}

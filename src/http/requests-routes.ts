@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify'
+import { DEFAULT_REQUEST_LOG_CAPACITY, tokensPerSecond, type RequestLog, type RequestRecord } from '../completion/request-log.js'
+import type { NodeRef } from '../completion/service.js'
+import { harombeError } from './harombe-routes.js'
+
+/** One request as the dashboard reads it. The names are a contract: the dashboard consumes them as they are. */
+export interface RequestJson {
+  id: string
+  started_at: string
+  api: RequestRecord['api']
+  model: string
+  stream: boolean
+  outcome: RequestRecord['outcome']
+  error?: string
+  served_by?: NodeRef
+  attempts: number
+  ttft_ms?: number
+  duration_ms: number
+  completion_tokens?: number
+  tokens_per_s?: number
+}
+
+/** Enough for a dashboard table without a query string. */
+const DEFAULT_LIMIT = 50
+
+/** Milliseconds to 0.1 ms: finer digits are noise from the clock, not information. */
+const ms = (value: number): number => Math.round(value * 10) / 10
+
+export function requestJson (record: RequestRecord): RequestJson {
+  const rate = tokensPerSecond(record)
+  return {
+    id: record.id,
+    started_at: new Date(record.startedAt).toISOString(),
+    api: record.api,
+    model: record.model,
+    stream: record.stream,
+    outcome: record.outcome,
+    ...(record.error != null ? { error: record.error } : {}),
+    ...(record.servedBy != null ? { served_by: { name: record.servedBy.name, peer_id: record.servedBy.peer_id, tier: record.servedBy.tier } } : {}),
+    attempts: record.attempts,
+    ...(record.ttftMs != null ? { ttft_ms: ms(record.ttftMs) } : {}),
+    duration_ms: ms(record.durationMs),
+    ...(record.completionTokens != null ? { completion_tokens: record.completionTokens } : {}),
+    ...(rate != null ? { tokens_per_s: Math.round(rate * 10) / 10 } : {})
+  }
+}
+
+/** Parses `?limit=`: absent → the default, a whole number 1…max → itself, anything else → an error message. */
+export function parseLimit (raw: unknown, max = DEFAULT_REQUEST_LOG_CAPACITY): { ok: true, limit: number } | { ok: false, reason: string } {
+  if (raw == null || raw === '') return { ok: true, limit: Math.min(DEFAULT_LIMIT, max) }
+  const text = Array.isArray(raw) ? String(raw[raw.length - 1]) : String(raw)
+  if (!/^\d+$/.test(text)) return { ok: false, reason: `limit must be a whole number from 1 to ${max}, got "${text}"` }
+  const n = Number(text)
+  if (n < 1) return { ok: false, reason: `limit must be at least 1, got ${n}` }
+  // A larger limit is not an error: the caller asked for everything there is.
+  return { ok: true, limit: Math.min(n, max) }
+}
+
+/** `GET /api/requests?limit=N`: the most recent completion requests, newest first. */
+export function registerRequestsRoutes (app: FastifyInstance, log: RequestLog): void {
+  app.get('/api/requests', async (request, reply) => {
+    const parsed = parseLimit((request.query as Record<string, unknown> | undefined)?.limit)
+    if (!parsed.ok) {
+      await reply.code(400).send(harombeError(400, parsed.reason, 'bad_request'))
+      return
+    }
+    return { requests: log.recent(parsed.limit).map(requestJson) }
+  })
+}
