@@ -14,6 +14,8 @@ import { silentLogger, type Logger } from './log.js'
 import type { Backend } from './completion/types.js'
 import type { CompletionService } from './completion/service.js'
 import { createPeerCompletions, type PeerCompletions } from './completion/peer-completions.js'
+import { createDrain, drainableBackend } from './completion/drain.js'
+import { NoPeerError, UnavailableError } from './completion/errors.js'
 import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
 import { createListedNodes, type ListedNode, type ListedNodes } from './client/listed-nodes.js'
 import { VERSION } from './version.js'
@@ -34,6 +36,8 @@ export interface PeerInit {
   maxRetries?: number
   /** Bound on each attempt until its first token. */
   firstTokenTimeoutMs?: number
+  /** Graceful stop: how long in-flight completions may run on before they are aborted (default DEFAULT_DRAIN_TIMEOUT_MS). */
+  drainTimeoutMs?: number
   apiHost?: string
   /** 0 = any free port. */
   apiPort?: number
@@ -80,6 +84,12 @@ const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 60_000
 const MDNS_QUIET_WARN_MS = 10_000
 /** How long to wait for a backend to list its models at start before announcing none (and retrying). */
 const MODEL_LIST_TIMEOUT_MS = 10_000
+/**
+ * A stopping peer lets in-flight completions finish for this long: most chat answers on a local
+ * backend take a few seconds, and it stays well under the grace periods of systemd (90 s) and
+ * Kubernetes (30 s) before their SIGKILL.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
 
 /** The composition root: builds mesh, membership, discovery and HTTP, and starts/stops them in order. */
 export function createPeer (init: PeerInit): Peer {
@@ -96,6 +106,17 @@ export function createPeer (init: PeerInit): Peer {
   let listed: ListedNodes | undefined
   let models: string[] = init.models ?? []
   let modelRetry: NodeJS.Timeout | undefined
+  // Graceful stop drains two kinds of work: HTTP requests (whichever peer serves them) and runs on
+  // our backend (for HTTP or mesh callers). New work is refused retryably, so callers go elsewhere.
+  const requestDrain = createDrain({
+    refuse: () => new NoPeerError('this peer is shutting down; send the request to another peer'),
+    abort: ms => new UnavailableError(`this peer shut down before the answer was finished (drain timeout ${ms} ms)`)
+  })
+  const backendDrain = createDrain({
+    refuse: () => new UnavailableError('the serving peer is shutting down'),
+    abort: ms => new UnavailableError(`the serving peer shut down before the answer was finished (drain timeout ${ms} ms)`)
+  })
+  const backend = init.backend != null ? drainableBackend(init.backend, backendDrain) : undefined
 
   const must = <T>(value: T | undefined): T => {
     if (value == null) throw new Error('peer is not started')
@@ -138,15 +159,31 @@ export function createPeer (init: PeerInit): Peer {
   }
 
   const completionService: CompletionService = {
-    complete: async (request, options) => await must(completions).service.complete(request, options),
+    complete: async (request, options) => await requestDrain.run(options.signal, async signal => await must(completions).service.complete(request, { ...options, signal })),
     models: () => completions?.service.models() ?? []
+  }
+
+  const drain = async (): Promise<void> => {
+    const timeoutMs = init.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+    if (requestDrain.active + backendDrain.active > 0) {
+      log.info(`draining ${requestDrain.active} HTTP request(s) and ${backendDrain.active} backend run(s), up to ${timeoutMs} ms`)
+    }
+    const [requests, runs] = await Promise.all([requestDrain.drain(timeoutMs), backendDrain.drain(timeoutMs)])
+    if (requests.aborted + runs.aborted > 0) {
+      log.warn(`drain timeout (${timeoutMs} ms): aborted ${requests.aborted} HTTP request(s) and ${runs.aborted} backend run(s)`)
+    }
   }
 
   const teardown = async (graceful: boolean): Promise<void> => {
     clearTimeout(modelRetry)
     autoDial?.stop()
+    if (graceful) {
+      // Leaving is announced first, so the others stop routing here while running work finishes.
+      const leaving = membership?.leave()
+      await drain()
+      await leaving
+    }
     await listed?.stop()
-    if (graceful) await membership?.leave()
     await completions?.stop()
     await membership?.stop()
     await http?.stop().catch(err => log.warn({ err }, 'HTTP server did not close cleanly'))
@@ -173,6 +210,8 @@ export function createPeer (init: PeerInit): Peer {
           logger: log.child({ component: 'http' }),
           cluster: { snapshot, selfId: () => must(info).peerId, onChange, readiness },
           meshConnections: () => node?.getConnections().length ?? 0,
+          breakers: () => completions?.breakers.snapshot(Date.now()) ?? new Map(),
+          gossip: () => membership?.gossipCounts(),
           completions: completionService
         })
         // The API comes up first: its port goes into our announcement.
@@ -221,7 +260,7 @@ export function createPeer (init: PeerInit): Peer {
           runHttp: l.run,
           node,
           membership,
-          backend: init.backend,
+          backend,
           models: () => models,
           policy: init.routing ?? DEFAULT_POLICY,
           maxQueue: init.maxQueue ?? Math.max(1, init.backend?.capacity ?? 1) * DEFAULT_QUEUE_PER_SLOT,

@@ -7,6 +7,11 @@ import { ollamaError, registerOllamaRoutes } from './ollama-routes.js'
 import { harombeError, registerHarombeRoutes } from './harombe-routes.js'
 import { registerMetrics } from './metrics.js'
 import { registerDashboard } from './dashboard.js'
+import { bearerTokenCheck } from './auth.js'
+import { registerRequestsRoutes } from './requests-routes.js'
+import { createRequestLog } from '../completion/request-log.js'
+import type { BreakerState } from '../routing/breaker.js'
+import type { GossipCounts } from '../membership/service.js'
 
 export interface HttpServerInit {
   host: string
@@ -16,6 +21,9 @@ export interface HttpServerInit {
   cluster: ClusterSource
   /** Open mesh connections, for /metrics. */
   meshConnections?: () => number
+  /** Circuit breakers and gossip counts, for /metrics. */
+  breakers?: () => ReadonlyMap<string, BreakerState>
+  gossip?: () => GossipCounts | undefined
   /** Completion endpoints (OpenAI, Ollama, /api/complete); absent = cluster API only. */
   completions?: CompletionService
   logger: Logger
@@ -60,10 +68,10 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   let baseUrl = ''
 
   if (init.token != null && init.token !== '') {
-    const expected = `Bearer ${init.token}`
+    const authorized = bearerTokenCheck(init.token)
     app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       if (OPEN_PATHS.has(request.url.split('?')[0] ?? '')) return
-      if (request.headers.authorization !== expected) {
+      if (!authorized(request.headers.authorization)) {
         await reply.code(401).header('www-authenticate', 'Bearer').send(errorFor(request.url, 401, 'missing or wrong bearer token', 'unauthorized'))
       }
     })
@@ -71,12 +79,15 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   registerClusterRoutes(app, init.cluster)
-  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0) })
+  // One journal feeds both /metrics and /api/requests, so the two never disagree.
+  const requestLog = createRequestLog()
+  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip })
   registerDashboard(app)
   if (init.completions != null) {
-    registerOpenAIRoutes(app, init.completions)
-    registerOllamaRoutes(app, init.completions)
-    registerHarombeRoutes(app, init.completions)
+    registerOpenAIRoutes(app, requestLog.wrap(init.completions, 'openai'))
+    registerOllamaRoutes(app, requestLog.wrap(init.completions, 'ollama'))
+    registerHarombeRoutes(app, requestLog.wrap(init.completions, 'harombe'))
+    registerRequestsRoutes(app, requestLog)
   }
 
   app.setNotFoundHandler(async (request, reply) => {

@@ -46,6 +46,17 @@ export interface Membership extends TypedEventEmitter<MembershipEvents> {
   updateSelf: (patch: Partial<SelfDescription>) => void
   latencies: () => ReadonlyMap<string, number>
   dialTargets: () => Array<{ peerId: string, addrs: string[] }>
+  /** Announcements on the membership topic since start, for /metrics. */
+  gossipCounts: () => GossipCounts
+}
+
+export interface GossipCounts {
+  /** Accepted and delivered to us. */
+  in: number
+  /** Published by us. */
+  out: number
+  /** Refused by the validator (unsigned, malformed, oversize, forged). */
+  rejected: number
 }
 
 /** Upper bound for telling connected peers we leave; stop must not hang on a dead link. */
@@ -69,9 +80,12 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   private heartbeatTimer?: NodeJS.Timeout
   private tickTimer?: NodeJS.Timeout
   private readonly probing = new Set<string>()
+  /** When each dead member was last pinged to reconnect it. */
+  private readonly reconnectedAt = new Map<string, number>()
   private readonly rtts = new Map<string, number>()
   private readonly storedAddrs = new Map<string, string>()
   private heartbeats = 0
+  private readonly gossip: GossipCounts = { in: 0, out: 0, rejected: 0 }
 
   constructor (node: MeshNode, init: MembershipInit) {
     super()
@@ -95,6 +109,10 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     return this.rtts
   }
 
+  gossipCounts (): GossipCounts {
+    return { ...this.gossip }
+  }
+
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
@@ -107,7 +125,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.node.addEventListener('peer:disconnect', this.onDisconnect)
     this.announce()
     this.heartbeatTimer = setInterval(() => { this.heartbeat() }, this.init.timing.heartbeatMs)
-    this.tickTimer = setInterval(() => { this.dispatch({ type: 'tick', now: this.now() }) }, this.init.timing.tickMs)
+    this.tickTimer = setInterval(() => { this.tick() }, this.init.timing.tickMs)
     // Peers already connected before start (none in normal use) still get our view.
     for (const peer of this.node.getPeers()) this.exchangeView(peer)
   }
@@ -187,6 +205,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.dispatch({ type: 'announce', announcement: ann, now: this.now() })
     try {
       await this.node.services.pubsub.publish(MEMBERSHIP_TOPIC, encodeAnnouncement(ann))
+      this.gossip.out++
     } catch (err: any) {
       this.log.warn({ err }, 'announcement not published')
     }
@@ -197,9 +216,11 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.state = view
     for (const change of changes) {
       if (change.kind === 'state' && change.to === 'suspect') this.probe(change.peerId)
+      if (change.kind === 'state' && change.to === 'dead') this.hangUp(change.peerId, change.member.reason)
       if ((change.kind === 'joined' || change.kind === 'updated') && change.peerId !== this.selfId) this.learnAddresses(change)
       if (change.kind === 'removed') {
         this.storedAddrs.delete(change.peerId)
+        this.reconnectedAt.delete(change.peerId)
         this.rtts.delete(change.peerId)
       }
       this.logChange(change)
@@ -218,9 +239,13 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
 
   /** Gossipsub calls this before delivering or forwarding: invalid announcements go no further. */
   private readonly validate = (_propagator: PeerId, message: Message): TopicValidatorResult => {
-    if (message.type !== 'signed') return TopicValidatorResult.Reject
+    if (message.type !== 'signed') {
+      this.gossip.rejected++
+      return TopicValidatorResult.Reject
+    }
     const decoded = decodeAnnouncement(message.data, message.from.toString())
     if (!decoded.ok) {
+      this.gossip.rejected++
       this.log.warn({ from: message.from.toString() }, `announcement rejected: ${decoded.reason}`)
       return TopicValidatorResult.Reject
     }
@@ -230,6 +255,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   private readonly onMessage = (event: CustomEvent<Message>): void => {
     const message = event.detail
     if (message.topic !== MEMBERSHIP_TOPIC || message.type !== 'signed') return
+    this.gossip.in++
     const decoded = decodeAnnouncement(message.data, message.from.toString())
     if (decoded.ok && decoded.value.peer_id !== this.selfId) {
       this.dispatch({ type: 'announce', announcement: decoded.value, now: this.now() })
@@ -301,6 +327,39 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.node.peerStore.merge(peerId, { multiaddrs: addrs }).then(() => {
       if (change.kind === 'joined' && change.member.state === 'alive') this.probe(change.peerId)
     }, (err: any) => { this.log.debug({ peer: change.peerId }, `cannot store addresses: ${err?.message ?? err}`) })
+  }
+
+  /**
+   * Failure detector clock: timeouts first, then a direct ping to each alive member whose heartbeat
+   * is late (a stopped process keeps its connections open, so only a ping tells), and a reconnect
+   * ping to each dead one: after a partition heals both sides hold the other dead, and auto-dial
+   * alone retries only every redialIntervalMs (5 s on the LAN).
+   */
+  private tick (): void {
+    const now = this.now()
+    this.dispatch({ type: 'tick', now })
+    const timing = this.init.timing
+    for (const member of this.state.members.values()) {
+      if (member.peerId === this.selfId) continue
+      if (member.state === 'alive' && now - member.lastHeard > timing.probeAfterMs) {
+        this.probe(member.peerId)
+      } else if (member.state === 'dead' && now - (this.reconnectedAt.get(member.peerId) ?? member.stateSince) >= timing.reconnectIntervalMs) {
+        // A ping that connects triggers the view exchange, and that brings the member back.
+        this.reconnectedAt.set(member.peerId, now)
+        this.probe(member.peerId)
+      }
+    }
+  }
+
+  /**
+   * A member declared dead may still hold open connections (a stopped process, a cut cable): abort
+   * them, so requests waiting on it fail over now instead of at their first-token timeout, and the
+   * next contact is a fresh dial instead of a stale TCP connection.
+   */
+  private hangUp (peerId: string, reason: string): void {
+    for (const connection of this.node.getConnections(peerIdFromString(peerId))) {
+      connection.abort(new Error(`peer declared dead: ${reason}`))
+    }
   }
 
   /** Failure detector: a direct ping (dialing if needed) settles a suspicion either way. */

@@ -205,6 +205,12 @@ async function serveStream ({ stream, peer, execute, servedBy, log, shared }: Se
       await end()
       return
     }
+    if (!shared.accepting) {
+      // The frame won the race against unregister closing this idle stream: refuse it retryably.
+      write(errorTrailer(new UnavailableError('the serving peer is shutting down')))
+      await end()
+      return
+    }
 
     const controller = new AbortController()
     current = controller

@@ -5,13 +5,18 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 // (`ip link add … netns …`), so nothing is ever added to, or listens on, the host's network.
 //
 //   size 2:  [hp-<pid>-<n>-a] hp0 <── veth ──> hp0 [hp-<pid>-<n>-b]
-//   size 3+: [hp-<pid>-<n>-a] hp0 <── veth ──> pa ┐
+//   size 3+ (or `switched`):
+//            [hp-<pid>-<n>-a] hp0 <── veth ──> pa ┐
 //            [hp-<pid>-<n>-b] hp0 <── veth ──> pb ┼ br0 [hp-<pid>-<n>-sw]
 //            …                                    ┘
 //
 // Each member gets `<subnet>.<i+1>/24` on hp0, `lo` up, and the multicast route
 // `224.0.0.0/4 dev hp0`: without it multicast-dns's sends fail with ENETUNREACH, which it
 // swallows silently, so peers simply never find each other (LIBP2P-NOTES pitfall 11).
+//
+// With a switch, `setLink(member, false)` pulls a member's cable at the switch end: the member's
+// own interface, addresses and routes stay as they are, so programs inside keep talking to each
+// other while the rest of the LAN silently stops answering — a partition, healed by `setLink(…, true)`.
 
 /** Root of every namespace name this helper creates: `hp-<pid>-<n>-<member>`. */
 const NAME_PREFIX = 'hp-'
@@ -35,6 +40,8 @@ export interface Namespace {
 
 export interface NetnsLan {
   namespaces: Namespace[]
+  /** Cuts (`up` false) or restores a member's link at the switch. Needs a switch: size 3+ or `switched`. */
+  setLink: (member: Namespace, up: boolean) => Promise<void>
   /** Deletes every namespace (and with them their interfaces). Idempotent. */
   destroy: () => Promise<void>
 }
@@ -44,6 +51,8 @@ export interface NetnsLanOptions {
   size?: number
   /** First three octets of the /24 used on the LAN (default `10.231.87`). */
   subnet?: string
+  /** Join even two members through a switch, so `setLink` can partition them. */
+  switched?: boolean
 }
 
 // Namespaces still present when the test process exits (a crash, mocha's --exit, Ctrl-C, a CI
@@ -97,7 +106,8 @@ export async function createNetnsLan (options: NetnsLanOptions = {}): Promise<Ne
     const name = base + String.fromCharCode(97 + i)
     return { name, iface: IFACE, address: `${subnet}.${i + 1}`, prefixLength: 24, exec: ['ip', 'netns', 'exec', name] }
   })
-  const hub = size > 2 ? `${base}sw` : undefined
+  const hub = size > 2 || options.switched === true ? `${base}sw` : undefined
+  const portOf = (i: number): string => `p${String.fromCharCode(97 + i)}`
   const all = [...namespaces.map(ns => ns.name), ...(hub != null ? [hub] : [])]
 
   let destroyed: Promise<void> | undefined
@@ -119,7 +129,7 @@ export async function createNetnsLan (options: NetnsLanOptions = {}): Promise<Ne
       await ip(['-n', hub, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0'])
       await ip(['-n', hub, 'link', 'set', 'br0', 'up'])
       for (const [i, ns] of namespaces.entries()) {
-        const port = `p${String.fromCharCode(97 + i)}`
+        const port = portOf(i)
         await ip(['link', 'add', IFACE, 'netns', ns.name, 'type', 'veth', 'peer', 'name', port, 'netns', hub])
         await ip(['-n', hub, 'link', 'set', port, 'master', 'br0'])
         await ip(['-n', hub, 'link', 'set', port, 'up'])
@@ -134,7 +144,12 @@ export async function createNetnsLan (options: NetnsLanOptions = {}): Promise<Ne
     await destroy()
     throw err
   }
-  return { namespaces, destroy }
+  const setLink = async (member: Namespace, up: boolean): Promise<void> => {
+    const i = namespaces.indexOf(member)
+    if (hub == null || i < 0) throw new Error(`setLink needs a member of a switched LAN (size 3+ or switched: true), got ${member.name}`)
+    await ip(['-n', hub, 'link', 'set', portOf(i), up ? 'up' : 'down'])
+  }
+  return { namespaces, setLink, destroy }
 }
 
 async function deleteNamespace (name: string): Promise<void> {
