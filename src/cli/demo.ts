@@ -6,11 +6,23 @@ import { createBackend } from '../backends/index.js'
 import type { Tier } from '../membership/types.js'
 import { renderTable } from './table.js'
 import { formatStatus } from './status.js'
+import { painter, shouldColor } from './format.js'
 import { CommandFailedError } from './errors.js'
 import { waitForView } from '../wait-for-view.js'
 
 export interface DemoFlags {
   keep?: boolean
+  json?: boolean
+}
+
+/** One routed request of the demo, as `demo --json` prints it. */
+interface DemoRequest {
+  asked: string
+  tier: Tier
+  served_by: string
+  ms: number
+  reason: string
+  answer: string
 }
 
 /** Each peer's view must list all three before requests go out; loopback converges in well under this. */
@@ -23,6 +35,8 @@ const PROMPT = 'Say hello to the mesh.'
  */
 export async function runDemo (flags: DemoFlags): Promise<void> {
   const log = createLogger({ level: 'warn' })
+  // With --json, stdout is the JSON document alone; the narration goes to stderr.
+  const say = (text: string): void => { (flags.json === true ? process.stderr : process.stdout).write(text) }
   const root = await mkdtemp(join(tmpdir(), 'harombe-demo-'))
   const { createPeer } = await import('../peer.js')
   const names = ['demo-fast', 'demo-medium', 'demo-powerful']
@@ -32,7 +46,7 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
     await rm(root, { recursive: true, force: true })
   }
   try {
-    process.stdout.write('starting 3 peers on 127.0.0.1 (tiers 0, 1, 2; embedded tiny model — its output is gibberish by design)\n')
+    say('starting 3 peers on 127.0.0.1 (tiers 0, 1, 2; embedded tiny model — its output is gibberish by design)\n')
     for (const [tier, name] of names.entries()) {
       const backend = await createBackend({ backend: 'embedded', models: [], dataDir: root, logger: log })
       const peer = createPeer({
@@ -48,13 +62,13 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
       })
       peers.push(peer)
       const info = await peer.start()
-      process.stdout.write(`  ${name.padEnd(14)} tier ${tier}  ${info.apiUrl}\n`)
+      say(`  ${name.padEnd(14)} tier ${tier}  ${info.apiUrl}\n`)
     }
     await Promise.all(peers.map(async p => {
       await waitForView(p, cl => cl.peers.filter(x => x.state === 'alive').length >= names.length, CONVERGE_TIMEOUT_MS, 'all demo peers alive')
     }))
 
-    const rows: string[][] = []
+    const requests: DemoRequest[] = []
     for (const from of peers) {
       for (const tier of [0, 1, 2] as Tier[]) {
         const started = performance.now()
@@ -62,16 +76,23 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
           { messages: [{ role: 'user', content: PROMPT }], model: 'harombe-tiny', tier, max_tokens: 8 },
           { signal: AbortSignal.timeout(30_000) }
         )
-        rows.push([from.info().name, String(tier), served.node.name, `${Math.round(performance.now() - started)} ms`, served.reason, JSON.stringify((served.result.message.content ?? '').slice(0, 40))])
+        requests.push({ asked: from.info().name, tier, served_by: served.node.name, ms: Math.round(performance.now() - started), reason: served.reason, answer: served.result.message.content ?? '' })
       }
     }
-    process.stdout.write('\n' + renderTable(['ASKED', 'TIER', 'SERVED BY', 'TIME', 'WHY', 'ANSWER (tiny model)'], rows) + '\n\n')
-    process.stdout.write(formatStatus(peers[0]?.cluster() ?? { self: { peer_id: '', name: '', api: '', addrs: [] }, generated_at: '', peers: [] }) + '\n')
+    const cluster = peers[0]?.cluster() ?? { self: { peer_id: '', name: '', api: '', addrs: [] }, generated_at: '', peers: [] }
+    if (flags.json === true) {
+      const started = peers.map(p => ({ name: p.info().name, peer_id: p.info().peerId, api: p.info().apiUrl }))
+      process.stdout.write(JSON.stringify({ peers: started, requests, cluster }, null, 2) + '\n')
+    } else {
+      const rows = requests.map(r => [r.asked, String(r.tier), r.served_by, `${r.ms} ms`, r.reason, JSON.stringify(r.answer.slice(0, 40))])
+      process.stdout.write('\n' + renderTable(['ASKED', 'TIER', 'SERVED BY', 'TIME', 'WHY', 'ANSWER (tiny model)'], rows) + '\n\n')
+      process.stdout.write(formatStatus(cluster, painter(shouldColor(process.stdout))) + '\n')
+    }
 
     if (flags.keep === true) {
-      process.stdout.write('\nthe peers keep running; try:\n')
-      process.stdout.write(`  curl ${peers[0]?.info().apiUrl}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"harombe-tiny","messages":[{"role":"user","content":"hi"}]}'\n`)
-      process.stdout.write('Ctrl-C stops them.\n')
+      say('\nthe peers keep running; try:\n')
+      say(`  curl ${peers[0]?.info().apiUrl}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"harombe-tiny","messages":[{"role":"user","content":"hi"}]}'\n`)
+      say('Ctrl-C stops them.\n')
       await new Promise<void>(resolve => {
         process.once('SIGINT', resolve)
         process.once('SIGTERM', resolve)
@@ -82,5 +103,5 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
   } finally {
     await stopAll()
   }
-  process.stdout.write('demo finished: all peers stopped\n')
+  say('demo finished: all peers stopped\n')
 }

@@ -23,7 +23,7 @@ export class CommandFailedError extends Error {
 
 const USAGE_ERRORS = new Set(['UsageError', 'ConfigError', 'NotAvailableError', 'CommanderError', 'MeshKeyError', 'ModelFileError', 'BackendConfigError'])
 /** Errors whose message is already a complete sentence for the user. */
-const KNOWN_ERRORS = new Set([...USAGE_ERRORS, 'CommandFailedError', 'IdentityError', 'ListenError', 'BootstrapUnreachableError'])
+const KNOWN_ERRORS = new Set([...USAGE_ERRORS, 'CommandFailedError', 'ApiError', 'IdentityError', 'ListenError', 'BootstrapUnreachableError'])
 
 export function exitCodeFor (err: unknown): number {
   return USAGE_ERRORS.has((err as Error)?.name) ? EXIT_USAGE : EXIT_FAILED

@@ -1,4 +1,4 @@
-import { access, writeFile } from 'node:fs/promises'
+import { access, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { writeMeshKey } from '../mesh/mesh-key.js'
 import { CommandFailedError } from './errors.js'
@@ -6,6 +6,7 @@ import { CommandFailedError } from './errors.js'
 export interface InitFlags {
   output: string
   force?: boolean
+  json?: boolean
 }
 
 export const MESH_KEY_FILE = 'mesh.key'
@@ -61,12 +62,17 @@ export async function runInit (flags: InitFlags): Promise<void> {
     }
   }
   try {
+    await mkdir(dirname(yamlFile), { recursive: true })
     await writeFile(yamlFile, CLUSTER_TEMPLATE, { flag: overwrite ? 'w' : 'wx' })
     await writeMeshKey(keyFile, { overwrite })
   } catch (err: any) {
     throw new CommandFailedError(`cannot write ${err?.path ?? yamlFile}: ${err?.code ?? err?.message}`)
   }
-  process.stdout.write(`wrote ${yamlFile}\nwrote ${keyFile} (keep it secret: every peer started with it can join)\n`)
+  if (flags.json === true) {
+    process.stdout.write(JSON.stringify({ cluster_file: yamlFile, mesh_key_file: keyFile }, null, 2) + '\n')
+  } else {
+    process.stdout.write(`wrote ${yamlFile}\nwrote ${keyFile} (keep it secret: every peer started with it can join)\n`)
+  }
 }
 
 async function exists (file: string): Promise<boolean> {

@@ -2,10 +2,10 @@ import '../polyfill.js'
 import { Command, CommanderError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { describeError, exitCodeFor, EXIT_USAGE } from './errors.js'
+import { DEFAULT_API, DEFAULT_WATCH_INTERVAL_MS } from './defaults.js'
 
 // The bin only parses and dispatches; each command is imported lazily, so `status` does not load libp2p.
 
-const DEFAULT_API = 'http://127.0.0.1:8000'
 const debug = process.argv.includes('--debug')
 
 function fail (err: unknown): never {
@@ -19,6 +19,10 @@ const program = new Command()
   .version(VERSION)
   .option('--debug', 'print stack traces for unexpected errors')
   .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', `
+Commands that talk to a peer (status, models, test, complete) take --api <url> (default
+${DEFAULT_API}) and --token <token> (or HAROMBE_TOKEN); each takes --json.
+Exit codes: 0 ok, 1 operation failed, 2 usage or config error.`)
   .exitOverride()
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
@@ -50,10 +54,19 @@ program.command('start')
   })
 
 program.command('status')
-  .description('show every peer in the cluster view: state, model, tier, load, latency')
+  .description('show every peer in the cluster view: state, model, tier, load, latency; exit 1 if an enabled peer is not alive')
   .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
   .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
-  .option('--json', 'print the view as JSON')
+  .option('--json', 'print the view as JSON (with --watch: one JSON object per line per update)')
+  .option('--watch', 'keep the table live, redrawn on every view change; Ctrl-C stops (exit 0)')
+  .option('--interval <ms>', `with --watch: refresh at least this often (default ${DEFAULT_WATCH_INTERVAL_MS})`)
+  .addHelpText('after', `
+Colours state words on a terminal; NO_COLOR turns that off, FORCE_COLOR on.
+
+Examples:
+  $ harombe-peer status
+  $ harombe-peer status --watch --api http://192.0.2.20:8000
+  $ harombe-peer status --watch --json | jq -c '.peers[] | [.name, .state]'`)
   .action(async (options) => {
     const { runStatus } = await import('./status.js')
     process.exitCode = await runStatus(options)
@@ -63,6 +76,7 @@ program.command('init')
   .description('write a commented cluster YAML template and a fresh mesh key file next to it')
   .option('--output <file>', 'where to write the YAML', 'cluster.yaml')
   .option('--force', 'overwrite existing files')
+  .option('--json', 'print the paths written as JSON')
   .action(async (options) => {
     const { runInit } = await import('./init.js')
     await runInit(options)
@@ -75,9 +89,14 @@ program.command('complete')
   .option('--tier <tier>', 'preferred tier: 0, 1 or 2')
   .option('--max-tokens <n>', 'upper bound on generated tokens')
   .option('--stream', 'print tokens as they arrive')
-  .option('--json', 'print the whole answer as JSON')
+  .option('--json', 'print the whole answer as JSON (text, usage and the peer that served it)')
   .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
   .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .addHelpText('after', `
+Examples:
+  $ harombe-peer complete "Why is the sky blue?"
+  $ harombe-peer complete "Summarise this" --tier 2 --stream
+  $ harombe-peer complete "hi" --model qwen2.5:3b --json`)
   .action(async (prompt: string, options) => {
     const { runComplete } = await import('./complete.js')
     await runComplete(prompt, options)
@@ -87,7 +106,7 @@ program.command('models')
   .description('models across the mesh, with the peers and tiers that serve them')
   .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
   .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
-  .option('--json', 'print JSON')
+  .option('--json', 'print the models as a JSON array')
   .action(async (options) => {
     const { runModels } = await import('./models.js')
     await runModels(options)
@@ -97,7 +116,7 @@ program.command('test')
   .description('check every peer: mesh round trip and a one-token completion; exit 1 if any enabled peer fails')
   .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
   .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
-  .option('--json', 'print JSON')
+  .option('--json', 'print the report as JSON: {ok, peers: [...]}')
   .action(async (options) => {
     const { runTest } = await import('./test-peers.js')
     process.exitCode = await runTest(options)
@@ -106,6 +125,7 @@ program.command('test')
 program.command('demo')
   .description('start a 3-peer local mesh (tiers 0/1/2, embedded tiny model) and show routing decisions')
   .option('--keep', 'keep the peers running and print their API URLs (Ctrl-C stops them)')
+  .option('--json', 'print the peers, each routing decision and the final view as JSON (narration on stderr)')
   .action(async (options) => {
     const { runDemo } = await import('./demo.js')
     await runDemo(options)

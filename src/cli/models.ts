@@ -1,5 +1,5 @@
 import type { ModelInfo } from '../completion/service.js'
-import { fetchJson } from './http-get.js'
+import { fetchJson, tokenFrom } from './http-get.js'
 import { renderTable } from './table.js'
 
 export interface ModelsFlags {
@@ -8,9 +8,11 @@ export interface ModelsFlags {
   json?: boolean
 }
 
+const MODEL_LIST = { what: 'a model list', test: (body: any): boolean => Array.isArray(body?.models) }
+
 /** Every model served by an alive peer, with the peers and tiers that serve it. */
 export async function runModels (flags: ModelsFlags): Promise<void> {
-  const { models } = await fetchJson<{ models: ModelInfo[] }>(flags.api, '/api/models', flags.token ?? process.env.HAROMBE_TOKEN)
+  const { models } = await fetchJson<{ models: ModelInfo[] }>(flags.api, '/api/models', { token: tokenFrom(flags.token), expect: MODEL_LIST })
   if (flags.json === true) {
     process.stdout.write(JSON.stringify(models, null, 2) + '\n')
     return

@@ -1,8 +1,8 @@
 import { createRemoteClient } from '../client/remote-client.js'
-import { fetchJson } from './http-get.js'
+import { CLUSTER_VIEW, fetchJson, tokenFrom } from './http-get.js'
 import { renderTable } from './table.js'
-import { shortId } from './format.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import { painter, shortId, shouldColor, stateStyle } from './format.js'
+import type { ClusterJson, PeerJson } from '../http/cluster-json.js'
 
 export interface TestFlags {
   api: string
@@ -13,7 +13,7 @@ export interface TestFlags {
 interface PeerCheck {
   name: string
   peer_id: string
-  state: string
+  state: PeerJson['state']
   mesh_latency_ms: number | null
   completion_ms: number | null
   ok: boolean
@@ -25,8 +25,8 @@ const COMPLETION_TIMEOUT_MS = 60_000
 
 /** For every peer in the view: mesh round trip and a one-token completion pinned to it. */
 export async function runTest (flags: TestFlags): Promise<number> {
-  const token = flags.token ?? process.env.HAROMBE_TOKEN
-  const cluster = await fetchJson<ClusterJson>(flags.api, '/api/cluster', token)
+  const token = tokenFrom(flags.token)
+  const cluster = await fetchJson<ClusterJson>(flags.api, '/api/cluster', { token, expect: CLUSTER_VIEW })
   const client = createRemoteClient({ baseUrl: flags.api, token })
   const checks: PeerCheck[] = []
   try {
@@ -62,7 +62,8 @@ export async function runTest (flags: TestFlags): Promise<number> {
   if (flags.json === true) {
     process.stdout.write(JSON.stringify({ ok: checks.every(c => c.ok), peers: checks }, null, 2) + '\n')
   } else {
-    const rows = checks.map(c => [c.ok ? 'ok' : 'FAIL', c.name, shortId(c.peer_id), c.state, c.mesh_latency_ms != null ? `${c.mesh_latency_ms} ms` : '-', c.completion_ms != null ? `${c.completion_ms} ms` : '-', c.detail])
+    const paint = painter(shouldColor(process.stdout))
+    const rows = checks.map(c => [c.ok ? paint('green', 'ok') : paint('red', 'FAIL'), c.name, shortId(c.peer_id), paint(stateStyle(c.state), c.state), c.mesh_latency_ms != null ? `${c.mesh_latency_ms} ms` : '-', c.completion_ms != null ? `${c.completion_ms} ms` : '-', c.detail])
     process.stdout.write(renderTable(['RESULT', 'NAME', 'PEER', 'STATE', 'MESH RTT', 'COMPLETION', 'DETAIL'], rows) + '\n')
   }
   return checks.every(c => c.ok) ? 0 : 1

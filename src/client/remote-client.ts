@@ -4,7 +4,7 @@ import type { Backend, BackendRequest, CompleteOptions, CompletionRequest, Compl
 import type { ClusterJson } from '../http/cluster-json.js'
 import { silentLogger, type Logger } from '../log.js'
 import { readNdjson } from '../backends/sse.js'
-import { createUpstream } from '../backends/upstream.js'
+import { createUpstream, type UpstreamCall } from '../backends/upstream.js'
 import { UnavailableError } from '../completion/errors.js'
 
 export interface RemoteClientInit {
@@ -46,13 +46,23 @@ export function createRemoteClient (init: RemoteClientInit): RemoteClient {
     logger: init.logger ?? silentLogger()
   })
 
+  // The upstream layer words a 401/403 for backends ("check the backend API key"); here the
+  // server is a peer, and what it wants is the bearer token it was started with.
+  const explain = (call: UpstreamCall, err: unknown): Error => {
+    const error = call.explain(err)
+    if (error instanceof UnavailableError && / answered 40[13]\b/.test(error.message)) {
+      return new UnavailableError(error.message.replace(' (check the backend API key)', ` (${init.token != null && init.token !== '' ? 'the peer rejected the token' : 'the peer needs a bearer token'})`))
+    }
+    return error
+  }
+
   const getJson = async <T>(path: string, signal?: AbortSignal): Promise<T> => {
     const call = upstream.call(signal)
     try {
       const response = await upstream.request(call, path)
       return await response.json() as T
     } catch (err) {
-      throw call.explain(err)
+      throw explain(call, err)
     } finally {
       call.done()
     }
@@ -89,7 +99,7 @@ export function createRemoteClient (init: RemoteClientInit): RemoteClient {
         // Like the mesh protocol: an answer without its final line is a failure, not a short answer.
         throw new UnavailableError(`${upstream.label}: stream ended before the final answer`)
       } catch (err) {
-        throw call.explain(err)
+        throw explain(call, err)
       } finally {
         call.done()
       }

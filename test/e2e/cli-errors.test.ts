@@ -190,25 +190,57 @@ const ERROR_CASES: ErrorCase[] = [
     withinMs: JOIN_BOUND_MS
   },
   {
-    should: 'fail `status` against a closed port with "connection refused" (exit 1)',
+    should: 'fail `status` against a closed port saying no peer runs there and how to start one (exit 1)',
     args: f => ['status', '--api', `http://127.0.0.1:${f.closedPort}`],
     code: FAILED,
-    says: f => [`http://127.0.0.1:${f.closedPort}`, 'connection refused']
+    says: f => [`no harombe peer at http://127.0.0.1:${f.closedPort} (connection refused)`, 'npx harombe-peer start', '--api <url>']
   },
   {
-    // What the line says changes once `status` checks the answer's shape; today it is an
-    // unexpected TypeError (see the --debug test below)
     should: 'fail `status` against an API that answers JSON but is not a peer (exit 1)',
     args: f => ['status', '--api', f.foreignApi],
     code: FAILED,
-    says: () => []
+    says: f => [`${f.foreignApi} answered /api/cluster without a cluster view`, 'is this a harombe peer API?']
+  },
+  {
+    should: 'fail `models` against an API that answers JSON but is not a peer (exit 1)',
+    args: f => ['models', '--api', f.foreignApi],
+    code: FAILED,
+    says: f => [`${f.foreignApi} answered /api/models without a model list`]
+  },
+  {
+    should: 'fail `complete` against an API that answers JSON but is not a peer (exit 1)',
+    args: f => ['complete', 'hi', '--api', f.foreignApi],
+    code: FAILED,
+    says: f => [`${f.foreignApi} answered /api/complete without a completion`]
+  },
+  {
+    should: 'reject an --api that is not a URL, also with --watch (exit 2)',
+    args: () => ['status', '--watch', '--api', '127.0.0.1:8000'],
+    code: USAGE,
+    says: () => ['--api 127.0.0.1:8000: not an http(s) URL']
+  },
+  {
+    should: 'reject `status --interval` without --watch (exit 2)',
+    args: () => ['status', '--interval', '500'],
+    code: USAGE,
+    says: () => ['--interval: only with --watch']
+  },
+  {
+    should: 'reject `status --watch --interval 0` (exit 2)',
+    args: () => ['status', '--watch', '--interval', '0'],
+    code: USAGE,
+    says: () => ['--interval: expected milliseconds']
   }
 ]
 
 const HELP_CASES: Array<{ command: string, flags: string[] }> = [
   { command: 'start', flags: ['--name', '--tier', '--backend', '--api-port', '--listen', '--bootstrap', '--no-mdns', '--mesh-key', '--data-dir', '--config'] },
-  { command: 'status', flags: ['--api', '--token', '--json'] },
-  { command: 'init', flags: ['--output', '--force'] }
+  { command: 'status', flags: ['--api', '--token', '--json', '--watch', '--interval', 'NO_COLOR', 'Examples:'] },
+  { command: 'init', flags: ['--output', '--force', '--json'] },
+  { command: 'complete', flags: ['<prompt>', '--model', '--tier', '--max-tokens', '--stream', '--json', '--api', '--token', 'Examples:'] },
+  { command: 'models', flags: ['--api', '--token', '--json'] },
+  { command: 'test', flags: ['--api', '--token', '--json'] },
+  { command: 'demo', flags: ['--keep', '--json'] }
 ]
 
 describe('e2e: CLI errors', function () {
@@ -281,7 +313,8 @@ describe('e2e: CLI errors', function () {
   })
 
   it('should print a stack for an unexpected error only with --debug', async function () {
-    // The same run without --debug is the "not a peer" case in the table above
+    // The same run without --debug is the "not a peer" case in the table above: a known error,
+    // yet --debug still shows where it came from
     const r = await result('--debug')
     assertExit(r, FAILED)
     assert.match(r.stderr, STACK, `no stack trace with --debug${explain(r)}`)
