@@ -13,7 +13,7 @@ const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
 
 /** Part order and the npm script that reruns each. */
-const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile'] as const
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos'] as const
 
 const n0 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US')
 const n1 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(1)
@@ -168,6 +168,48 @@ function profileSection (r: ResultFile): string {
   return `${n0(d.requests)} requests (${n0(d.perSecondUnderProfiler)} req/s under the profiler, ${d.failed} failed) at ${(r.params as any).concurrency} clients, one entry peer → one serving peer.${cpu}\n\n${parts.join('\n\n')}`
 }
 
+/** chaos.json is written by `npm run chaos` (scripts/chaos.ts), not by the benchmark runner. */
+function chaosSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const head = ['requests', 'sent', 'completed', 'clean errors', 'hung', 'truncated without an error', 'wrong text', 'other', 'success']
+  const row = (label: string, t: any): string[] => [label, n0(t.sent), n0(t.completed), n0(t.cleanError), n0(t.hung), n0(t.truncated), n0(t.corrupt), n0(t.protocolError), `${n2(100 * t.completed / t.sent)} %`]
+  const totals = table(head, [
+    row('all', d.totals),
+    row('with a serving peer up during all of it', d.withCandidate),
+    ...(d.withRoutableCandidate != null ? [row('with a serving peer up and alive in the entry peer\'s view during all of it', d.withRoutableCandidate)] : []),
+    ...Object.entries(d.byKind).map(([k, t]) => row(`\`${k}\``, t))
+  ])
+  const count = (action: string): number => (d.events as any[]).filter(e => e.action === action).length
+  const peers = table(['serving peer', 'kill -9', 'SIGSTOP', 'lives (1 + restarts)', 'completed requests served'],
+    Object.entries(d.perPeer).map(([name, x]: [string, any]) => [name, String(x.kills), String(x.stops), String(x.lives), n0(x.servedCompleted)]))
+  const errors = Object.entries(d.errors as Record<string, Array<{ message: string, count: number }>>).flatMap(([o, list]) => list.map(x => [o, `\`${x.message.replace(/\|/g, '\\|')}\``, String(x.count)]))
+  return [
+    `${p.durationS} s of load, seed ${p.seed}, request timeout ${p.requestTimeoutS} s. Peers: ${p.peers}. Backend: ${p.backend}. Load: ${p.load}. Chaos: ${p.chaos}. Load average (1/5/15 min) ${p.loadAvg1_5_15Start.join(' / ')} at the start, ${p.loadAvg1_5_15End.join(' / ')} at the end.`,
+    totals,
+    `CPU: the peer processes alive at the end used ${n1(d.cpu?.peerProcessesAtEndMs / 1000)} s (killed lives not counted) and the load generator ${n1(d.cpu?.chaosScriptMs / 1000)} s, over ${n1(d.cpu?.wallMs / 1000)} s of wall time on ${r.machine.cores} cores.`,
+    `Chaos actions: ${count('kill -9')} kill -9, ${count('restart')} restarts (${count('restart failed')} failed), ${count('SIGSTOP')} SIGSTOP/SIGCONT, ${count('skip')} skipped because only one serving peer was up. Latency of completed requests, ms p50 / p90 / p99 (max): ${ms3(d.latencyMs, n0)} (${n0(d.latencyMs.max)}); first content of completed streams: ${ms3(d.firstContentMs, n0)}.`,
+    peers,
+    chaosViews(d.detection),
+    errors.length > 0 ? table(['outcome', 'message (numbers and peer ids folded)', 'count'], errors) : 'Every request completed.'
+  ].join('\n\n')
+}
+
+/** What the client peers' views said about the serving peers, against what the processes were. */
+function chaosViews (x: any): string {
+  if (x == null) return ''
+  const one = (what: string, t: any): string[] => [what, String(t.events), `${n0(t.ms.p50)} / ${n0(t.ms.max)}`, String(t.never)]
+  const rows = table(['after', 'events', 'ms until every client peer agreed, p50 / max', 'not before the next change'], [
+    one('kill -9 → not alive', x.killToNotAlive),
+    one('SIGSTOP → not alive', x.stopToNotAlive),
+    one('restart ready → alive', x.restartToAlive),
+    one('SIGCONT → alive', x.contToAlive)
+  ])
+  const per = (m: Record<string, number>): string => Object.entries(m).map(([k, v]) => `${k} ${n1(v / 1000)} s`).join(', ')
+  const healed = x.healedAfterMs != null ? `every client peer listed every serving peer alive ${n0(x.healedAfterMs)} ms after the last action ended` : 'some serving peer was still not alive in a client peer\'s view 20 s after the last action ended'
+  return `Client peers' views (from their /api/cluster/events) against the processes' real state:\n\n${rows}\n\nRunning (not killed, not frozen) but not alive in a view, summed over both views: ${per(x.upButNotAliveMs)}. Killed or frozen but still alive in a view: ${per(x.goneButAliveMs)}. At the end, ${healed}.`
+}
+
 const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: ResultFile) => string }> = {
   hop: { heading: '1. Hop overhead', render: hopSection },
   stream: { heading: '2. Streaming throughput', render: streamSection },
@@ -176,7 +218,8 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   failure: { heading: '5. Failure detection', render: failureSection },
   startup: { heading: '6. Memory and start-up', render: startupSection },
   embedded: { heading: '7. Embedded tiny model (issue 5, item 4)', render: embeddedSection },
-  profile: { heading: '8. Where the routed path spends CPU (profile)', render: profileSection }
+  profile: { heading: '8. Where the routed path spends CPU (profile)', render: profileSection },
+  chaos: { heading: '9. Chaos (issue 7): kill -9, restart and SIGSTOP under load', render: chaosSection }
 }
 
 /** Convergence p50 with a min–max bar per N, and the 1.5 s target as a dashed line. Plain SVG, no dependency. */
@@ -245,7 +288,7 @@ export function renderReport (): string {
   out.push('')
   out.push('What a mesh hop costs, how fast the cluster converges and heals, and what a peer costs to run. Every figure on this page is read from a result file in `bench/results/` by `scripts/bench/report.ts`; each section names its file, the command and the date. Paths that are compared ran side by side in the same run (interleaved), because this machine is shared and noisy: read ratios and added milliseconds rather than absolute figures.')
   out.push('')
-  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
+  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`; the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
   out.push('')
 
   const chosen = PARTS.map(part => ({ part, picked: pick(results, part) })).filter(x => x.picked != null) as Array<{ part: typeof PARTS[number], picked: { r: ResultFile, file: string } }>
@@ -381,6 +424,11 @@ function highlights (results: Map<string, ResultFile>): string[] {
   const failure = pick(results, 'failure')?.r.data as any
   if (failure != null) {
     out.push(`After kill -9 of a serving peer under load, every other peer stopped routing to it within ${n0(failure.noPeerRoutesMs.max)} ms (worst of ${failure.trials.length} trials); ${failure.otherFailures} client-visible failures besides ${failure.committedToVictim} stream(s) already committed to the killed peer.`)
+  }
+  const chaos = pick(results, 'chaos')?.r
+  if (chaos != null) {
+    const d = chaos.data as any
+    out.push(`Chaos (${(chaos.params as any).durationS} s, seed ${(chaos.params as any).seed}): ${n0(d.totals.sent)} requests under kill -9, restart and SIGSTOP of serving peers; ${n0(d.totals.completed)} completed, ${n0(d.totals.cleanError)} clean error(s), ${d.totals.hung} hung, ${d.totals.truncated} truncated without an error; ${n2(d.successWithCandidatePct)} % success while a serving peer was up.`)
   }
   const startup = pick(results, 'startup')?.r.data as any
   if (startup != null) {

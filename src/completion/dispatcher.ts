@@ -39,24 +39,39 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
   const now = init.now ?? Date.now
 
   const complete = async (request: CompletionRequest, options: ServeOptions): Promise<Served> => {
-    const all = init.candidates()
-    const pinned = request.peer != null ? all.filter(c => c.id === request.peer || c.name === request.peer) : all
+    const pin = (all: RouteCandidate[]): RouteCandidate[] => request.peer != null ? all.filter(c => c.id === request.peer || c.name === request.peer) : all
+    const pinned = pin(init.candidates())
     if (request.peer != null && pinned.length === 0) throw new NoPeerError(`no peer named "${request.peer}" in the view`)
-    const decision = route({
-      candidates: pinned,
+    const decide = (candidates: RouteCandidate[]): ReturnType<typeof route> => route({
+      candidates,
       request: { model: request.model, tier: request.tier },
       selfId: init.selfId,
       policy: init.policy,
       breakers: init.breakers.isOpen,
       now: now()
     })
+    const decision = decide(pinned)
+    /**
+     * The decided candidates, then, once they have all failed, the ones the view offers by then: a
+     * peer that came back meanwhile (restarted, or cleared of a false suspicion) still gets its turn
+     * within the retry budget, instead of a 503 while it serves (chaos test, issue 7).
+     */
+    function * thenRerouted (first: Array<RouteCandidate & { reason: string }>): Generator<RouteCandidate & { reason: string }> {
+      const tried = new Set<string>()
+      for (const candidate of first) {
+        tried.add(candidate.id)
+        yield candidate
+      }
+      const again = decide(pin(init.candidates()))
+      if (again.ok) for (const candidate of again.candidates) if (!tried.has(candidate.id)) yield candidate
+    }
     if (!decision.ok) {
       throw decision.code === 'unknown_model' ? new UnknownModelError(decision.reason) : new NoPeerError(decision.reason)
     }
 
     let attempts = 0
     let lastError: CompletionError | undefined
-    for (const candidate of decision.candidates) {
+    for (const candidate of thenRerouted(decision.candidates)) {
       if (attempts > init.maxRetries) break
       if (options.signal.aborted) throw new AbortedError('client went away')
       if (!init.breakers.acquire(candidate.id, now())) continue
@@ -72,7 +87,10 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
         ? undefined
         : setInterval(() => {
           const state = init.candidates().find(c => c.id === candidate.id)?.state
-          if (state === 'suspect' || state === 'dead') attempt.abort(new UnavailableError(`${candidate.name} became ${state} before its first token`))
+          // Only the verdict, not suspicion: a suspect peer may merely be slow (a busy host), and
+          // abandoning it when it is the only candidate turns a short wait into a 503. A peer that
+          // left drains the work it already accepted.
+          if (state === 'dead') attempt.abort(new UnavailableError(`${candidate.name} became ${state} before its first token`))
         }, PEER_CHECK_MS)
       let committed = false
       const commit = (): void => {

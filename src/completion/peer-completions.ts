@@ -3,6 +3,7 @@ import type { Logger } from '../log.js'
 import type { MeshNode } from '../mesh/node.js'
 import type { Membership } from '../membership/service.js'
 import type { Load } from '../membership/types.js'
+import type { ViewChange } from '../membership/view.js'
 import { closeStreamPool, completeOverMesh, registerCompletionHandler, type CompletionHandler } from '../protocol/index.js'
 import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import { createBreakers, type Breakers } from '../routing/breaker.js'
@@ -96,10 +97,22 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     }
   })
 
+  /**
+   * A peer the view shows alive again (restarted, or back from suspicion or death) starts with a
+   * closed breaker: its failures were the outage the view already acted on, and a breaker left
+   * open kept the only live peer unroutable for a whole cool-down after it was back (chaos test,
+   * issue 7). A peer dropped from the view is forgotten, so the registry does not grow with churn.
+   */
+  const onViewChange = (event: CustomEvent<ViewChange>): void => {
+    const change = event.detail
+    if ((change.kind === 'state' && change.to === 'alive') || change.kind === 'removed') breakers.forget(change.peerId)
+  }
+
   return {
     service,
     breakers,
     async start () {
+      init.membership.addEventListener('change', onViewChange)
       if (local == null) return
       const capacity = local.load().capacity
       handler = await registerCompletionHandler(init.node, async (request, ctx) => {
@@ -107,6 +120,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
       }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, logger: log })
     },
     async stop () {
+      init.membership.removeEventListener('change', onViewChange)
       clearTimeout(loadTimer)
       // Before node.stop(): the peers see our idle completion streams close cleanly, not vanish.
       closeStreamPool(init.node)
