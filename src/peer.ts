@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from './log.js'
 import type { Backend } from './completion/types.js'
 import type { CompletionService } from './completion/service.js'
 import { createPeerCompletions, type PeerCompletions } from './completion/peer-completions.js'
+import { isAnswering } from './protocol/answering.js'
 import { createDrain, drainableBackend } from './completion/drain.js'
 import { NoPeerError, UnavailableError } from './completion/errors.js'
 import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
@@ -242,6 +243,7 @@ export function createPeer (init: PeerInit): Peer {
             version: VERSION
           },
           timing,
+          isAnswering: peerId => node != null && isAnswering(node, peerId),
           logger: log.child({ component: 'membership' })
         })
         await listModels()

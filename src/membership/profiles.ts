@@ -23,6 +23,12 @@ export interface TimingProfile {
    * heals both sides hold each other dead and nobody else dials: this bounds re-convergence.
    */
   reconnectIntervalMs: number
+  /**
+   * How long a peer declared dead keeps its connections while it is streaming an answer to us. A
+   * frozen process (SIGSTOP, a VM pause) that resumes within it finishes the answer; one that does
+   * not fails it cleanly then. Attempts still waiting for a first token fail over at once anyway.
+   */
+  answeringGraceMs: number
   /** Resolution of the timeout clock; a fraction of the smallest timeout. */
   tickMs: number
   /** How long `start` may try to reach a bootstrap peer before it gives up (mDNS off). */
@@ -44,6 +50,8 @@ export const PROFILES = {
     // One dial a second per dead member for its 60 s of retention is noise; a healed partition
     // re-converges within ~1 s of the link coming back (issue 7: within 5 s).
     reconnectIntervalMs: 1_000,
+    // Longer than a VM pause or a debugger stop, short of a user giving up on a stalled answer.
+    answeringGraceMs: 10_000,
     tickMs: 100, // detection latency includes one tick; a tenth of a second keeps the 3 s bound comfortable
     joinTimeoutMs: 30_000 // machines booting together: give the bootstrap peer time to come up
   },
@@ -56,6 +64,7 @@ export const PROFILES = {
     retentionMs: 10_000, // long enough for a test to observe dead/left before removal
     redialIntervalMs: 300,
     reconnectIntervalMs: 300, // as redial: tests that kill peers must not flood the loopback with dials
+    answeringGraceMs: 2_000, // long enough for a test to freeze and resume a peer mid-answer
     tickMs: 50,
     joinTimeoutMs: 3_000
   }

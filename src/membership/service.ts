@@ -30,6 +30,11 @@ export interface MembershipInit {
   logger: Logger
   /** Injected clock for tests; wall-clock ms by default. */
   now?: () => number
+  /**
+   * Whether a peer is part-way through streaming an answer to us. Such a peer, declared dead, keeps
+   * its connections for `timing.answeringGraceMs`: a frozen process that resumes finishes the answer.
+   */
+  isAnswering?: (peerId: string) => boolean
 }
 
 export interface MembershipEvents {
@@ -82,6 +87,8 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   private readonly probing = new Set<string>()
   /** When each dead member was last pinged to reconnect it. */
   private readonly reconnectedAt = new Map<string, number>()
+  /** Dead peers still streaming to us: when their connections go anyway (see `isAnswering`). */
+  private readonly hangUpAt = new Map<string, { at: number, reason: string }>()
   private readonly rtts = new Map<string, number>()
   private readonly storedAddrs = new Map<string, string>()
   private heartbeats = 0
@@ -221,6 +228,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
       if (change.kind === 'removed') {
         this.storedAddrs.delete(change.peerId)
         this.reconnectedAt.delete(change.peerId)
+        this.hangUpAt.delete(change.peerId)
         this.rtts.delete(change.peerId)
       }
       this.logChange(change)
@@ -341,6 +349,11 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     const timing = this.init.timing
     for (const member of this.state.members.values()) {
       if (member.peerId === this.selfId) continue
+      const deferred = this.hangUpAt.get(member.peerId)
+      if (deferred != null) {
+        if (member.state !== 'dead') this.hangUpAt.delete(member.peerId)
+        else if (now >= deferred.at || this.init.isAnswering?.(member.peerId) !== true) this.hangUp(member.peerId, deferred.reason)
+      }
       if (member.state === 'alive' && now - member.lastHeard > timing.probeAfterMs) {
         this.probe(member.peerId)
       } else if (member.state === 'dead' && now - (this.reconnectedAt.get(member.peerId) ?? member.stateSince) >= timing.reconnectIntervalMs) {
@@ -357,6 +370,11 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
    * next contact is a fresh dial instead of a stale TCP connection.
    */
   private hangUp (peerId: string, reason: string): void {
+    if (this.init.isAnswering?.(peerId) === true && !this.hangUpAt.has(peerId)) {
+      this.hangUpAt.set(peerId, { at: this.now() + this.init.timing.answeringGraceMs, reason })
+      return
+    }
+    this.hangUpAt.delete(peerId)
     for (const connection of this.node.getConnections(peerIdFromString(peerId))) {
       connection.abort(new Error(`peer declared dead: ${reason}`))
     }

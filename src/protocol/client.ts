@@ -12,6 +12,7 @@ import {
   toCompletionError
 } from '../completion/errors.js'
 import { COMPLETE_PROTOCOL } from './constants.js'
+import { markAnswering } from './answering.js'
 import { decodeResponseFrame, encodeRequestFrame, resultOf, validateRequest, type ServedBy } from './frames.js'
 import { streamPoolOf, type PooledStream, type StreamPool } from './stream-pool.js'
 
@@ -88,6 +89,7 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
     signal.addEventListener('abort', onAbort, { once: true })
     if (signal.aborted) onAbort()
     let frames = 0
+    let answering: (() => void) | undefined
     try {
       // The write side stays open after the request: closing it would cancel the request.
       conn.write(frame)
@@ -100,6 +102,7 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
         const response = decoded.value
         if (response.type === 'delta') {
           deltas++
+          answering ??= markAnswering(node, peer.toString())
           try {
             options.onDelta?.({ content: response.content })
           } catch (err) {
@@ -137,6 +140,7 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
       // Oversize frame, truncated frame, reset, connection lost: another peer may do better.
       throw fail(new UnavailableError(`stream from ${peer.toString()} failed: ${err?.message ?? err}`))
     } finally {
+      answering?.()
       signal.removeEventListener('abort', onAbort)
     }
   }

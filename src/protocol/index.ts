@@ -16,6 +16,7 @@ export {
   type ServedBy,
   type TrailerFrame
 } from './frames.js'
+export { isAnswering } from './answering.js'
 export { afterFirstDelta, completeOverMesh, type CompleteOverMeshOptions, type MeshCompletionError } from './client.js'
 export {
   closeStreamPool,

@@ -37,6 +37,8 @@ describe('e2e: a SIGSTOPped peer', function () {
   const mocks: MockServer[] = []
   let root: string
   let stopped: SpawnedPeer | undefined
+  /** Set by the first test: the cluster the second one reuses (spawning three peers costs seconds). */
+  let trio: { router: SpawnedPeer, victim: SpawnedPeer, victimMock: MockServer } | undefined
 
   before(async () => { root = await mkdtemp(join(tmpdir(), 'harombe-sigstop-')) })
   after(async () => {
@@ -114,5 +116,45 @@ describe('e2e: a SIGSTOPped peer', function () {
     const after = await askTier2(router.ready.api)
     assert.equal(after.status, 200, JSON.stringify(after.body))
     assert.equal(after.node, 'victim', 'the victim should be preferred again once alive')
+    trio = { router, victim, victimMock }
+  })
+
+  // A peer frozen mid-answer (VM pause, debugger) that resumes within the grace finishes the answer:
+  // the router declares it dead but does not hang up on a stream that already delivered tokens.
+  it('should let an answer already streaming from it finish after SIGCONT, though it was declared dead', async function () {
+    if (trio == null) this.skip()
+    const { router, victim, victimMock } = trio
+    const tokens = Array.from({ length: 20 }, (_, i) => `t${i} `)
+    victimMock.setBehavior({ tokens, tokenDelayMs: 50 })
+    const res = await fetch(`${router.ready.api}/api/complete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-harombe-tier': '2' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], stream: true }),
+      signal: AbortSignal.timeout(30_000)
+    })
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('x-harombe-node'), 'victim')
+    const reader = res.body?.getReader()
+    assert.ok(reader != null)
+    const decoder = new TextDecoder()
+    let text = decoder.decode((await reader.read()).value)
+    const pid = victim.child.pid
+    assert.ok(pid != null)
+    stopped = victim
+    process.kill(pid, 'SIGSTOP')
+    const victimId = victim.ready.peerId
+    await waitForClusterHttp(router.ready.api, cl => cl.peers.some(p => p.peer_id === victimId && p.state === 'dead'), 8_000, 'victim dead on the router')
+    process.kill(pid, 'SIGCONT')
+    stopped = undefined
+    while (true) {
+      const { done, value } = await reader.read()
+      if (done === true) break
+      text += decoder.decode(value)
+    }
+    const lines = text.trim().split('\n').map(line => JSON.parse(line))
+    const last = lines.at(-1)
+    assert.equal(last?.error, undefined, `the stream ended with an error: ${JSON.stringify(last)}`)
+    assert.equal(last?.message?.content, tokens.join(''), 'the whole answer, after the freeze')
+    assert.equal(last?.node?.name, 'victim')
   })
 })
