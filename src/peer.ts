@@ -202,7 +202,8 @@ export function createPeer (init: PeerInit): Peer {
           listen: init.listen ?? [...DEFAULT_LISTEN],
           bootstrap: init.bootstrap,
           mdns: init.mdns ?? true,
-          meshKey: init.meshKey
+          meshKey: init.meshKey,
+          logger: log.child({ component: 'mesh' })
         })
         http = createHttpServer({
           host: init.apiHost ?? '127.0.0.1',

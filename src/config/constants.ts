@@ -39,3 +39,7 @@ export const DEFAULT_LISTEN: readonly string[] = ['/ip4/0.0.0.0/tcp/4700']
 export const DEFAULT_PROFILE = 'lan'
 
 export const DEFAULT_LOG_LEVEL = 'info'
+
+// A cluster file of a thousand nodes is ~150 KB; 1 MiB leaves room for comments and bounds the
+// parse time of a runaway file (a deeply nested one takes yaml ~1 s per few MB)
+export const MAX_CONFIG_CHARS = 1024 * 1024

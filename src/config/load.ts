@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml'
 import { ConfigError, formatProblem } from './errors.js'
+import { MAX_CONFIG_CHARS } from './constants.js'
 import { ClusterFileSchema, PeerOptionsSchema } from './schema.js'
 import type { ConfigProblem } from './errors.js'
 import type { ClusterConfig, PeerOptions } from './schema.js'
@@ -44,9 +45,16 @@ export function formatPath (path: readonly PathKey[]): string {
  * path and line. Unknown keys are warnings, never errors.
  */
 export function parseClusterConfig (text: string, file?: string): ParsedClusterConfig {
+  if (text.length > MAX_CONFIG_CHARS) {
+    throw new ConfigError([{ path: '', message: `the file has ${text.length} characters, over the ${MAX_CONFIG_CHARS}-character limit for a cluster file` }], { file })
+  }
   const lineCounter = new LineCounter()
-  // prettyErrors off: we put the line in our own format rather than yaml's
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false })
+  // prettyErrors off: we put the line in our own format rather than yaml's. The core schema
+  // without known tags keeps the data to JSON types even under `%YAML 1.1`: `!!binary`,
+  // `!!set`, `!!omap` and timestamps would otherwise become Uint8Array, Set, Map and Date,
+  // which the object schemas mistake for mappings with odd keys.
+  // logLevel 'error': yaml's own warnings (collection keys) would go to the process's stderr.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, schema: 'core', resolveKnownTags: false, logLevel: 'error' })
   const lineAt = (offset: number | undefined): number | undefined =>
     offset === undefined ? undefined : lineCounter.linePos(offset).line
 
@@ -118,9 +126,18 @@ export function parseClusterConfig (text: string, file?: string): ParsedClusterC
   return { config: second.data.cluster, warnings: formatWarnings(warnings, file) }
 }
 
-// Zod reports in schema order; the user reads the file top to bottom
+// Zod reports in schema order; the user reads the file top to bottom. One value can fail two
+// checks with the same message (an integer beyond 2^53 is both too big and unsafe): say it once
 function byLine (problems: ConfigProblem[]): ConfigProblem[] {
-  return [...problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
+  const seen = new Set<string>()
+  return [...problems]
+    .sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
+    .filter(problem => {
+      const key = formatProblem(problem)
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
 }
 
 function formatWarnings (warnings: ConfigProblem[], file: string | undefined): string[] {

@@ -9,19 +9,28 @@ export type Decoded<T> = { ok: true, value: T } | { ok: false, reason: string }
 
 const count = z.number().int().min(0).max(1_000_000)
 
+/**
+ * Names, models and versions end up in log lines, the status table and the dashboard: control
+ * characters (a newline forging a log line, terminal escapes) have no business in them.
+ */
+const printable = (min: number, max: number): z.ZodString =>
+  z.string().min(min).max(max).regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'contains control characters')
+
 const AnnouncementSchema = z.object({
   peer_id: z.string().min(1).max(128),
-  name: z.string().min(1).max(128),
+  name: printable(1, 128),
+  // int() also bounds both to safe integers, so comparisons in the view stay exact.
   incarnation: z.number().int().min(0),
   seq: z.number().int().min(0),
   state: z.enum(['alive', 'leaving']),
-  models: z.array(z.string().min(1).max(256)).max(64),
+  models: z.array(printable(1, 256)).max(64),
   tier: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   enabled: z.boolean(),
+  // capacity 0 is a routing-only peer (no backend), not an error.
   load: z.object({ active: count, queued: count, capacity: count }),
   api_port: z.number().int().min(0).max(65535),
-  addrs: z.array(z.string().min(1).max(256)).max(16),
-  version: z.string().max(64),
+  addrs: z.array(printable(1, 256)).max(16),
+  version: printable(0, 64),
   sig: z.string().max(256).optional()
 })
 
@@ -118,13 +127,23 @@ function parseJson (bytes: Uint8Array): Decoded<unknown> {
   }
 }
 
+/**
+ * Ids that parsed before. Parsing one costs ~50 µs (base58 and key decoding) and every heartbeat
+ * of every member re-validates the same few ids. Only valid ids are kept, so junk cannot fill it.
+ */
+const knownPeerIds = new Set<string>()
+const MAX_KNOWN_PEER_IDS = 4096
+
 function isPeerId (value: string): boolean {
+  if (knownPeerIds.has(value)) return true
   try {
     peerIdFromString(value)
-    return true
   } catch {
     return false
   }
+  if (knownPeerIds.size >= MAX_KNOWN_PEER_IDS) knownPeerIds.clear()
+  knownPeerIds.add(value)
+  return true
 }
 
 function describeIssue (error: z.ZodError): string {

@@ -58,6 +58,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   })
   const bootstrapIds = new Set(bootstrap.map(b => b.peerId))
   const dialing = new Set<string>()
+  const keyWarned = new Set<string>()
   let timer: NodeJS.Timeout | undefined
   let quietTimer: NodeJS.Timeout | undefined
   let discovered = false
@@ -71,11 +72,21 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
     if (!running || dialing.has(peerId) || peerId === self || isConnected(peerId)) return
     dialing.add(peerId)
     node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      .then(() => { log.debug({ peer: peerId }, 'dialed') })
+      .then(() => {
+        keyWarned.delete(peerId)
+        log.debug({ peer: peerId }, 'dialed')
+      })
       .catch((err: any) => {
         const message = describeDialError(err)
         onError?.(message)
-        log.debug({ peer: peerId }, `dial failed: ${message}`)
+        if (isKeyMismatch(message)) {
+          // Re-dialed every interval, and the close can surface as an end or a reset: say it once per peer until it connects.
+          if (keyWarned.has(peerId)) return
+          keyWarned.add(peerId)
+          log.warn({ peer: peerId }, `mesh connection to ${describeTarget(peerId, target)} failed: ${message}`)
+        } else {
+          log.debug({ peer: peerId }, `dial failed: ${message}`)
+        }
       })
       .finally(() => dialing.delete(peerId))
   }
@@ -153,11 +164,27 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   }
 }
 
-function describeDialError (err: any): string {
+export function describeDialError (err: any): string {
   // libp2p wraps the socket error in an AggregateError of per-address failures.
   const inner = err?.errors?.[0] ?? err
   const code = inner?.code ?? inner?.cause?.code
   if (code === 'ECONNREFUSED') return 'connection refused'
   if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out'
-  return inner?.message ?? err?.message ?? String(err)
+  const message = String(inner?.message ?? err?.message ?? err)
+  if (/private network|mesh key/.test(message)) return message
+  // A peer on a private mesh answers a dialer without the key with garbage or hangs up, which
+  // fails multistream-select in these ways (measured); other handshake errors are not this.
+  if (inner?.name === 'EncryptionFailedError' && /unexpected end of input|message length|missing newline|invalid/i.test(message)) {
+    return `handshake failed (${message}): private network key mismatch? (is one side started without --mesh-key?)`
+  }
+  return message
+}
+
+export function isKeyMismatch (message: string): boolean {
+  return message.includes('private network key mismatch?') || message.includes('mesh key')
+}
+
+function describeTarget (peerId: string, target: PeerId | Multiaddr | Multiaddr[]): string {
+  const addrs = Array.isArray(target) ? target : 'getPeerId' in target ? [target] : []
+  return addrs.length > 0 ? `${peerId} at ${addrs.map(a => a.toString()).join(', ')}` : peerId
 }

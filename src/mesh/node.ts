@@ -8,12 +8,15 @@ import { ping, type PingService } from '@libp2p/ping'
 import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
-import { preSharedKey } from '@libp2p/pnet'
 import type { Identify } from '@libp2p/identify'
 import type { PeerDiscovery, PrivateKey, PubSub } from '@libp2p/interface'
 import { toString as bytesToString } from 'uint8arrays/to-string'
+import { privateNetwork } from './private-network.js'
+import { silentLogger, type Logger } from '../log.js'
 import {
   DIAL_TIMEOUT_MS,
+  INBOUND_UPGRADE_TIMEOUT_MS,
+  KEY_MISMATCH_LOG_INTERVAL_MS,
   PING_MAX_STREAMS,
   INBOUND_CONNECTION_THRESHOLD,
   MAX_CONNECTIONS,
@@ -42,6 +45,8 @@ export interface MeshNodeInit {
   meshKey?: Uint8Array
   /** Addresses announced to others instead of the listen addresses (tests: loopback only). */
   announce?: string[]
+  /** Warns about inbound connections with a wrong mesh key (outbound failures are the dialer's to log). */
+  logger?: Logger
 }
 
 /**
@@ -70,10 +75,11 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionProtector: init.meshKey != null ? preSharedKey({ psk: init.meshKey }) : undefined,
+    connectionProtector: init.meshKey != null ? privateNetwork({ psk: init.meshKey, onInboundRejected: inboundRejectedLogger(init.logger ?? silentLogger()) }) : undefined,
     peerDiscovery,
     connectionManager: {
       dialTimeout: DIAL_TIMEOUT_MS,
+      inboundUpgradeTimeout: INBOUND_UPGRADE_TIMEOUT_MS,
       inboundConnectionThreshold: INBOUND_CONNECTION_THRESHOLD,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       maxConnections: MAX_CONNECTIONS
@@ -98,6 +104,19 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
       }) as any
     }
   }) as Promise<MeshNode>
+}
+
+/** One warning per remote host per interval: an outsider re-dialing every second must not flood the log. */
+function inboundRejectedLogger (log: Logger): (remoteAddr: string, err: Error) => void {
+  const lastWarned = new Map<string, number>()
+  return (remoteAddr, err) => {
+    const host = remoteAddr.split('/tcp/')[0] ?? remoteAddr
+    const now = Date.now()
+    if (now - (lastWarned.get(host) ?? -Infinity) < KEY_MISMATCH_LOG_INTERVAL_MS) return
+    if (lastWarned.size > 1_000) lastWarned.clear()
+    lastWarned.set(host, now)
+    log.warn(`mesh connection from ${remoteAddr} rejected: ${err.message}`)
+  }
 }
 
 const NO_BYTES = new Uint8Array(0)

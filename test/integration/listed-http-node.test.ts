@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKey } from '@libp2p/pnet'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { createOpenAIBackend } from '../../src/backends/openai.js'
+import { resolveStartOptions } from '../../src/cli/start.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
 import { waitForView } from '../helpers/wait.js'
 
@@ -88,6 +89,57 @@ describe('nodes listed in the cluster file', function () {
     assert.equal(res.headers.get('x-harombe-node'), 'remote')
     const body = await res.json() as any
     assert.equal(body.choices[0].message.content, 'from the remote')
+    assert.equal(mock.chatRequests().length, 1)
+  })
+
+  it('should send the node\'s auth_token from the cluster YAML on the HTTP path to a node that requires one', async () => {
+    const key = new Uint8Array(95)
+    generateKey(key)
+    const token = 'listed-node-secret'
+    const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl: mock.url }), meshKey: key, token, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
+    peers.push(remote)
+    const remoteApi = new URL((await remote.start()).apiUrl)
+    // Without the token the remote refuses: a pass below means the token was sent.
+    assert.equal((await fetch(`${remoteApi.origin}/api/cluster`)).status, 401)
+
+    // Through the cluster file and `start`'s option merging, as a user configures it.
+    const yaml = join(root, 'cluster.yaml')
+    await writeFile(yaml, [
+      'cluster:',
+      '  discovery: { method: explicit }',
+      '  nodes:',
+      `    - { name: remote, host: 127.0.0.1, port: ${remoteApi.port}, model: big-model, tier: 2, auth_token: "${token}" }`
+    ].join('\n') + '\n')
+    const { listedNodes } = await resolveStartOptions({ config: yaml, name: 'local' }, {})
+    const local = createPeer({
+      name: 'local',
+      dataDir: join(root, 'local'),
+      apiPort: 0,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      profile: 'test',
+      listedNodes
+    })
+    peers.push(local)
+    const api = (await local.start()).apiUrl
+    const deadline = Date.now() + HEALTHY_WITHIN_MS
+    let status = 0
+    let text = ''
+    // The first health check (with the token) must land before the node is a candidate.
+    while (status !== 200 && Date.now() < deadline) {
+      if (status !== 0) await new Promise(resolve => setTimeout(resolve, 100))
+      const res = await fetch(`${api}/api/complete`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'big-model', messages: [{ role: 'user', content: 'hi' }] })
+      })
+      status = res.status
+      text = await res.text()
+    }
+    assert.equal(status, 200, `completion through the token-protected node: ${text}`)
+    const body = JSON.parse(text)
+    assert.equal(body.node.name, 'remote')
+    assert.equal(body.message.content, 'from the remote')
     assert.equal(mock.chatRequests().length, 1)
   })
 })

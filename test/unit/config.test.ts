@@ -406,6 +406,27 @@ describe('config', () => {
     }
   })
 
+  describe('parseClusterConfig with exotic YAML', () => {
+    // YAML 1.1 types (binary, set, timestamp) stay plain values; !!binary used to crash with a TypeError.
+    const cases: Array<{ title: string, yaml: string, problem: ConfigProblem }> = [
+      { title: 'a !!binary cluster section', yaml: 'cluster: !!binary aGVsbG8=\n', problem: { path: 'cluster', message: 'expected a mapping with coordinator, discovery, routing and nodes', line: 1 } },
+      { title: 'a YAML 1.1 timestamp as a port', yaml: '%YAML 1.1\n---\n' + clusterYaml({ nodes: ['{ name: a, host: h, port: 2001-12-14, model: m, tier: 0 }'] }), problem: { path: 'cluster.nodes[0].port', message: 'expected an integer from 1 to 65535', line: 8 } },
+      { title: 'a !!set as the node list', yaml: clusterYaml({ nodes: '!!set { a, b }' }), problem: { path: 'cluster.nodes', message: 'expected a list of nodes', line: 5 } },
+      { title: 'a port beyond 2^53, reported once', yaml: clusterYaml({ nodes: ['{ name: a, host: h, port: 123456789012345678901234567890, model: m, tier: 0 }'] }), problem: { path: 'cluster.nodes[0].port', message: 'expected an integer from 1 to 65535', line: 6 } }
+    ]
+    for (const { title, yaml, problem } of cases) {
+      it(`should reject ${title} with its path and line`, () => {
+        const err = configError(() => parseClusterConfig(yaml))
+        assert.deepEqual(err.problems, [problem])
+      })
+    }
+
+    it('should refuse a file over the size limit before parsing it', () => {
+      const err = configError(() => parseClusterConfig('cluster:\n' + '#'.repeat(2 * 1024 * 1024)))
+      assert.match(err.message, /over the \d+-character limit/)
+    })
+  })
+
   describe('loadClusterConfig', () => {
     it('should report a missing file as a ConfigError naming it', async () => {
       await assert.rejects(loadClusterConfig('/nonexistent/cluster.yaml'), (err: unknown) => {
