@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { stringify } from 'yaml'
 import { ClusterConfigSchema, ConfigError, formatProblem, parseClusterConfig, type ClusterConfig, type ParsedClusterConfig } from '../../src/config/index.js'
+import { RUNS, fuzzSuite, mutatedText, nearMiss, shallowJson, throughJson, timeBounded } from '../helpers/fuzz.js'
 
 // Property tests for the cluster-file parser: whatever the text, parseClusterConfig returns a
 // config the schema accepts as is, or throws one ConfigError whose every problem names a field
@@ -9,15 +10,12 @@ import { ClusterConfigSchema, ConfigError, formatProblem, parseClusterConfig, ty
 // prints fast-check's seed and path; pass them to fc.assert as { seed, path } to replay the case.
 
 /**
- * Cases for the parser (issue 7: at least 10,000), split between random and mutated text. A YAML
+ * The parser's RUNS (issue 7: at least 10,000) are split between random and mutated text. A YAML
  * parse costs 0.2–0.4 ms here, ten times a frame decode, so 10k in all keeps this file to a few
  * seconds on a 2-core machine, where the byte decoders get 10k of each kind.
  */
-const RUNS = 10_000
 const RANDOM_RUNS = RUNS / 2
 const MUTATED_RUNS = RUNS / 2
-/** Far above a parse of a small file (~100 µs); only a pathological input (a hang) gets near it. */
-const MAX_PARSE_MS = 1_000
 /** Problems about the whole file, which has no single line to point at. */
 const FILE_LEVEL = /^(the file is empty|YAML error: |the file has \d+ characters)/
 
@@ -55,9 +53,8 @@ const style = fc.record({
   defaultStringType: fc.constantFrom('PLAIN' as const, 'QUOTE_DOUBLE' as const, 'QUOTE_SINGLE' as const)
 })
 // Through JSON: fast-check builds records without a prototype, which yaml would tag as custom objects.
-const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value))
-const toYaml = (value: unknown, options: object): string => stringify(plain(value), options)
-const validFile = fc.tuple(cluster, style).map(([c, s]) => ({ cluster: plain(c), text: toYaml({ cluster: c }, s) }))
+const toYaml = (value: unknown, options: object): string => stringify(throughJson(value), options)
+const validFile = fc.tuple(cluster, style).map(([c, s]) => ({ cluster: throughJson(c), text: toYaml({ cluster: c }, s) }))
 /**
  * Valid files to mutate, made once: yaml.stringify costs ~0.5 ms, more than the parse under test,
  * and the edits, not the base files, are what varies from case to case. One node at most keeps
@@ -78,22 +75,8 @@ const tagged = fc.integer({ min: 0, max: TAGGED.length - 1 }).map(i => `@@tag${i
 const yamlFromJson = (value: unknown): string =>
   (JSON.stringify(value) ?? '').replace(/"@@tag(\d+)@@"/g, (_, i: string) => TAGGED[Number(i)] ?? '')
 
-/** Any YAML-representable value, shallow enough to stay cheap. */
-const anyValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 8 }), tagged,
-  fc.constantFrom('yes', '~', '0x1F', '1e3', '.inf', '2001-12-14', '/ip4/1.2.3.4', ''),
-  fc.array(fc.oneof(fc.integer(), fc.string({ maxLength: 4 })), { maxLength: 3 }),
-  fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(fc.integer(), fc.string({ maxLength: 4 })), { maxKeys: 3 })
-)
-
-/** Each field kept, dropped, or replaced; kept with weight 2n against 2 so ~1 field of n breaks. */
-function nearMiss (valid: fc.Arbitrary<object>): fc.Arbitrary<Record<string, unknown>> {
-  return valid.chain(value => {
-    const fields = Object.entries(value)
-    const keep = 2 * Math.max(1, fields.length)
-    return fc.record(Object.fromEntries(fields.map(([k, v]) => [k, fc.oneof({ weight: keep, arbitrary: fc.constant(v) }, { weight: 1, arbitrary: anyValue }, { weight: 1, arbitrary: fc.constant(undefined) })])))
-  })
-}
+/** Any YAML-representable value, shallow enough to stay cheap: JSON's, tagged values, and scalars YAML reads its own way. */
+const anyValue = shallowJson([tagged, fc.constantFrom('yes', '~', '0x1F', '1e3', '.inf', '2001-12-14', '/ip4/1.2.3.4', '')], 6)
 
 const yamlish = fc.string({ maxLength: 200, unit: fc.constantFrom(...'cluster:nodes-name host port tier model\n  \n    - {}[],:"\'#&*!|>?%@`0129.~'.split('')) })
 
@@ -102,60 +85,28 @@ const randomText: fc.Arbitrary<string> = fc.oneof(
   yamlish,
   yamlish.map(s => `cluster:\n  ${s}`),
   // JSON is YAML (flow style) and ~50 times cheaper to produce than yaml.stringify; block style comes from the mutations.
-  nearMiss(cluster).map(c => yamlFromJson({ cluster: c })),
-  fc.array(nearMiss(node), { maxLength: 3 }).map(nodes => yamlFromJson({ cluster: { nodes } })),
+  nearMiss(cluster, anyValue).map(c => yamlFromJson({ cluster: c })),
+  fc.array(nearMiss(node, anyValue), { maxLength: 3 }).map(nodes => yamlFromJson({ cluster: { nodes } })),
   anyValue.map(v => yamlFromJson({ cluster: v })),
   anyValue.map(yamlFromJson)
 )
 
-/** Text edits of the kinds people (and editors) make: stray tokens, lost lines, broken indentation. */
+/** Stray tokens for the text edits (helpers/fuzz.ts): YAML's indicators, document markers, a NUL, a BOM. */
 const TOKENS = [':', ': ', '- ', '\n', '  ', '\t', '{', '}', '[', ']', ',', '"', "'", '#', '&a ', '*a', '!!binary ', '!!set ', '? ', '|', '>', '<<: ', '%YAML 1.1\n---\n', '---\n', '...\n', 'null', '~', '\u0000', '\ufeff', 'é']
-const edit = fc.oneof(
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ minLength: 1, maxLength: 3 })) }),
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 12 }) }),
-  fc.record({ op: fc.constant('replace' as const), at: fc.nat(), text: fc.constantFrom(...TOKENS) }),
-  fc.record({ op: fc.constant('duplicateLine' as const), line: fc.nat() }),
-  fc.record({ op: fc.constant('swapLines' as const), a: fc.nat(), b: fc.nat() }),
-  fc.record({ op: fc.constant('indent' as const), line: fc.nat(), by: fc.integer({ min: -4, max: 4 }) }),
-  fc.record({ op: fc.constant('truncate' as const), at: fc.nat() })
-)
-type Edit = typeof edit extends fc.Arbitrary<infer E> ? E : never
-
-function applyEdits (original: string, edits: Edit[]): string {
-  let text = original
-  for (const e of edits) {
-    const lines = text.split('\n')
-    if (e.op === 'insert') { const at = e.at % (text.length + 1); text = text.slice(0, at) + e.text + text.slice(at) }
-    else if (e.op === 'delete') { const at = e.at % (text.length + 1); text = text.slice(0, at) + text.slice(at + e.length) }
-    else if (e.op === 'replace') { const at = e.at % (text.length + 1); text = text.slice(0, at) + e.text + text.slice(at + 1) }
-    else if (e.op === 'duplicateLine') { const i = e.line % lines.length; lines.splice(i, 0, lines[i] ?? ''); text = lines.join('\n') }
-    else if (e.op === 'swapLines') { const a = e.a % lines.length; const b = e.b % lines.length; [lines[a], lines[b]] = [lines[b] ?? '', lines[a] ?? '']; text = lines.join('\n') }
-    else if (e.op === 'indent') { const i = e.line % lines.length; const l = lines[i] ?? ''; lines[i] = e.by >= 0 ? ' '.repeat(e.by) + l : l.replace(new RegExp(`^ {0,${-e.by}}`), ''); text = lines.join('\n') }
-    else if (e.op === 'truncate') text = text.slice(0, e.at % (text.length + 1))
-  }
-  return text
-}
-
-const mutatedValid = fc.tuple(fc.constantFrom(...VALID_POOL), fc.array(edit, { minLength: 1, maxLength: 5 })).map(([text, edits]) => applyEdits(text, edits))
+const mutatedValid = mutatedText(fc.constantFrom(...VALID_POOL), TOKENS, 5)
 
 // ---- the property ----
 
 interface Stats { ok: number, rejected: number, withLine: number }
 
 function parseChecked (text: string, stats: Stats): ClusterConfig | undefined {
-  let outcome: { ok: ParsedClusterConfig } | { err: unknown } = { err: undefined }
-  let ms = 0
-  // A slow call is timed again: a GC pause or a busy machine passes the second time, a pathological input does not.
-  for (let attempt = 0; attempt < 2 && (attempt === 0 || ms >= MAX_PARSE_MS); attempt++) {
-    const started = performance.now()
+  const outcome = timeBounded((): { ok: ParsedClusterConfig } | { err: unknown } => {
     try {
-      outcome = { ok: parseClusterConfig(text, 'fuzz.yaml') }
+      return { ok: parseClusterConfig(text, 'fuzz.yaml') }
     } catch (err) {
-      outcome = { err }
+      return { err }
     }
-    ms = performance.now() - started
-  }
-  if (ms >= MAX_PARSE_MS) assert.fail(`parse took ${Math.round(ms)} ms twice on ${JSON.stringify(text)}`)
+  }, ms => `parse took ${ms} ms twice on ${JSON.stringify(text)}`)
   if ('ok' in outcome) {
     stats.ok++
     const { config, warnings } = outcome.ok
@@ -187,14 +138,7 @@ function parseChecked (text: string, stats: Stats): ClusterConfig | undefined {
 }
 
 describe('cluster config parser (fuzz)', function () {
-  // 10k cases take a few seconds here; the margin is for a loaded 2-core machine.
-  this.timeout(60_000)
-  // mocha sets Error.stackTraceLimit to Infinity, so every error a decoder creates (and rejected input
-  // creates many) walks the whole fast-check stack: most of this suite's time, and not what a peer
-  // pays. Node's default is restored for the fuzz runs.
-  let stackTraceLimit = Error.stackTraceLimit
-  before(() => { stackTraceLimit = Error.stackTraceLimit; Error.stackTraceLimit = 10 })
-  after(() => { Error.stackTraceLimit = stackTraceLimit })
+  fuzzSuite(this)
 
   // Round trips only need to cover the generator's shapes; the 10k budget goes to broken input.
   it(`should accept every valid file in any YAML style, as the schema reads the data (${RUNS / 10} cases)`, () => {

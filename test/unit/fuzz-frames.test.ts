@@ -7,38 +7,20 @@ import {
   decodeResponseFrame,
   encodeRequestFrame,
   encodeResponseFrame,
-  validateRequest,
-  type Decoded
+  validateRequest
 } from '../../src/protocol/frames.js'
+import { RUNS, check, decodeChecked, encoder, fuzzSuite, hex, json, mutatedBytes, nearMiss, shallowJson, throughJson } from '../helpers/fuzz.js'
 
 // Property tests for the `/harombe/complete/1.0.0` frame decoders: whatever bytes a peer sends,
 // a decoder returns a Decoded (never throws), rejects with a known reason, and accepts only
 // frames that satisfy the schema. A failure prints fast-check's seed and path; pass them to
 // fc.assert as { seed, path } to replay the case.
 
-/** The suite's case count per property (issue 7: at least 10,000). */
-const RUNS = 10_000
-/** Far above a decode of a few KB (~20 µs); only a pathological input (a hang) gets near it. */
-const MAX_DECODE_MS = 1_000
-
-const encoder = new TextEncoder()
-const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').slice(0, 400)
-/** assert.ok with a message built only on failure: templates with hex dumps cost more than the decodes. */
-function check (condition: boolean, message: () => string): asserts condition {
-  if (!condition) assert.fail(message())
-}
-
 // ---- valid frames ----
 
 // 'binary' (any code point, lone surrogates too) costs a tenth of 'grapheme' and reaches more of UTF-8.
 const text = fc.string({ maxLength: 24, unit: 'binary' })
-/** Any JSON value, shallow: fc.jsonValue costs ~100 µs a sample, too slow for 10k runs of several fields. */
-const anyJson: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.string({ maxLength: 8 }),
-  fc.array(fc.oneof(fc.integer(), fc.string({ maxLength: 4 })), { maxLength: 3 }),
-  fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.integer(), fc.string({ maxLength: 4 })), { maxKeys: 3 })
-)
+const anyJson = shallowJson()
 const name = fc.string({ minLength: 1, maxLength: 16 })
 const toolCall = fc.record({ id: fc.string({ maxLength: 8 }), type: fc.constant('function' as const), function: fc.record({ name, arguments: text }) })
 const message = fc.oneof(
@@ -76,88 +58,29 @@ const responseFrame = fc.oneof(
 /** Characters JSON is made of, so random text gets past JSON.parse now and then. */
 const jsonish = fc.string({ maxLength: 300, unit: fc.constantFrom(...'{}[]",:0123456789-+.eE \n\\utruefalsnidtypecontentmessagesrole'.split('')) })
 
-/** Each field valid, missing, or any JSON value: reaches every schema branch with near-misses. */
-function nearMiss (valid: fc.Arbitrary<object>): fc.Arbitrary<unknown> {
-  return valid.chain(value => {
-    const fields = Object.entries(value)
-    // Kept with weight 2n against 2 for n fields: about a third of the objects stay valid, the rest break ~1 field.
-    const keep = 2 * fields.length
-    return fc.record(Object.fromEntries(fields.map(([k, v]) => [k, fc.oneof({ weight: keep, arbitrary: fc.constant(v) }, { weight: 1, arbitrary: anyJson }, { weight: 1, arbitrary: fc.constant(undefined) })])))
-  })
-}
-
 const randomInput: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ maxLength: 600 }),
   jsonish.map(s => encoder.encode(s)),
   anyJson.map(json),
-  nearMiss(requestFrame).map(json),
-  nearMiss(request).map(r => json({ id: 'x', request: r })),
-  nearMiss(responseFrame).map(json)
+  nearMiss(requestFrame, anyJson).map(json),
+  nearMiss(request, anyJson).map(r => json({ id: 'x', request: r })),
+  nearMiss(responseFrame, anyJson).map(json)
 )
 
-/** Byte-level edits of the kind a buggy or hostile peer produces. */
-const edit = fc.oneof(
-  fc.record({ op: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ op: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant('insert' as const), at: fc.nat(), bytes: fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 4 }), fc.constantFrom(...['{', '}', '[', ']', '"', ',', ':', '\\', '-', '0', 'e', 'null', '1e999', '\\u0000', '\u00e9'].map(s => encoder.encode(s)))) }),
-  fc.record({ op: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }),
-  fc.record({ op: fc.constant('duplicate' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 32 }), to: fc.nat() }),
-  fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
-  // Keeps the JSON well-formed, so the schema (not the JSON parser) decides: the accept path gets exercised.
-  fc.record({ op: fc.constant('digit' as const), at: fc.nat(), digit: fc.integer({ min: 0, max: 9 }) })
-)
-type Edit = typeof edit extends fc.Arbitrary<infer E> ? E : never
-
-function applyEdits (original: Uint8Array, edits: Edit[]): Uint8Array {
-  const b = [...original]
-  for (const e of edits) {
-    const at = e.at % (b.length + 1)
-    if (e.op === 'set' && b.length > 0) b[at % b.length] = e.byte
-    else if (e.op === 'flip' && b.length > 0) b[at % b.length] = (b[at % b.length] ?? 0) ^ (1 << e.bit)
-    else if (e.op === 'insert') b.splice(at, 0, ...e.bytes)
-    else if (e.op === 'delete') b.splice(at, e.length)
-    else if (e.op === 'duplicate') b.splice(e.to % (b.length + 1), 0, ...b.slice(at, at + e.length))
-    else if (e.op === 'truncate') b.length = at
-    else if (e.op === 'digit') {
-      const digits = b.flatMap((c, i) => c >= 0x30 && c <= 0x39 ? [i] : [])
-      const i = digits[e.at % Math.max(1, digits.length)]
-      if (i != null) b[i] = 0x30 + e.digit
-    }
-  }
-  return Uint8Array.from(b)
-}
-
-const mutatedValid: fc.Arbitrary<Uint8Array> = fc.tuple(
-  fc.oneof(requestFrame.map(f => encodeRequestFrame(f)), responseFrame.map(f => encodeResponseFrame(f))),
-  fc.array(edit, { minLength: 1, maxLength: 6 })
-).map(([bytes, edits]) => applyEdits(bytes, edits))
+/** Tokens a byte edit may insert: JSON's punctuation, a number too large for a double, escapes, non-ASCII. */
+const TOKENS = ['{', '}', '[', ']', '"', ',', ':', '\\', '-', '0', 'e', 'null', '1e999', '\\u0000', '\u00e9']
+const mutatedValid = mutatedBytes(fc.oneof(requestFrame.map(f => encodeRequestFrame(f)), responseFrame.map(f => encodeResponseFrame(f))), TOKENS, 6)
 
 // ---- the property ----
 
 type Stats = Record<'requestOk' | 'requestRejected' | 'responseOk' | 'responseRejected', number>
 
-function decodeChecked<T> (name: string, decode: () => Decoded<T>, bytes: Uint8Array): Decoded<T> {
-  let result: Decoded<T> | undefined
-  let ms = 0
-  // A slow call is timed again: a GC pause or a busy machine passes the second time, a pathological input does not.
-  for (let attempt = 0; attempt < 2 && (attempt === 0 || ms >= MAX_DECODE_MS); attempt++) {
-    const started = performance.now()
-    try {
-      result = decode()
-    } catch (err) {
-      assert.fail(`${name} threw ${String(err)} on ${hex(bytes)}`)
-    }
-    ms = performance.now() - started
-  }
-  check(ms < MAX_DECODE_MS, () => `${name} took ${Math.round(ms)} ms twice on ${bytes.byteLength} bytes: ${hex(bytes)}`)
-  check(result != null && typeof result.ok === 'boolean', () => `${name} returned ${String(result)}`)
-  if (!result.ok) check(/^(malformed|oversize): \S/.test(result.reason), () => `${name}: unexpected reason ${result.reason} on ${hex(bytes)}`)
-  return result
-}
+/** The reasons a decoder may give for a rejection. */
+const REASONS = /^(malformed|oversize): \S/
 
 /** Both decoders on one input; what they accept must satisfy the schema, so it survives a second trip. */
 function checkBoth (bytes: Uint8Array, stats: Stats): void {
-  const req = decodeChecked('decodeRequestFrame', () => decodeRequestFrame(bytes), bytes)
+  const req = decodeChecked('decodeRequestFrame', () => decodeRequestFrame(bytes), bytes, REASONS)
   if (req.ok) {
     stats.requestOk++
     assert.ok(req.value.id.length >= 1 && req.value.id.length <= 128, 'id length')
@@ -169,7 +92,7 @@ function checkBoth (bytes: Uint8Array, stats: Stats): void {
     stats.requestRejected++
     if (bytes.byteLength > MAX_REQUEST_FRAME_BYTES) assert.match(req.reason, /^oversize/)
   }
-  const res = decodeChecked('decodeResponseFrame', () => decodeResponseFrame(bytes), bytes)
+  const res = decodeChecked('decodeResponseFrame', () => decodeResponseFrame(bytes), bytes, REASONS)
   if (res.ok) {
     stats.responseOk++
     assert.ok(['delta', 'done', 'error'].includes(res.value.type), 'known frame type')
@@ -184,22 +107,15 @@ function checkBoth (bytes: Uint8Array, stats: Stats): void {
 }
 
 describe('protocol frame decoders (fuzz)', function () {
-  // 10k cases take ~1–2 s here; the margin is for a loaded 2-core machine.
-  this.timeout(60_000)
-  // mocha sets Error.stackTraceLimit to Infinity, so every error a decoder creates (and rejected input
-  // creates many) walks the whole fast-check stack: most of this suite's time, and not what a peer
-  // pays. Node's default is restored for the fuzz runs.
-  let stackTraceLimit = Error.stackTraceLimit
-  before(() => { stackTraceLimit = Error.stackTraceLimit; Error.stackTraceLimit = 10 })
-  after(() => { Error.stackTraceLimit = stackTraceLimit })
+  fuzzSuite(this)
 
   // Round trips only need to cover the generators' shapes; the 10k budget goes to hostile input.
   it(`should accept every valid frame (${RUNS / 10} cases)`, () => {
     fc.assert(fc.property(requestFrame, responseFrame, (req, res) => {
       const decodedReq = decodeRequestFrame(encodeRequestFrame(req))
-      assert.deepEqual(decodedReq, { ok: true, value: JSON.parse(JSON.stringify(req)) })
+      assert.deepEqual(decodedReq, { ok: true, value: throughJson(req) })
       const decodedRes = decodeResponseFrame(encodeResponseFrame(res))
-      assert.deepEqual(decodedRes, { ok: true, value: JSON.parse(JSON.stringify(res)) })
+      assert.deepEqual(decodedRes, { ok: true, value: throughJson(res) })
     }), { numRuns: RUNS / 10 })
   })
 
