@@ -77,6 +77,7 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       if (!init.breakers.acquire(candidate.id, now())) continue
       attempts++
       const node: NodeRef = { name: candidate.name, peer_id: candidate.id, tier: candidate.tier }
+      options.onAttempt?.(node)
       const model = isAnyModel(request.model) ? (candidate.models[0] ?? '') : (request.model ?? '')
       const attempt = new AbortController()
       const firstToken = setTimeout(() => { attempt.abort(new TimeoutError(`no first token from ${candidate.name} within ${init.firstTokenTimeoutMs} ms`)) }, init.firstTokenTimeoutMs)

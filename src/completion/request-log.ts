@@ -96,21 +96,6 @@ export function tokensPerSecond (record: Pick<RequestRecord, 'completionTokens' 
   return tokens / (spanMs / 1000)
 }
 
-const ATTEMPTS_IN_MESSAGE = /after (\d+) attempt\(s\)/
-
-/**
- * Attempts behind a failure. The dispatcher reports them only on success (`Served.attempts`); on
- * failure the count is read from its "no peer could serve … after N attempt(s)" message, else
- * inferred from the error kind — a lower bound when a retry ended in a non-retryable error.
- */
-export function attemptsOfFailure (err: CompletionError, committed: boolean): number {
-  const match = err.code === 'no_peer' ? ATTEMPTS_IN_MESSAGE.exec(err.message) : null
-  if (match?.[1] != null) return Number(match[1])
-  if (committed) return 1
-  // Routing refuses these before any peer is tried; everything else comes from an attempt.
-  return err.code === 'unknown_model' || err.code === 'no_peer' ? 0 : 1
-}
-
 export function createRequestLog (init: RequestLogInit = {}): RequestLog {
   const now = init.now ?? (() => performance.now())
   const date = init.date ?? Date.now
@@ -132,10 +117,15 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
     const base = { id: newId(), startedAt: date(), api, stream: options.onDelta != null }
     let ttftMs: number | undefined
     let committedTo: NodeRef | undefined
+    let attempts = 0
     inFlight++
     try {
       const served = await service.complete(request, {
         ...options,
+        onAttempt: node => {
+          attempts++
+          options.onAttempt?.(node)
+        },
         onCommit: node => {
           committedTo = node
           options.onCommit?.(node)
@@ -168,7 +158,7 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
         error: err.message,
         errorCode: err.code,
         ...(committedTo != null ? { servedBy: committedTo } : {}),
-        attempts: attemptsOfFailure(err, committedTo != null),
+        attempts,
         ...(ttftMs != null ? { ttftMs } : {}),
         durationMs: now() - started
       })

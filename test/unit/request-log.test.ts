@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { AbortedError, BadRequestError, NoPeerError, UnavailableError, UnknownModelError } from '../../src/completion/errors.js'
-import { attemptsOfFailure, createRequestLog, RingBuffer, tokensPerSecond, type RequestRecord } from '../../src/completion/request-log.js'
+import { createRequestLog, RingBuffer, tokensPerSecond, type RequestRecord } from '../../src/completion/request-log.js'
 import type { CompletionService, NodeRef, ServeOptions, Served } from '../../src/completion/service.js'
 import type { CompletionRequest } from '../../src/completion/types.js'
 import { parseLimit, requestJson } from '../../src/http/requests-routes.js'
@@ -99,6 +99,7 @@ describe('request log', () => {
     const log = createRequestLog()
     const failure = new UnavailableError('stream cut')
     const service = log.wrap(fakeService(async options => {
+      options.onAttempt?.(NODE)
       options.onCommit?.(NODE)
       options.onDelta?.({ content: 'a' })
       throw failure
@@ -148,18 +149,25 @@ describe('request log', () => {
   })
 })
 
-describe('attemptsOfFailure', () => {
-  const cases: Array<{ err: Error & { code: any }, committed: boolean, expected: number, why: string }> = [
-    { err: new UnknownModelError('no peer serves "x"'), committed: false, expected: 0, why: 'routing refused' },
-    { err: new NoPeerError('no peer could serve the request: every candidate is unavailable'), committed: false, expected: 0, why: 'no candidate tried' },
-    { err: new NoPeerError('no peer could serve the request after 3 attempt(s); last error: boom'), committed: false, expected: 3, why: 'the dispatcher counted them' },
-    { err: new BadRequestError('bad'), committed: false, expected: 1, why: 'a peer refused it' },
-    { err: new AbortedError('client went away'), committed: false, expected: 1, why: 'left during an attempt' },
-    { err: new UnavailableError('cut'), committed: true, expected: 1, why: 'failed after commit' }
+describe('request log: attempts behind a failure', () => {
+  // The dispatcher reports each attempt as it starts; the journal counts them, whatever the error.
+  const cases: Array<{ err: Error, attempts: number, why: string }> = [
+    { err: new UnknownModelError('no peer serves "x"'), attempts: 0, why: 'routing refused' },
+    { err: new NoPeerError('no peer could serve the request: every candidate is unavailable'), attempts: 0, why: 'no candidate tried' },
+    { err: new NoPeerError('no peer could serve the request after 3 attempt(s); last error: boom'), attempts: 3, why: 'every attempt failed' },
+    { err: new BadRequestError('bad'), attempts: 2, why: 'a retry ended in a non-retryable error' },
+    { err: new AbortedError('client went away'), attempts: 1, why: 'left during an attempt' },
+    { err: new UnavailableError('cut'), attempts: 1, why: 'failed after commit' }
   ]
   for (const c of cases) {
-    it(`should count ${c.expected} for ${c.err.name} (${c.why})`, () => {
-      assert.equal(attemptsOfFailure(c.err as any, c.committed), c.expected)
+    it(`should record ${c.attempts} attempt(s) for ${c.err.name} (${c.why})`, async () => {
+      const log = createRequestLog()
+      const service = fakeService(async options => {
+        for (let i = 0; i < c.attempts; i++) options.onAttempt?.(NODE)
+        throw c.err
+      })
+      await assert.rejects(log.wrap(service, 'harombe').complete(REQUEST, { signal: new AbortController().signal }))
+      assert.equal(log.recent()[0]?.attempts, c.attempts)
     })
   }
 })
