@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import { createMeshNode, type MeshNode } from './mesh/node.js'
 import { loadOrCreateIdentity } from './mesh/identity.js'
 import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
-import { DEFAULT_LISTEN } from './config/constants.js'
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN } from './config/constants.js'
 import { createMembership, type Membership } from './membership/service.js'
 import { PROFILES, type ProfileName, type TimingProfile } from './membership/profiles.js'
 import type { Tier } from './membership/types.js'
@@ -90,7 +90,6 @@ const MODEL_LIST_TIMEOUT_MS = 10_000
  * backend take a few seconds, and it stays well under the grace periods of systemd (90 s) and
  * Kubernetes (30 s) before their SIGKILL.
  */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
 
 /** The composition root: builds mesh, membership, discovery and HTTP, and starts/stops them in order. */
 export function createPeer (init: PeerInit): Peer {

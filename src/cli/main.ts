@@ -47,6 +47,7 @@ program.command('start')
   .option('--config <file>', 'cluster YAML; the entry matching --name describes this peer')
   .option('--json-logs', 'log JSON lines to stderr')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace (default info)')
+  .option('--drain-timeout <ms>', 'on SIGINT/SIGTERM, how long in-flight completions may finish (default 10000)')
   .addOption(new Option('--profile <profile>', 'membership timing profile').choices(['lan', 'test']).hideHelp())
   .action(async (options) => {
     const { runStart } = await import('./start.js')

@@ -28,6 +28,7 @@ export interface StartFlags {
   config?: string
   jsonLogs?: boolean
   logLevel?: string
+  drainTimeout?: string
   profile?: 'lan' | 'test'
 }
 
@@ -80,7 +81,8 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     dataDir: flags.dataDir ?? DEFAULT_DATA_DIR,
     profile: flags.profile,
     logLevel: flags.logLevel,
-    jsonLogs: flags.jsonLogs
+    jsonLogs: flags.jsonLogs,
+    drainTimeoutMs: flags.drainTimeout != null ? toNumber(flags.drainTimeout) : undefined
   }
 
   let options: PeerOptions
@@ -131,7 +133,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
   })
 
   // libp2p is loaded only now: `--help` and option errors stay instant.
-  const { createPeer, DEFAULT_DRAIN_TIMEOUT_MS } = await import('../peer.js')
+  const { createPeer } = await import('../peer.js')
   const peer = createPeer({
     backend,
     routing,
@@ -150,6 +152,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     profile: options.profile,
     // Without mDNS or listed nodes a bootstrap list is the only way in: not reaching it is fatal.
     requireBootstrap: options.bootstrap.length > 0 && !options.mdns && listedNodes.length === 0,
+    drainTimeoutMs: options.drainTimeoutMs,
     logger: log
   })
 
@@ -163,7 +166,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     shuttingDown = true
     startAbort.abort(new Error(`interrupted by ${signal}`))
     log.info(`${signal}: leaving the mesh`)
-    const deadlineMs = DEFAULT_DRAIN_TIMEOUT_MS + STOP_AFTER_DRAIN_MS
+    const deadlineMs = options.drainTimeoutMs + STOP_AFTER_DRAIN_MS
     const deadline = setTimeout(() => {
       log.warn(`shutdown took over ${deadlineMs} ms; exiting anyway`)
       process.exit(0)
@@ -193,5 +196,5 @@ function emptyToUndefined (value: string | undefined): string | undefined {
 function kebab (path: string): string {
   const key = path.replace(/\[\d+\]$/, '')
   const flag = key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)
-  return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns' }[flag] ?? flag
+  return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns', 'drain-timeout-ms': 'drain-timeout' }[flag] ?? flag
 }

@@ -30,6 +30,8 @@ export const DEFAULT_BACKEND = 'embedded'
 export const DEFAULT_API_HOST = '127.0.0.1'
 
 // The seed's API port, so existing clients keep working
+/** How long a stopping peer lets in-flight completions run before it ends them with an error. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
 export const DEFAULT_API_PORT = 8000
 
 // All interfaces, fixed port: LAN peers can dial us and bootstrap lists stay valid across restarts

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import {
   DEFAULT_API_HOST,
   DEFAULT_API_PORT,
+  DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_BACKEND,
   DEFAULT_COORDINATOR_HOST,
   DEFAULT_DISCOVERY_METHOD,
@@ -168,7 +169,9 @@ export const PeerOptionsSchema = z.object({
   dataDir: z.string(expected('a directory path')).min(1),
   profile: z.enum(PROFILE_NAMES, expected('lan or test')).default(DEFAULT_PROFILE),
   logLevel: z.enum(LOG_LEVELS, expected(LOG_LEVELS.join(', '))).default(DEFAULT_LOG_LEVEL),
-  jsonLogs: BooleanSchema.default(false)
+  jsonLogs: BooleanSchema.default(false),
+  // Bounded: a stop must end; 0 ends in-flight work at once.
+  drainTimeoutMs: z.int(expected('a whole number of milliseconds from 0 to 600000')).min(0).max(600_000).default(DEFAULT_DRAIN_TIMEOUT_MS)
 })
 
 export type PeerOptions = z.output<typeof PeerOptionsSchema>

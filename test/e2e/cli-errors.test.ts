@@ -114,6 +114,12 @@ const ERROR_CASES: ErrorCase[] = [
     says: () => ['--api-port', 'expected an integer']
   },
   {
+    should: 'reject --drain-timeout abc naming --drain-timeout (exit 2)',
+    args: f => start(f, ['--drain-timeout', 'abc']),
+    code: USAGE,
+    says: () => ['--drain-timeout: expected a whole number of milliseconds']
+  },
+  {
     should: 'reject --backend bogus naming --backend (exit 2)',
     args: f => start(f, ['--backend', 'bogus']),
     code: USAGE,

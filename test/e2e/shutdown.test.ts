@@ -3,7 +3,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClusterJson } from '../../src/http/cluster-json.js'
-import { DEFAULT_DRAIN_TIMEOUT_MS } from '../../src/peer.js'
 import { spawnPeer, type SpawnedPeer } from '../helpers/spawn-peer.js'
 import { waitForClusterHttp } from '../helpers/cluster-http.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
@@ -14,10 +13,12 @@ import { ask, postJson, sseData, within } from '../helpers/cluster.js'
 // fit in the drain timeout finish, the one that does not ends with an error event — no stream is
 // cut off silently — and the process exits 0.
 
+/** The leaver's `--drain-timeout`: shorter than the 10 s default, to keep the test quick. */
+const DRAIN_TIMEOUT_MS = 5_000
 /** Per streamed token; SHORT_TOKENS of them fit well inside the drain timeout, all of them do not. */
 const TOKEN_DELAY_MS = 150
 const SHORT_TOKENS = 16
-const ALL_TOKENS = Math.ceil((DEFAULT_DRAIN_TIMEOUT_MS * 1.5) / TOKEN_DELAY_MS)
+const ALL_TOKENS = Math.ceil((DRAIN_TIMEOUT_MS * 1.5) / TOKEN_DELAY_MS)
 /** What a stopping peer may take beyond the drain (CLI deadline: drain + 4.5 s). */
 const STOP_AFTER_DRAIN_MS = 4_500
 
@@ -102,7 +103,7 @@ describe('e2e: SIGTERM with streams in flight', function () {
       '--name', name, '--no-mdns', '--api-port', '0', '--listen', '/ip4/127.0.0.1/tcp/0', '--data-dir', join(root, name),
       '--backend', 'openai', '--backend-url', mock.url, '--model', model, ...(bootstrap != null ? ['--bootstrap', bootstrap] : [])
     ]
-    const leaver = await spawnPeer(args('leaver', localMock, 'local'))
+    const leaver = await spawnPeer([...args('leaver', localMock, 'local'), '--drain-timeout', String(DRAIN_TIMEOUT_MS)])
     peers.push(leaver)
     const other = await spawnPeer(args('other', remoteMock, 'remote', leaver.ready.mesh[0]))
     peers.push(other)
@@ -143,9 +144,9 @@ describe('e2e: SIGTERM with streams in flight', function () {
     assert.equal(rerouted.status, 503, 'the other peer should not send new work to a peer that left')
 
     const outcomes = await within(Promise.all([streams.local.ended, streams.mesh.ended, streams.proxied.ended, streams.long.ended]),
-      DEFAULT_DRAIN_TIMEOUT_MS + STOP_AFTER_DRAIN_MS, 'every stream to end')
+      DRAIN_TIMEOUT_MS + STOP_AFTER_DRAIN_MS, 'every stream to end')
     const [local, mesh, proxied, long] = outcomes
-    const exit = await within(leaver.exited, DEFAULT_DRAIN_TIMEOUT_MS + STOP_AFTER_DRAIN_MS, 'the leaver to exit')
+    const exit = await within(leaver.exited, DRAIN_TIMEOUT_MS + STOP_AFTER_DRAIN_MS, 'the leaver to exit')
     const exitMs = Date.now() - termAt
     console.log(`      SIGTERM → left on the other peer after ${leftMs} ms; short streams ended after ` +
       `${[local, mesh, proxied].map(o => o.endedAt - termAt).join('/')} ms; the long one after ${long.endedAt - termAt} ms; exit ${String(exit.code)} after ${exitMs} ms`)
@@ -161,10 +162,10 @@ describe('e2e: SIGTERM with streams in flight', function () {
     assert.ok(leftMs < local.endedAt - termAt, 'leave is announced before the in-flight streams finish')
     assert.equal(ending(long.events), 'error', `the stream longer than the drain should end with an error event; ended with ${long.events.slice(-2).join(' | ')}`)
     assert.match(long.events[long.events.length - 1] ?? '', /drain timeout/)
-    assert.ok(long.endedAt - termAt >= DEFAULT_DRAIN_TIMEOUT_MS - 500, `the long stream was cut at ${long.endedAt - termAt} ms, before the drain timeout`)
+    assert.ok(long.endedAt - termAt >= DRAIN_TIMEOUT_MS - 500, `the long stream was cut at ${long.endedAt - termAt} ms, before the drain timeout`)
 
     assert.equal(exit.code, 0, `exit status; stderr:\n${leaver.stderrTail()}`)
-    assert.ok(exitMs <= DEFAULT_DRAIN_TIMEOUT_MS + STOP_AFTER_DRAIN_MS, `exited after ${exitMs} ms`)
+    assert.ok(exitMs <= DRAIN_TIMEOUT_MS + STOP_AFTER_DRAIN_MS, `exited after ${exitMs} ms`)
     assert.deepEqual(seen.states, ['left'], 'the other peer saw the leaver leave, never suspect or dead')
   })
 })
