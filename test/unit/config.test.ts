@@ -456,6 +456,7 @@ describe('config', () => {
         dataDir: '/tmp/a',
         profile: 'lan',
         logLevel: 'info',
+        drainTimeoutMs: 10_000,
         jsonLogs: false
       })
     })
