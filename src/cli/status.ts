@@ -17,7 +17,7 @@ export interface StatusFlags {
 /** Below this a refresh could not finish before the next one starts. */
 const MIN_WATCH_INTERVAL_MS = 100
 
-/** Prints the cluster view of the peer at `--api`; exit 1 when any enabled peer is not alive. */
+/** Prints the cluster view of the peer at `--api`; exit 1 when any enabled peer is suspect or dead. */
 export async function runStatus (flags: StatusFlags): Promise<number> {
   const intervalMs = parseInterval(flags.interval)
   const token = tokenFrom(flags.token)
@@ -33,7 +33,11 @@ export async function runStatus (flags: StatusFlags): Promise<number> {
   } else {
     process.stdout.write(formatStatus(cluster, painter(shouldColor(process.stdout))) + '\n')
   }
-  // A peer that left cleanly is not a failure; one that stopped answering is.
+  return statusExitCode(cluster)
+}
+
+/** 1 when an enabled peer stopped answering; a peer that left cleanly, or a disabled one, is no failure. */
+export function statusExitCode (cluster: Pick<ClusterJson, 'peers'>): 0 | 1 {
   return cluster.peers.some(p => p.enabled && (p.state === 'suspect' || p.state === 'dead')) ? 1 : 0
 }
 

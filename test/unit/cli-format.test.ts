@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { painter, padVisible, shouldColor, stripAnsi, visibleWidth } from '../../src/cli/format.js'
 import { renderTable } from '../../src/cli/table.js'
-import { formatStatus } from '../../src/cli/status.js'
+import { formatStatus, statusExitCode } from '../../src/cli/status.js'
 import { apiFailureOf, describeApiFailure, type ApiFailure } from '../../src/cli/api-failure.js'
 import { createRemoteClient } from '../../src/client/remote-client.js'
 import type { ClusterJson, PeerJson } from '../../src/http/cluster-json.js'
@@ -183,4 +183,21 @@ describe('cli format', function () {
       assert.equal(apiFailureOf(await completeError(api), false), undefined)
     })
   })
+})
+
+describe('status exit code', () => {
+  const peer = (state: string, enabled = true): { state: string, enabled: boolean } => ({ state, enabled })
+  const cases: Array<{ peers: Array<{ state: string, enabled: boolean }>, expected: 0 | 1, why: string }> = [
+    { peers: [], expected: 0, why: 'an empty view' },
+    { peers: [peer('alive'), peer('alive')], expected: 0, why: 'all alive' },
+    { peers: [peer('alive'), peer('left')], expected: 0, why: 'a clean leave is no failure' },
+    { peers: [peer('alive'), peer('suspect')], expected: 1, why: 'a suspect peer' },
+    { peers: [peer('alive'), peer('dead')], expected: 1, why: 'a dead peer' },
+    { peers: [peer('alive'), peer('dead', false)], expected: 0, why: 'a disabled dead peer' }
+  ]
+  for (const c of cases) {
+    it(`should exit ${c.expected} for ${c.why}`, () => {
+      assert.equal(statusExitCode({ peers: c.peers as unknown as PeerJson[] }), c.expected)
+    })
+  }
 })
