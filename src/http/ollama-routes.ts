@@ -58,12 +58,39 @@ function parseArguments (text: string): unknown {
   }
 }
 
+/**
+ * Ollama clients preload a model with an empty chat (or an empty prompt) and expect a single
+ * `done_reason: "load"` object back. Backends and mesh peers load on demand, so there is nothing
+ * to do but say whether some alive peer serves the model.
+ */
+function isLoadRequest (shape: Shape, body: { messages?: unknown[], prompt?: string, system?: string }): boolean {
+  return shape === 'chat' ? (body.messages?.length ?? 0) === 0 : (body.prompt ?? '') === '' && (body.system ?? '') === ''
+}
+
+async function answerLoad (service: CompletionService, reply: any, shape: Shape, model: string): Promise<void> {
+  if (!service.models().some(m => m.name === model)) {
+    await reply.code(404).send(ollamaError(404, `model '${model}' not found`))
+    return
+  }
+  await reply.send({
+    model,
+    created_at: new Date().toISOString(),
+    ...(shape === 'chat' ? { message: { role: 'assistant', content: '' } } : { response: '' }),
+    done: true,
+    done_reason: 'load'
+  })
+}
+
 export function registerOllamaRoutes (app: FastifyInstance, service: CompletionService): void {
   const handle = (shape: Shape) => async (request: any, reply: any): Promise<void> => {
     const schema = shape === 'chat' ? OllamaChatRequest : OllamaGenerateRequest
     const parsed = schema.safeParse(request.body)
     if (!parsed.success) {
       await reply.code(400).send(ollamaError(400, describeZodError(parsed.error)))
+      return
+    }
+    if (isLoadRequest(shape, parsed.data)) {
+      await answerLoad(service, reply, shape, parsed.data.model)
       return
     }
     const tier = tierHeader(request.headers['x-harombe-tier'])

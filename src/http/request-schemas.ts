@@ -74,9 +74,8 @@ const OllamaOptions = z.object({
 
 export const OllamaChatRequest = z.object({
   model: z.string().min(1),
-  // Ollama loads the model on an empty chat; a peer has nothing to load, and no backend or
-  // mesh hop accepts an empty history, so it is a 400 here like in the other dialects.
-  messages: z.array(OllamaMessage).min(1),
+  // Empty or absent: Ollama's "load the model" request (see ollama-routes.ts).
+  messages: z.array(OllamaMessage).default(() => []),
   tools: z.array(Tool).optional(),
   stream: z.boolean().optional(),
   options: OllamaOptions.optional(),

@@ -152,6 +152,20 @@ describe('completion APIs with the official clients and at the HTTP door', funct
       assert.equal(generated.response, textOf('a'))
     })
 
+    it('should answer a preload (empty chat or prompt) with done_reason load, without generating', async () => {
+      const { a, b } = await twoFlavours()
+      const ollama = new Ollama({ host: b.api })
+      const chat = await ollama.chat({ model: MODEL, messages: [], stream: false })
+      assert.equal(chat.done, true)
+      assert.equal(chat.done_reason, 'load')
+      assert.deepEqual(chat.message, { role: 'assistant', content: '' })
+      const generated = await ollama.generate({ model: MODEL, prompt: '', stream: false })
+      assert.equal(generated.done_reason, 'load')
+      assert.equal(generated.response, '')
+      assert.equal((a.mock?.chatRequests().length ?? 0) + (b.mock?.chatRequests().length ?? 0), 0, 'no backend generated anything')
+      await assert.rejects(ollama.chat({ model: 'no-such-model', messages: [], stream: false }), /model 'no-such-model' not found/)
+    })
+
     it('should round-trip a tool call (tool_calls → tool message → answer) over the mesh to an OpenAI upstream', async () => {
       const { a, b } = await twoFlavours()
       const ollama = new Ollama({ host: b.api })
@@ -282,7 +296,8 @@ describe('completion APIs with the official clients and at the HTTP door', funct
     it('should answer 400 in each API\'s format for a bad body', async () => {
       const [a] = await cluster.start([{ name: 'a' }])
       const bad: Array<{ what: string, body: unknown, ollama?: unknown, match: RegExp }> = [
-        { what: 'missing messages', body: { model: MODEL }, match: /messages/ },
+        // Ollama reads a missing history as a preload (done_reason "load"): a bad role instead.
+        { what: 'missing messages', body: { model: MODEL }, ollama: { model: MODEL, messages: [{ role: 'wizard', content: 'hi' }] }, match: /messages/ },
         { what: 'temperature 5', body: { model: MODEL, messages: user, temperature: 5 }, ollama: { model: MODEL, messages: user, options: { temperature: 5 } }, match: /temperature/ },
         { what: 'malformed JSON', body: '{"model": "llama", "messages": [', match: /JSON/ },
         { what: 'messages not a list', body: { model: MODEL, messages: 'hi' }, match: /messages/ }
