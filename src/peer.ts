@@ -159,7 +159,8 @@ export function createPeer (init: PeerInit): Peer {
   }
 
   const completionService: CompletionService = {
-    complete: async (request, options) => await requestDrain.run(options.signal, async signal => await must(completions).service.complete(request, { ...options, signal })),
+    // Field by field (every ServeOptions field): a spread here cost microseconds per request.
+    complete: async (request, options) => await requestDrain.run(options.signal, async signal => await must(completions).service.complete(request, { signal, onAttempt: options.onAttempt, onCommit: options.onCommit, onDelta: options.onDelta })),
     models: () => completions?.service.models() ?? []
   }
 

@@ -96,7 +96,8 @@ export function drainableBackend (backend: Backend, drain: Drain): Backend {
     get kind () { return backend.kind },
     get capacity () { return backend.capacity },
     models: async signal => await backend.models(signal),
-    complete: async (request, options) => await drain.run(options.signal, async signal => await backend.complete(request, { ...options, signal })),
+    // Field by field (every CompleteOptions field): a spread here cost microseconds per completion.
+    complete: async (request, options) => await drain.run(options.signal, async signal => await backend.complete(request, { signal, onDelta: options.onDelta })),
     health: async signal => await backend.health(signal),
     close: async () => { await backend.close() }
   }
