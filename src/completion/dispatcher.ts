@@ -37,6 +37,7 @@ const PEER_CHECK_MS = 100
  */
 export function createDispatcher (init: DispatcherInit): CompletionService {
   const now = init.now ?? Date.now
+  const watch = watchWaitingAttempts(init.candidates)
 
   const complete = async (request: CompletionRequest, options: ServeOptions): Promise<Served> => {
     const pin = (all: RouteCandidate[]): RouteCandidate[] => request.peer != null ? all.filter(c => c.id === request.peer || c.name === request.peer) : all
@@ -51,27 +52,28 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       now: now()
     })
     const decision = decide(pinned)
-    /**
-     * The decided candidates, then, once they have all failed, the ones the view offers by then: a
-     * peer that came back meanwhile (restarted, or cleared of a false suspicion) still gets its turn
-     * within the retry budget, instead of a 503 while it serves (chaos test, issue 7).
-     */
-    function * thenRerouted (first: Array<RouteCandidate & { reason: string }>): Generator<RouteCandidate & { reason: string }> {
-      const tried = new Set<string>()
-      for (const candidate of first) {
-        tried.add(candidate.id)
-        yield candidate
-      }
-      const again = decide(pin(init.candidates()))
-      if (again.ok) for (const candidate of again.candidates) if (!tried.has(candidate.id)) yield candidate
-    }
     if (!decision.ok) {
       throw decision.code === 'unknown_model' ? new UnknownModelError(decision.reason) : new NoPeerError(decision.reason)
     }
 
     let attempts = 0
     let lastError: CompletionError | undefined
-    for (const candidate of thenRerouted(decision.candidates)) {
+    let candidates = decision.candidates
+    let rerouted = false
+    for (let i = 0; ; i++) {
+      if (i === candidates.length) {
+        // All decided candidates failed: route once more from the view as it is now. A peer that
+        // came back meanwhile (restarted, or cleared of a false suspicion) still gets its turn
+        // within the retry budget, instead of a 503 while it serves (chaos test, issue 7).
+        if (rerouted) break
+        rerouted = true
+        const tried = new Set(candidates.map(c => c.id))
+        const again = decide(pin(init.candidates()))
+        candidates = again.ok ? again.candidates.filter(c => !tried.has(c.id)) : []
+        i = -1
+        continue
+      }
+      const candidate = candidates[i] as RouteCandidate & { reason: string }
       if (attempts > init.maxRetries) break
       if (options.signal.aborted) throw new AbortedError('client went away')
       if (!init.breakers.acquire(candidate.id, now())) continue
@@ -84,21 +86,13 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       const onClientAbort = (): void => { attempt.abort(new AbortedError('client went away')) }
       options.signal.addEventListener('abort', onClientAbort, { once: true })
       // After the first token a dead peer's stream fails by itself (its connection is closed).
-      const peerCheck = candidate.via === 'local'
-        ? undefined
-        : setInterval(() => {
-          const state = init.candidates().find(c => c.id === candidate.id)?.state
-          // Only the verdict, not suspicion: a suspect peer may merely be slow (a busy host), and
-          // abandoning it when it is the only candidate turns a short wait into a 503. A peer that
-          // left drains the work it already accepted.
-          if (state === 'dead') attempt.abort(new UnavailableError(`${candidate.name} became ${state} before its first token`))
-        }, PEER_CHECK_MS)
+      if (candidate.via !== 'local') watch.add(attempt, candidate)
       let committed = false
       const commit = (): void => {
         if (committed) return
         committed = true
         clearTimeout(firstToken)
-        clearInterval(peerCheck)
+        watch.remove(attempt)
         options.onCommit?.(node)
       }
       try {
@@ -129,7 +123,7 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
         lastError = err
       } finally {
         clearTimeout(firstToken)
-        clearInterval(peerCheck)
+        watch.remove(attempt)
         options.signal.removeEventListener('abort', onClientAbort)
       }
     }
@@ -152,4 +146,37 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
   }
 
   return { complete, models }
+}
+
+/**
+ * Attempts still waiting for their first token on a remote peer, checked together every
+ * PEER_CHECK_MS by one timer that runs only while there are any (a timer per attempt showed in
+ * the routed-path profile). Only the verdict aborts, not suspicion: a suspect peer may merely be
+ * slow (a busy host), and abandoning the only candidate turns a short wait into a 503. A peer that
+ * left drains the work it already accepted.
+ */
+function watchWaitingAttempts (candidates: () => RouteCandidate[]): { add: (attempt: AbortController, candidate: RouteCandidate) => void, remove: (attempt: AbortController) => void } {
+  const waiting = new Map<AbortController, RouteCandidate>()
+  let timer: NodeJS.Timeout | undefined
+  const check = (): void => {
+    const dead = new Set(candidates().filter(c => c.state === 'dead').map(c => c.id))
+    if (dead.size === 0) return
+    for (const [attempt, candidate] of waiting) {
+      if (dead.has(candidate.id)) attempt.abort(new UnavailableError(`${candidate.name} became dead before its first token`))
+    }
+  }
+  return {
+    add (attempt, candidate) {
+      waiting.set(attempt, candidate)
+      if (timer == null) {
+        timer = setInterval(check, PEER_CHECK_MS)
+        timer.unref()
+      }
+    },
+    remove (attempt) {
+      if (!waiting.delete(attempt) || waiting.size > 0 || timer == null) return
+      clearInterval(timer)
+      timer = undefined
+    }
+  }
 }
