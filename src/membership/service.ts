@@ -10,6 +10,7 @@ import type { TimingProfile } from './profiles.js'
 import type { Announcement, Load, Member, Tier } from './types.js'
 import { applyEvent, emptyView, type ClusterView, type ViewChange, type ViewEvent } from './view.js'
 import { readView, sendView } from './view-sync.js'
+import { LocalHealth } from './local-health.js'
 
 /** What this peer says about itself; the membership service adds identity and versions. */
 export interface SelfDescription {
@@ -84,6 +85,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   private leaving = false
   private heartbeatTimer?: NodeJS.Timeout
   private tickTimer?: NodeJS.Timeout
+  private readonly health: LocalHealth
   private readonly probing = new Set<string>()
   /** When each dead member was last pinged to reconnect it. */
   private readonly reconnectedAt = new Map<string, number>()
@@ -105,6 +107,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.incarnation = Date.now()
     this.description = { ...init.self }
     this.state = emptyView(this.selfId)
+    this.health = new LocalHealth(init.timing.tickMs)
   }
 
   view (): ClusterView {
@@ -219,7 +222,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   }
 
   private dispatch (event: ViewEvent): void {
-    const { view, changes } = applyEvent(this.state, event, this.init.timing)
+    const { view, changes } = applyEvent(this.state, event, this.timing())
     this.state = view
     for (const change of changes) {
       if (change.kind === 'state' && change.to === 'suspect') this.probe(change.peerId)
@@ -345,8 +348,10 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
    */
   private tick (): void {
     const now = this.now()
+    this.health.tick(now)
     this.dispatch({ type: 'tick', now })
     const timing = this.init.timing
+    const slack = this.health.slackMs
     for (const member of this.state.members.values()) {
       if (member.peerId === this.selfId) continue
       const deferred = this.hangUpAt.get(member.peerId)
@@ -354,7 +359,8 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
         if (member.state !== 'dead') this.hangUpAt.delete(member.peerId)
         else if (now >= deferred.at || this.init.isAnswering?.(member.peerId) !== true) this.hangUp(member.peerId, deferred.reason)
       }
-      if (member.state === 'alive' && now - member.lastHeard > timing.probeAfterMs) {
+      if ((member.state === 'alive' && now - member.lastHeard > timing.probeAfterMs + slack) || member.state === 'suspect') {
+        // A suspect is probed until a ping settles it (or its suspicion times out).
         this.probe(member.peerId)
       } else if (member.state === 'dead' && now - (this.reconnectedAt.get(member.peerId) ?? member.stateSince) >= timing.reconnectIntervalMs) {
         // A ping that connects triggers the view exchange, and that brings the member back.
@@ -380,18 +386,34 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     }
   }
 
+  /** The profile's timeouts, stretched while this process itself runs late (see LocalHealth). */
+  private timing (): TimingProfile {
+    const slack = this.health.slackMs
+    if (slack === 0) return this.init.timing
+    const timing = this.init.timing
+    return { ...timing, suspectAfterMs: timing.suspectAfterMs + slack, suspicionTimeoutMs: timing.suspicionTimeoutMs + slack }
+  }
+
   /** Failure detector: a direct ping (dialing if needed) settles a suspicion either way. */
   private probe (peerId: string): void {
     if (!this.running || this.probing.has(peerId)) return
     this.probing.add(peerId)
-    const signal = AbortSignal.timeout(this.init.timing.pingTimeoutMs)
+    const timeoutMs = this.init.timing.pingTimeoutMs + this.health.slackMs
+    const signal = AbortSignal.timeout(timeoutMs)
     this.node.services.ping.ping(peerIdFromString(peerId), { signal })
       .then((rtt: number) => {
         this.rtts.set(peerId, rtt)
         this.dispatch({ type: 'reachable', peerId, now: this.now() })
       })
       .catch((err: any) => {
-        const reason = signal.aborted ? 'ping timed out' : `ping failed: ${err?.message ?? err}`
+        if (!signal.aborted && this.node.getConnections(peerIdFromString(peerId)).some(c => c.status === 'open')) {
+          // The peer closed or refused our ping stream over a live connection (e.g. its stream
+          // limit while it is swamped): its process runs, so this settles nothing. Measured: ten
+          // peers starting together called each other dead this way. A suspect is probed again.
+          this.log.debug({ peer: peerId, err }, 'ping refused over an open connection')
+          return
+        }
+        const reason = signal.aborted ? `ping timed out (${timeoutMs} ms)` : `ping failed: ${err?.message ?? err}`
         this.dispatch({ type: 'unreachable', peerId, now: this.now(), reason })
       })
       .finally(() => this.probing.delete(peerId))
