@@ -85,12 +85,6 @@ const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 60_000
 const MDNS_QUIET_WARN_MS = 10_000
 /** How long to wait for a backend to list its models at start before announcing none (and retrying). */
 const MODEL_LIST_TIMEOUT_MS = 10_000
-/**
- * A stopping peer lets in-flight completions finish for this long: most chat answers on a local
- * backend take a few seconds, and it stays well under the grace periods of systemd (90 s) and
- * Kubernetes (30 s) before their SIGKILL.
- */
-
 /** The composition root: builds mesh, membership, discovery and HTTP, and starts/stops them in order. */
 export function createPeer (init: PeerInit): Peer {
   const log = init.logger ?? silentLogger()

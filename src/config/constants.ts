@@ -29,9 +29,14 @@ export const DEFAULT_BACKEND = 'embedded'
 // The HTTP API is unauthenticated unless a token is set, so loopback only by default
 export const DEFAULT_API_HOST = '127.0.0.1'
 
-// The seed's API port, so existing clients keep working
-/** How long a stopping peer lets in-flight completions run before it ends them with an error. */
+/**
+ * A stopping peer lets in-flight completions finish for this long: most chat answers on a local
+ * backend take a few seconds, and it stays well under the grace periods of systemd (90 s) and
+ * Kubernetes (30 s) before their SIGKILL.
+ */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000
+
+// The seed's API port, so existing clients keep working
 export const DEFAULT_API_PORT = 8000
 
 // All interfaces, fixed port: LAN peers can dial us and bootstrap lists stay valid across restarts

@@ -6,7 +6,7 @@ import type { ClusterJson } from '../../src/http/cluster-json.js'
 import { spawnPeer, type SpawnedPeer } from '../helpers/spawn-peer.js'
 import { waitForClusterHttp } from '../helpers/cluster-http.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
-import { ask, postJson } from '../helpers/cluster.js'
+import { ask, ndjson, postJson } from '../helpers/cluster.js'
 
 // A peer that stops answering without closing its connections (SIGSTOP: the kernel keeps its TCP
 // connections open) must be routed around within 3 s (issue 7), with the DEFAULT timing profile a
@@ -151,7 +151,7 @@ describe('e2e: a SIGSTOPped peer', function () {
       if (done === true) break
       text += decoder.decode(value)
     }
-    const lines = text.trim().split('\n').map(line => JSON.parse(line))
+    const lines = ndjson(text)
     const last = lines.at(-1)
     assert.equal(last?.error, undefined, `the stream ended with an error: ${JSON.stringify(last)}`)
     assert.equal(last?.message?.content, tokens.join(''), 'the whole answer, after the freeze')
