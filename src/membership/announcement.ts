@@ -16,7 +16,7 @@ const count = z.number().int().min(0).max(1_000_000)
 const printable = (min: number, max: number): z.ZodString =>
   z.string().min(min).max(max).regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'contains control characters')
 
-const AnnouncementSchema = z.object({
+export const AnnouncementSchema = z.object({
   peer_id: z.string().min(1).max(128),
   name: printable(1, 128),
   // int() also bounds both to safe integers, so comparisons in the view stay exact.
@@ -134,7 +134,7 @@ function parseJson (bytes: Uint8Array): Decoded<unknown> {
 const knownPeerIds = new Set<string>()
 const MAX_KNOWN_PEER_IDS = 4096
 
-function isPeerId (value: string): boolean {
+export function isPeerId (value: string): boolean {
   if (knownPeerIds.has(value)) return true
   try {
     peerIdFromString(value)

@@ -1,17 +1,22 @@
 // Named timing profiles for membership. Tests use `test` instead of sleeping through `lan` timeouts.
 
 export interface TimingProfile {
-  /** How often a peer announces itself even when nothing changed. */
-  heartbeatMs: number
-  /**
-   * Silence after which an alive peer is pinged directly. A stopped process (SIGSTOP, a hung VM)
-   * keeps its connections open, so a late heartbeat plus a failed ping is the fast way to notice.
-   */
-  probeAfterMs: number
-  /** Silence after which an alive peer becomes suspect. */
-  suspectAfterMs: number
-  /** How long a suspect peer may stay suspect before it is declared dead. */
+  /** SWIM's protocol period: each period one member is probed (round-robin over a shuffled list). */
+  probeIntervalMs: number
+  /** A direct probe not answered within this asks `indirectChecks` others to probe for us. */
+  probeTimeoutMs: number
+  /** How many members are asked to probe a silent member for us before we suspect it (SWIM's k). */
+  indirectChecks: number
+  /** How long a suspect peer may stay suspect before it is declared dead (at N ≤ 10; grows with log10 N). */
   suspicionTimeoutMs: number
+  /** How often queued changes are pushed to `gossipFanout` random members; nothing is sent when none are queued. */
+  gossipIntervalMs: number
+  /** Members each gossip round goes to. */
+  gossipFanout: number
+  /** Each change is sent retransmitMult × ⌈log10(N + 1)⌉ times (memberlist's RetransmitMult). */
+  retransmitMult: number
+  /** Push-pull of the full view with one random member, about this often (jittered ±50 %, scaled up above 32 members). */
+  antiEntropyIntervalMs: number
   /** A direct ping (including a dial) that takes longer than this counts as failed. */
   pingTimeoutMs: number
   /** Dead and left peers stay listed (greyed) this long, then are dropped. */
@@ -19,8 +24,8 @@ export interface TimingProfile {
   /** How often bootstrap peers and lost members are dialed again while disconnected. */
   redialIntervalMs: number
   /**
-   * How often a dead member is pinged (dialed) again while it is still listed. After a partition
-   * heals both sides hold each other dead and nobody else dials: this bounds re-convergence.
+   * How often a dead member is probed again while it is still listed. After a partition heals
+   * both sides hold each other dead and nobody else probes them: this bounds re-convergence.
    */
   reconnectIntervalMs: number
   /**
@@ -29,7 +34,7 @@ export interface TimingProfile {
    * not fails it cleanly then. Attempts still waiting for a first token fail over at once anyway.
    */
   answeringGraceMs: number
-  /** Resolution of the timeout clock; a fraction of the smallest timeout. */
+  /** Resolution of the timeout clock and of the local-health lag measurement. */
   tickMs: number
   /** How long `start` may try to reach a bootstrap peer before it gives up (mDNS off). */
   joinTimeoutMs: number
@@ -37,29 +42,36 @@ export interface TimingProfile {
 
 export const PROFILES = {
   lan: {
-    heartbeatMs: 1_000, // DESIGN: announce every second
-    // A quarter interval late is already unusual on a LAN; a spurious probe costs one ping. Stopped
-    // peer → dead within probeAfterMs + tickMs + pingTimeoutMs ≈ 2.35 s (issue 7: routed around within 3 s).
-    probeAfterMs: 1_250,
-    suspectAfterMs: 3_000, // DESIGN: three missed heartbeats make a peer suspect
-    suspicionTimeoutMs: 5_000, // memberlist LAN: ~4 probe intervals before a suspect is dead
-    // A LAN round trip is ~1 ms and a dial ~10 ms; 1 s absorbs a busy host and keeps the bound above.
-    pingTimeoutMs: 1_000,
+    // A stopped peer (SIGSTOP) is probed by someone within about one period at any N (SWIM), then
+    // suspect ≤ probeTimeout + one more period later: ≤ 3 s (issue 7). memberlist LAN uses 1 s.
+    probeIntervalMs: 500,
+    probeTimeoutMs: 250, // a LAN round trip is ~1 ms and a new stream a few; 250 ms absorbs a busy host
+    indirectChecks: 3, // memberlist's IndirectChecks
+    suspicionTimeoutMs: 5_000, // memberlist LAN: SuspicionMult 4 × log10(N) × 1 s, floor at N ≤ 10
+    gossipIntervalMs: 200, // memberlist LAN GossipInterval
+    gossipFanout: 3, // memberlist LAN GossipNodes
+    retransmitMult: 4, // memberlist LAN RetransmitMult
+    antiEntropyIntervalMs: 20_000, // the issue's 10–30 s; memberlist pushes and pulls every 30 s
+    pingTimeoutMs: 1_000, // a dial is ~10 ms; 1 s absorbs a busy host
     retentionMs: 60_000, // DESIGN: dead/left stay listed 60 s so users see what happened
     redialIntervalMs: 5_000, // cheap on a LAN, and a restarted peer is found within seconds
-    // One dial a second per dead member for its 60 s of retention is noise; a healed partition
+    // A probe a second per dead member for its 60 s of retention is noise; a healed partition
     // re-converges within ~1 s of the link coming back (issue 7: within 5 s).
     reconnectIntervalMs: 1_000,
     // Longer than a VM pause or a debugger stop, short of a user giving up on a stalled answer.
     answeringGraceMs: 10_000,
-    tickMs: 100, // detection latency includes one tick; a tenth of a second keeps the 3 s bound comfortable
+    tickMs: 100, // detection latency includes one tick; a tenth of a second keeps the bounds comfortable
     joinTimeoutMs: 30_000 // machines booting together: give the bootstrap peer time to come up
   },
   test: {
-    heartbeatMs: 100, // loopback delivers in ~1 ms; 100 ms keeps tests fast without flooding
-    probeAfterMs: 250, // two and a half intervals: a busy CI machine delays heartbeats, a ping is cheap
-    suspectAfterMs: 500, // five missed heartbeats: tolerant of a busy 2-core CI machine
+    probeIntervalMs: 100, // three peers probe each other every 100–300 ms: detection well inside a test's patience
+    probeTimeoutMs: 150, // a loaded 2-core CI box delays a loopback answer by tens of ms, rarely more
+    indirectChecks: 3,
     suspicionTimeoutMs: 700,
+    gossipIntervalMs: 50,
+    gossipFanout: 3,
+    retransmitMult: 4,
+    antiEntropyIntervalMs: 2_000,
     pingTimeoutMs: 500, // a loopback dial is ~9 ms; 500 ms tolerates a loaded CI box
     retentionMs: 10_000, // long enough for a test to observe dead/left before removal
     redialIntervalMs: 300,

@@ -18,13 +18,18 @@ export interface ClusterView {
 export type ViewEvent =
   /** A validated announcement. `reportedState` is set when it came second-hand in a full view. */
   | { type: 'announce', announcement: Announcement, now: number, reportedState?: MemberState }
-  /** The last connection to the peer closed. */
-  | { type: 'disconnected', peerId: string, now: number }
-  /** A direct ping to the peer failed or timed out. */
+  /** Our own probe of the peer (direct and indirect) got no answer. */
+  | { type: 'suspect', peerId: string, now: number, reason: string }
+  /** A probe of a peer we already suspect failed again, or it cannot be reached at all. */
   | { type: 'unreachable', peerId: string, now: number, reason: string }
-  /** A direct ping to the peer succeeded. */
+  /** A probe of the peer was answered. */
   | { type: 'reachable', peerId: string, now: number }
-  /** The clock moved: apply heartbeat, suspicion and retention timeouts. */
+  /**
+   * Another member's verdict, disseminated: it suspects the peer, or holds it dead, as of the
+   * peer's version (incarnation, seq). Only a newer announcement from the peer refutes it.
+   */
+  | { type: 'reported', peerId: string, verdict: 'suspect' | 'dead', incarnation: number, seq: number, from: string, reason: string, now: number }
+  /** The clock moved: apply suspicion and retention timeouts. */
   | { type: 'tick', now: number }
 
 export type ViewChange =
@@ -38,7 +43,7 @@ export interface ApplyResult {
   changes: ViewChange[]
 }
 
-type Timing = Pick<TimingProfile, 'suspectAfterMs' | 'suspicionTimeoutMs' | 'retentionMs'>
+type Timing = Pick<TimingProfile, 'suspicionTimeoutMs' | 'retentionMs'>
 
 export function emptyView (self: string): ClusterView {
   return { self, members: new Map() }
@@ -54,11 +59,24 @@ export function compareVersion (a: Pick<Announcement, 'incarnation' | 'seq'>, b:
 export function applyEvent (view: ClusterView, event: ViewEvent, timing: Timing): ApplyResult {
   switch (event.type) {
     case 'announce': return applyAnnouncement(view, event.announcement, event.now, event.reportedState)
-    case 'disconnected': return transition(view, event.peerId, ['alive'], 'suspect', 'connection closed', event.now)
+    case 'suspect': return transition(view, event.peerId, ['alive'], 'suspect', event.reason, event.now)
     case 'unreachable': return transition(view, event.peerId, ['alive', 'suspect'], 'dead', event.reason, event.now)
     case 'reachable': return applyReachable(view, event.peerId, event.now)
+    case 'reported': return applyReport(view, event)
     case 'tick': return applyTick(view, event.now, timing)
   }
+}
+
+/**
+ * A third party's verdict counts only against the version it names: if we hold a newer
+ * announcement of the peer, the peer has spoken since (a refutation) and the verdict is stale.
+ */
+function applyReport (view: ClusterView, event: Extract<ViewEvent, { type: 'reported' }>): ApplyResult {
+  const current = view.members.get(event.peerId)
+  if (current == null || compareVersion(current.announcement, event) > 0) return unchanged(view)
+  const reason = `${event.reason} (reported by ${event.from.slice(-8)})`
+  if (event.verdict === 'suspect') return transition(view, event.peerId, ['alive'], 'suspect', reason, event.now)
+  return transition(view, event.peerId, ['alive', 'suspect'], 'dead', reason, event.now)
 }
 
 /** Folds several events; convenient for tests and for batches from a full view. */
@@ -145,9 +163,8 @@ function applyTick (view: ClusterView, now: number, timing: Timing): ApplyResult
   for (const member of view.members.values()) {
     if (member.peerId === view.self) continue
     let result: ApplyResult | undefined
-    if (member.state === 'alive' && now - member.lastHeard > timing.suspectAfterMs) {
-      result = transition(next, member.peerId, ['alive'], 'suspect', `no heartbeat for ${now - member.lastHeard} ms`, now)
-    } else if (member.state === 'suspect' && now - member.stateSince > timing.suspicionTimeoutMs) {
+    // Silence alone suspects no one: with SWIM nobody sends heartbeats, failed probes suspect.
+    if (member.state === 'suspect' && now - member.stateSince > timing.suspicionTimeoutMs) {
       result = transition(next, member.peerId, ['suspect'], 'dead', 'suspicion timeout', now)
     } else if ((member.state === 'dead' || member.state === 'left') && now - member.stateSince > timing.retentionMs) {
       const members = new Map(next.members)

@@ -5,12 +5,10 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping, type PingService } from '@libp2p/ping'
-import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
 import type { Identify } from '@libp2p/identify'
-import type { PeerDiscovery, PrivateKey, PubSub } from '@libp2p/interface'
-import { toString as bytesToString } from 'uint8arrays/to-string'
+import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { privateNetwork } from './private-network.js'
 import { silentLogger, type Logger } from '../log.js'
 import {
@@ -20,14 +18,12 @@ import {
   PING_MAX_STREAMS,
   INBOUND_CONNECTION_THRESHOLD,
   MAX_CONNECTIONS,
-  MAX_GOSSIP_RPC_BYTES,
   MAX_INCOMING_PENDING_CONNECTIONS
 } from './constants.js'
 
 export type MeshServices = {
   identify: Identify
   ping: PingService
-  pubsub: PubSub<GossipsubEvents>
 }
 
 export type MeshNode = Libp2p<MeshServices>
@@ -88,21 +84,11 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
       identify: identify(),
       // The default of one outbound ping stream per connection collides with libp2p's connection
       // monitor: the failure detector's probe then fails locally and calls a live peer dead.
-      ping: ping({ maxOutboundStreams: PING_MAX_STREAMS, maxInboundStreams: PING_MAX_STREAMS }),
-      pubsub: gossipsub({
-        // Announcements are published before the mesh forms (LIBP2P-NOTES 4): not an error.
-        allowPublishToZeroTopicPeers: true,
-        emitSelf: false,
-        globalSignaturePolicy: 'StrictSign',
-        maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
-        // Many peers on one IP (a lab behind NAT, tests on loopback) must not be pruned (LIBP2P-NOTES 3).
-        scoreParams: { IPColocationFactorWeight: 0 },
-        // Every peer forwards every announcement, so each arrives several times. Dedupe on the
-        // author's (from, seqno) before gossipsub verifies the signature of each copy: signature
-        // checks of duplicates were ~30 % of an idle peer's CPU at N = 10 (BENCHMARKS.md).
-        fastMsgIdFn: fastMessageId
-      }) as any
-    }
+      ping: ping({ maxOutboundStreams: PING_MAX_STREAMS, maxInboundStreams: PING_MAX_STREAMS })
+    },
+    // Liveness is membership's SWIM prober (one probe per period, whatever N is); libp2p's monitor
+    // would ping every connection every 10 s on top, a cost that grows with the connections.
+    connectionMonitor: { enabled: false }
   }) as Promise<MeshNode>
 }
 
@@ -117,11 +103,4 @@ function inboundRejectedLogger (log: Logger): (remoteAddr: string, err: Error) =
     lastWarned.set(host, now)
     log.warn(`mesh connection from ${remoteAddr} rejected: ${err.message}`)
   }
-}
-
-const NO_BYTES = new Uint8Array(0)
-
-/** (author, sequence number) names one published message, whichever peer forwarded the copy. */
-function fastMessageId (msg: { from?: Uint8Array, seqno?: Uint8Array }): string {
-  return bytesToString(msg.from ?? NO_BYTES, 'base64') + ':' + bytesToString(msg.seqno ?? NO_BYTES, 'base64')
 }

@@ -8,8 +8,12 @@ import type { MemberState } from '../../src/membership/types.js'
 import { stateOf, waitForView } from '../helpers/wait.js'
 
 const T = PROFILES.test
-/** Crash → suspect → dead: the heartbeat/suspicion path bounds it; a failed ping only shortens it. */
-const DEAD_BOUND_MS = T.suspectAfterMs + T.suspicionTimeoutMs + T.pingTimeoutMs + T.tickMs
+/**
+ * Crash → suspect → dead without help from the closed connection: probed within two periods (two
+ * others in the rotation), no direct or indirect answer, then the suspicion timeout. A failed
+ * probe of the suspect (or the connection closing) only shortens it.
+ */
+const DEAD_BOUND_MS = 2 * T.probeIntervalMs + 3 * T.probeTimeoutMs + T.suspicionTimeoutMs + T.tickMs
 
 describe('membership with 3 real peers in one process', function () {
   this.timeout(30_000)

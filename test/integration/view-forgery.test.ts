@@ -6,7 +6,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { createMeshNode, type MeshNode } from '../../src/mesh/node.js'
-import { sendView } from '../../src/membership/view-sync.js'
+import { createLibp2pTransport } from '../../src/membership/libp2p-transport.js'
+import { silentLogger } from '../../src/log.js'
 import { signAnnouncement } from '../../src/membership/announcement.js'
 import type { Announcement } from '../../src/membership/types.js'
 import { waitForView } from '../helpers/wait.js'
@@ -44,12 +45,13 @@ describe('full-view exchange with a lying peer', function () {
     const aboutHonest = { ...describe(0, 'x'), peer_id: peer.info().peerId }
 
     await liar.dial(peer.mesh().getMultiaddrs())
-    await sendView(liar, peer.mesh().peerId, [
+    // The liar pushes its view (push-pull) and gets the honest peer's back.
+    await createLibp2pTransport(liar, silentLogger()).exchangeViews(peer.info().peerId, [
       { announcement: forged, state: 'alive' },
       { announcement: unsigned, state: 'alive' },
       { announcement: aboutHonest, state: 'dead' },
       { announcement: genuine, state: 'alive' }
-    ])
+    ], AbortSignal.timeout(5_000))
     await waitForView(peer, cl => cl.peers.some(p => p.name === 'genuine'), 5_000, 'the genuine entry')
     const names = peer.cluster().peers.map(p => p.name).sort()
     assert.deepEqual(names, ['genuine', 'honest'])

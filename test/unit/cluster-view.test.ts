@@ -15,9 +15,12 @@ const PEERS = {
 
 type Alias = keyof typeof PEERS
 
-// suspectAfterMs 500, suspicionTimeoutMs 700, retentionMs 10 000.
+// suspicionTimeoutMs 700, retentionMs 10 000.
 const T = PROFILES.test
-const SUSPECT_AFTER = T.suspectAfterMs
+/** Longer than any timeout but retention: silence alone must not move anyone. */
+const LONG_SILENCE = 5_000
+/** When the rows below have a probe of a member fail. */
+const SUSPECT_AFTER = 500
 const SUSPICION = T.suspicionTimeoutMs
 const RETENTION = T.retentionMs
 
@@ -44,7 +47,9 @@ function announce (who: Alias, now: number, fields: Partial<Announcement> = {}, 
   if (reportedState != null) event.reportedState = reportedState
   return event
 }
-const disconnected = (who: Alias, now: number): ViewEvent => ({ type: 'disconnected', peerId: PEERS[who], now })
+/** Our own probe failed (the wiring's first-hand suspicion; the old connection-closed rule). */
+const disconnected = (who: Alias, now: number): ViewEvent => ({ type: 'suspect', peerId: PEERS[who], now, reason: 'connection closed' })
+const probeFailed = (who: Alias, now: number): ViewEvent => ({ type: 'suspect', peerId: PEERS[who], now, reason: 'no answer to probes' })
 const unreachable = (who: Alias, now: number, reason = 'ping timed out'): ViewEvent => ({ type: 'unreachable', peerId: PEERS[who], now, reason })
 const reachable = (who: Alias, now: number): ViewEvent => ({ type: 'reachable', peerId: PEERS[who], now })
 const tick = (now: number): ViewEvent => ({ type: 'tick', now })
@@ -296,10 +301,10 @@ describe('cluster view', () => {
         },
         {
           name: 'not change a suspect peer',
-          setup: [announce('A', 0), tick(SUSPECT_AFTER + 1)],
+          setup: [announce('A', 0), probeFailed('A', SUSPECT_AFTER + 1)],
           event: disconnected('A', 600),
           state: 'suspect',
-          reason: 'no heartbeat',
+          reason: 'no answer to probes',
           changes: [],
           unchanged: true,
           stateSince: SUSPECT_AFTER + 1
@@ -431,42 +436,20 @@ describe('cluster view', () => {
     describe('tick', () => {
       runRows([
         {
-          name: `keep a peer alive after exactly suspectAfterMs (${SUSPECT_AFTER} ms) of silence`,
+          name: 'keep a silent peer alive however long the silence (SWIM: only failed probes suspect)',
           setup: [announce('A', 0)],
-          event: tick(SUSPECT_AFTER),
+          event: tick(LONG_SILENCE),
           state: 'alive',
-          changes: []
-        },
-        {
-          name: `make a peer suspect after suspectAfterMs + 1 (${SUSPECT_AFTER + 1} ms) of silence`,
-          setup: [announce('A', 0)],
-          event: tick(SUSPECT_AFTER + 1),
-          state: 'suspect',
-          reason: `no heartbeat for ${SUSPECT_AFTER + 1} ms`,
-          changes: ['A alive→suspect'],
-          stateSince: SUSPECT_AFTER + 1,
+          changes: [],
           lastHeard: 0
         },
         {
-          name: 'count silence from the last newer announcement',
-          setup: [announce('A', 0, { seq: 1 }), announce('A', 400, { seq: 2 })],
-          event: tick(400 + SUSPECT_AFTER),
-          state: 'alive',
-          changes: []
-        },
-        {
-          name: 'not count a duplicate announcement as a heartbeat',
-          setup: [announce('A', 0, { seq: 1 }), announce('A', 400, { seq: 1 })],
-          event: tick(SUSPECT_AFTER + 1),
-          state: 'suspect',
-          changes: ['A alive→suspect']
-        },
-        {
-          name: 'count silence from the last successful ping',
+          name: 'keep a peer alive after a successful ping and a long silence',
           setup: [announce('A', 0), reachable('A', 400)],
-          event: tick(400 + SUSPECT_AFTER),
+          event: tick(400 + LONG_SILENCE),
           state: 'alive',
-          changes: []
+          changes: [],
+          lastHeard: 400
         },
         {
           name: `keep a peer suspect for exactly suspicionTimeoutMs (${SUSPICION} ms)`,
@@ -485,18 +468,11 @@ describe('cluster view', () => {
           stateSince: 100 + SUSPICION + 1
         },
         {
-          name: 'time suspicion from when the peer became suspect, not from its last heartbeat',
-          setup: [announce('A', 0), tick(SUSPECT_AFTER + 1)],
-          event: tick(SUSPECT_AFTER + 1 + SUSPICION),
+          name: 'time suspicion from when the peer became suspect, not from when it was last heard',
+          setup: [announce('A', 0), disconnected('A', LONG_SILENCE)],
+          event: tick(LONG_SILENCE + SUSPICION),
           state: 'suspect',
           changes: []
-        },
-        {
-          name: 'move a long-silent alive peer only to suspect in one tick',
-          setup: [announce('A', 0)],
-          event: tick(SUSPECT_AFTER + SUSPICION + RETENTION + 10),
-          state: 'suspect',
-          changes: ['A alive→suspect']
         },
         {
           name: 'keep a dead peer listed for exactly retentionMs',
@@ -538,21 +514,22 @@ describe('cluster view', () => {
           setup: [
             announce('A', 0),
             announce('B', 400),
+            probeFailed('B', RETENTION - SUSPICION),
             announce('C', 0),
             unreachable('C', 0)
           ],
           event: tick(RETENTION + 1),
-          state: 'suspect',
-          changes: ['A alive→suspect', 'B alive→suspect', 'removed C'],
+          state: 'alive',
+          changes: ['B suspect→dead', 'removed C'],
           unordered: true
         },
         {
-          name: 'leave a recently heard member alone while another turns suspect',
-          setup: [announce('A', 0), announce('B', 400)],
-          event: tick(SUSPECT_AFTER + 1),
+          name: 'leave an alive member alone while a suspect one turns dead',
+          setup: [announce('A', 0), announce('B', 400), probeFailed('A', SUSPECT_AFTER)],
+          event: tick(SUSPECT_AFTER + SUSPICION + 1),
           peer: 'B',
           state: 'alive',
-          changes: ['A alive→suspect']
+          changes: ['A suspect→dead']
         },
         {
           name: 'do nothing on an empty view',
@@ -578,7 +555,7 @@ describe('cluster view', () => {
         },
         {
           name: 'refute suspicion with a higher incarnation',
-          setup: [announce('A', 0, { incarnation: 1, seq: 9 }), tick(SUSPECT_AFTER + 1)],
+          setup: [announce('A', 0, { incarnation: 1, seq: 9 }), probeFailed('A', SUSPECT_AFTER + 1)],
           event: announce('A', 900, { incarnation: 2, seq: 1 }),
           state: 'alive',
           reason: 'rejoined',
@@ -664,7 +641,7 @@ describe('cluster view', () => {
     describe('self', () => {
       runRows([
         {
-          name: 'never suspect self on missed heartbeats',
+          name: 'never time out self',
           setup: [announce('self', 0)],
           event: tick(SUSPECT_AFTER + SUSPICION + RETENTION + 1),
           peer: 'self',
@@ -701,11 +678,11 @@ describe('cluster view', () => {
         },
         {
           name: 'still time out other members while skipping self',
-          setup: [announce('self', 0), announce('A', 0)],
-          event: tick(SUSPECT_AFTER + 1),
+          setup: [announce('self', 0), announce('A', 0), probeFailed('A', 0)],
+          event: tick(SUSPICION + 1),
           peer: 'self',
           state: 'alive',
-          changes: ['A alive→suspect']
+          changes: ['A suspect→dead']
         }
       ])
     })
@@ -841,7 +818,7 @@ describe('cluster view', () => {
         announce('A', 200, { seq: 3, load: { active: 1, queued: 0, capacity: 4 } }),
         disconnected('A', 300),
         reachable('A', 350),
-        tick(350 + SUSPECT_AFTER + 1),
+        probeFailed('A', 350 + SUSPECT_AFTER + 1),
         tick(350 + SUSPECT_AFTER + 1 + SUSPICION + 1),
         tick(350 + SUSPECT_AFTER + 1 + SUSPICION + 1 + RETENTION + 1)
       ], T)

@@ -1,0 +1,126 @@
+import * as lp from 'it-length-prefixed'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Stream } from '@libp2p/interface'
+import type { MeshNode } from '../mesh/node.js'
+import type { Logger } from '../log.js'
+import { MAX_SWIM_FRAME_BYTES, MAX_VIEW_FRAME_BYTES, SWIM_MAX_STREAMS, SWIM_PROTOCOL, VIEW_EXCHANGE_TIMEOUT_MS, VIEW_PROTOCOL } from '../mesh/constants.js'
+import { decodeView, encodeView, type ViewEntry } from './announcement.js'
+import { decodeMessage, encodeMessage, type SwimReply, type SwimRequest } from './messages.js'
+import type { MembershipHandlers, MembershipTransport } from './transport.js'
+
+export interface Libp2pTransport extends MembershipTransport {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** Frames refused at the door (malformed, oversize, a reply where a request belongs). */
+  readonly rejected: number
+}
+
+/**
+ * Membership over libp2p: one short stream per exchange on a connection libp2p already holds (or
+ * dials on demand). `/harombe/swim/1.0.0` carries one request frame and one reply frame;
+ * `/harombe/view/1.0.0` one full view each way (push-pull). Frames are length-prefixed JSON,
+ * bounded, and validated before anything reads them; a bad frame is dropped and logged.
+ */
+export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTransport {
+  let handlers: MembershipHandlers | undefined
+  let rejected = 0
+  const selfId = node.peerId.toString()
+
+  const reject = (from: string, what: string, reason: string): void => {
+    rejected++
+    // Cut-short streams are normal while peers stop; bad data is worth a warning.
+    const bad = reason.startsWith('malformed') || reason.startsWith('oversize')
+    logger[bad ? 'warn' : 'debug']({ peer: from }, `${what} rejected: ${reason}`)
+  }
+
+  /** Writes one frame, then reads one frame back; the signal aborts both. */
+  const exchange = async (to: string, protocol: string, frame: Uint8Array, maxBytes: number, signal: AbortSignal): Promise<Uint8Array> => {
+    if (to === selfId) throw new Error('cannot message ourselves')
+    const stream = await node.dialProtocol(peerIdFromString(to), protocol, { signal, maxOutboundStreams: SWIM_MAX_STREAMS })
+    const onAbort = (): void => { stream.abort(signal.reason ?? new Error('aborted')) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await stream.sink([lp.encode.single(frame)])
+      for await (const reply of lp.decode(stream.source, { maxDataLength: maxBytes })) return reply.subarray()
+      throw new Error('stream ended before the reply')
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      if (stream.status === 'open') await stream.close().catch(() => { stream.abort(new Error('close failed')) })
+    }
+  }
+
+  /** Reads the one request frame of an inbound stream (or undefined if there is none), bounded in time. */
+  const readOne = async (stream: Stream, maxBytes: number): Promise<Uint8Array> => {
+    const timer = setTimeout(() => { stream.abort(new Error('no request frame in time')) }, VIEW_EXCHANGE_TIMEOUT_MS)
+    try {
+      for await (const frame of lp.decode(stream.source, { maxDataLength: maxBytes })) return frame.subarray()
+      throw new Error('stream ended before the request frame')
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  const onSwimStream = ({ stream, connection }: { stream: Stream, connection: { remotePeer: { toString: () => string } } }): void => {
+    const from = connection.remotePeer.toString()
+    void (async () => {
+      const bytes = await readOne(stream, MAX_SWIM_FRAME_BYTES)
+      const decoded = decodeMessage(bytes, MAX_SWIM_FRAME_BYTES)
+      if (!decoded.ok) { reject(from, 'membership message', decoded.reason); stream.abort(new Error(decoded.reason)); return }
+      if (decoded.value.skipped.length > 0) reject(from, `${decoded.value.skipped.length} update(s)`, `malformed: ${decoded.value.skipped[0]}`)
+      const message = decoded.value.message
+      if (message.type === 'ack' || message.type === 'nack') { reject(from, 'membership message', `malformed: a ${message.type} is not a request`); stream.abort(new Error('not a request')); return }
+      if (handlers == null) { stream.abort(new Error('membership not running')); return }
+      const reply = await handlers.onRequest(from, message, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS))
+      await stream.sink([lp.encode.single(encodeMessage(reply))])
+    })().catch((err: any) => {
+      logger.debug({ peer: from }, `membership stream failed: ${err?.message ?? err}`)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    })
+  }
+
+  const onViewStream = ({ stream, connection }: { stream: Stream, connection: { remotePeer: { toString: () => string } } }): void => {
+    const from = connection.remotePeer.toString()
+    void (async () => {
+      const decoded = decodeView(await readOne(stream, MAX_VIEW_FRAME_BYTES))
+      if (!decoded.ok) { reject(from, 'view', decoded.reason); stream.abort(new Error(decoded.reason)); return }
+      if (decoded.value.skipped.length > 0) reject(from, `view: ${decoded.value.skipped.length} entries`, `malformed: ${decoded.value.skipped[0]}`)
+      if (handlers == null) { stream.abort(new Error('membership not running')); return }
+      const mine = await handlers.onViewExchange(from, decoded.value.entries)
+      await stream.sink([lp.encode.single(encodeView(mine))])
+    })().catch((err: any) => {
+      logger.debug({ peer: from }, `view stream failed: ${err?.message ?? err}`)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    })
+  }
+
+  return {
+    async start () {
+      const limits = { maxInboundStreams: SWIM_MAX_STREAMS, maxOutboundStreams: SWIM_MAX_STREAMS }
+      await node.handle(SWIM_PROTOCOL, onSwimStream as any, limits)
+      await node.handle(VIEW_PROTOCOL, onViewStream as any, limits)
+    },
+    async stop () {
+      handlers = undefined
+      await node.unhandle(SWIM_PROTOCOL).catch(() => {})
+      await node.unhandle(VIEW_PROTOCOL).catch(() => {})
+    },
+    handle (next) { handlers = next },
+    async request (to: string, message: SwimRequest, signal: AbortSignal): Promise<SwimReply> {
+      const bytes = await exchange(to, SWIM_PROTOCOL, encodeMessage(message), MAX_SWIM_FRAME_BYTES, signal)
+      const decoded = decodeMessage(bytes, MAX_SWIM_FRAME_BYTES)
+      if (!decoded.ok) { reject(to, 'membership reply', decoded.reason); throw new Error(`bad reply: ${decoded.reason}`) }
+      const reply = decoded.value.message
+      if (reply.type !== 'ack' && reply.type !== 'nack') { reject(to, 'membership reply', `malformed: a ${reply.type} is not a reply`); throw new Error('bad reply') }
+      return reply
+    },
+    async exchangeViews (to: string, entries: ViewEntry[], signal: AbortSignal): Promise<ViewEntry[]> {
+      const decoded = decodeView(await exchange(to, VIEW_PROTOCOL, encodeView(entries), MAX_VIEW_FRAME_BYTES, signal))
+      if (!decoded.ok) { reject(to, 'view', decoded.reason); throw new Error(`bad view: ${decoded.reason}`) }
+      return decoded.value.entries
+    },
+    isConnected (peer: string): boolean {
+      return node.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peer)
+    },
+    get rejected () { return rejected }
+  }
+}

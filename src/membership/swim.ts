@@ -1,0 +1,466 @@
+import { TypedEventEmitter } from 'main-event'
+import { clockTimeout, every, type Clock } from './clock.js'
+import { createProber, type ProbeResult, type Prober } from './prober.js'
+import { createDissemination, type Dissemination } from './dissemination.js'
+import { createAntiEntropy, type AntiEntropy } from './anti-entropy.js'
+import { LocalHealth } from './local-health.js'
+import { applyEvent, compareVersion, emptyView, type ClusterView, type ViewChange, type ViewEvent } from './view.js'
+import type { ViewEntry } from './announcement.js'
+import type { Seen, SwimReply, SwimRequest, Update } from './messages.js'
+import type { MembershipHandlers, MembershipTransport, MessageCounts } from './transport.js'
+import type { TimingProfile } from './profiles.js'
+import type { Announcement, Load, Tier } from './types.js'
+import type { Logger } from '../log.js'
+
+/** What this peer says about itself; membership adds identity and versions. */
+export interface SelfDescription {
+  name: string
+  models: string[]
+  tier: Tier
+  enabled: boolean
+  load: Load
+  apiPort: number
+  version: string
+}
+
+/** Signs our announcements and checks others' (the simulator's is a stand-in; the peer's is Ed25519). */
+export interface AnnouncementSigner {
+  sign: (ann: Announcement) => Promise<Announcement>
+  verify: (ann: Announcement) => Promise<boolean>
+}
+
+export interface SwimInit {
+  selfId: string
+  self: SelfDescription
+  /** Our mesh addresses, announced so members that only heard of us can dial us. */
+  addrs: () => string[]
+  transport: MembershipTransport
+  signer: AnnouncementSigner
+  clock: Clock
+  timing: TimingProfile
+  logger: Logger
+  random?: () => number
+  /** Grows across restarts (default: the clock at creation), so a restarted peer overrides what others remember. */
+  incarnation?: number
+}
+
+export interface SwimEvents {
+  change: CustomEvent<ViewChange>
+}
+
+/**
+ * SWIM membership (Das, Gupta, Motivala 2002) with memberlist's and Lifeguard's refinements, on
+ * any `MembershipTransport`: the failure detector (prober.ts), change-only dissemination
+ * (dissemination.ts) and push-pull anti-entropy (anti-entropy.ts) around the pure view (view.ts).
+ * Per-member cost does not grow with N: one probe per period, gossip only while something changed.
+ * This file is the wiring plus the rules that join them: what a probe result means for the view,
+ * what an incoming update does, and refutation (a peer told it is suspected announces anew).
+ */
+export class Swim extends TypedEventEmitter<SwimEvents> {
+  readonly selfId: string
+  private readonly init: SwimInit
+  private readonly clock: Clock
+  private readonly log: Logger
+  private readonly random: () => number
+  private readonly incarnation: number
+  private readonly health: LocalHealth
+  private readonly prober: Prober
+  private readonly dissemination: Dissemination
+  private readonly antiEntropy: AntiEntropy
+  private description: SelfDescription
+  private seq = 0
+  private current?: Announcement
+  private signing: Promise<unknown> = Promise.resolve()
+  private state: ClusterView
+  private running = false
+  private leaving = false
+  private tickTimer?: { stop: () => void }
+  private targetsCache?: { pool: string[], suspects: string[], dead: string[], relays: string[], alive: string[] }
+  /** Members not alive: the tick has work only while there are some. */
+  private timed = 0
+  readonly counts: MessageCounts = { in: 0, out: 0, rejected: 0 }
+  /** Smoothed round trip of direct probes per member (ms). */
+  readonly rtts = new Map<string, number>()
+
+  constructor (init: SwimInit) {
+    super()
+    this.init = init
+    this.selfId = init.selfId
+    this.clock = init.clock
+    this.log = init.logger
+    this.random = init.random ?? Math.random
+    this.incarnation = init.incarnation ?? init.clock.now()
+    this.description = { ...init.self }
+    this.state = emptyView(this.selfId)
+    this.health = new LocalHealth(init.timing.tickMs)
+    const timing = init.timing
+    this.prober = createProber({
+      clock: this.clock,
+      transport: this.countingTransport(),
+      timing,
+      random: this.random,
+      targets: () => this.targets(),
+      ping: target => ({ type: 'ping', seen: this.seen(target), updates: this.dissemination.piggyback() }),
+      pingReq: target => ({ type: 'ping-req', target, updates: this.dissemination.piggyback() }),
+      slackMs: () => this.health.slackMs,
+      onReply: (from, reply, rtt) => { this.onReply(from, reply, rtt) },
+      onResult: (target, result) => { this.onProbeResult(target, result) }
+    })
+    this.dissemination = createDissemination({
+      clock: this.clock,
+      transport: { request: this.countingTransport().request, isConnected: peer => init.transport.isConnected(peer) },
+      timing,
+      random: this.random,
+      targets: () => ({ peers: this.targets().pool, n: this.state.members.size }),
+      onReply: (from, reply) => { this.onReply(from, reply, undefined) }
+    })
+    this.antiEntropy = createAntiEntropy({
+      clock: this.clock,
+      transport: {
+        exchangeViews: async (to, entries, signal) => {
+          this.counts.out++
+          const theirs = await init.transport.exchangeViews(to, entries, signal)
+          this.counts.in++
+          return theirs
+        }
+      },
+      timing,
+      random: this.random,
+      peers: () => this.targets().relays,
+      entries: () => this.entries(),
+      apply: async (from, entries) => { await this.applyEntries(from, entries) },
+      onError: (peer, err) => { this.log.debug({ peer }, `view exchange failed: ${err?.message ?? err}`) }
+    })
+  }
+
+  view (): ClusterView {
+    return this.state
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    this.init.transport.handle(this.handlers)
+    await this.announce()
+    this.prober.start()
+    this.dissemination.start()
+    this.antiEntropy.start()
+    this.tickTimer = every(this.clock, () => this.init.timing.tickMs, () => { this.tick() })
+  }
+
+  /** Announces `leaving` to every member we can reach at once, so they mark us `left`, then stops. Idempotent. */
+  async leave (signal?: AbortSignal): Promise<void> {
+    if (!this.running || this.leaving) return
+    this.leaving = true
+    this.prober.stop()
+    const goodbye = await this.announce('leaving')
+    if (goodbye == null) return
+    await this.dissemination.sendNow(this.targets().pool, [{ type: 'alive', announcement: goodbye }], signal)
+  }
+
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    this.prober.stop()
+    this.dissemination.stop()
+    this.antiEntropy.stop()
+    this.tickTimer?.stop()
+    this.init.transport.handle(undefined)
+  }
+
+  /** Changes what we announce (load, models…): announced at once, and spread as a change. */
+  updateSelf (patch: Partial<SelfDescription>): void {
+    const next = { ...this.description, ...patch }
+    // Only a change is news: an unchanged load or model list is not spread.
+    if (JSON.stringify(next) === JSON.stringify(this.description)) return
+    this.description = next
+    if (this.running && !this.leaving) void this.announce()
+  }
+
+  /** Probes `peer` outside the rotation (its connection closed: dead or just idle-closed?). */
+  probeNow (peer: string): void {
+    if (this.running && peer !== this.selfId && this.state.members.has(peer)) this.prober.probeNow(peer)
+  }
+
+  /** A full push-pull with `peer` (a joiner's first contact). */
+  async exchangeViews (peer: string): Promise<void> {
+    if (this.running) await this.antiEntropy.exchange(peer)
+  }
+
+  /** Changes queued for dissemination (0 when the mesh is quiet). */
+  get queuedUpdates (): number {
+    return this.dissemination.queued
+  }
+
+  // --- our own announcement ---------------------------------------------------------------
+
+  /** Signs and applies a new version of our announcement and queues it for dissemination. */
+  private async announce (state: Announcement['state'] = 'alive'): Promise<Announcement | undefined> {
+    const d = this.description
+    const unsigned: Announcement = {
+      peer_id: this.selfId,
+      name: d.name,
+      incarnation: this.incarnation,
+      seq: ++this.seq,
+      state,
+      models: d.models,
+      tier: d.tier,
+      enabled: d.enabled,
+      load: d.load,
+      api_port: d.apiPort,
+      addrs: this.init.addrs().slice(0, 8),
+      version: d.version
+    }
+    // Signatures resolve in call order, so a slower older one never overwrites a newer one.
+    const signed = this.signing.then(async () => await this.init.signer.sign(unsigned))
+    this.signing = signed.catch(() => {})
+    let ann: Announcement
+    try {
+      ann = await signed
+    } catch (err: any) {
+      this.log.warn({ err }, 'announcement not signed')
+      return undefined
+    }
+    if (this.current != null && compareVersion(ann, this.current) <= 0) return this.current
+    this.current = ann
+    this.dispatch({ type: 'announce', announcement: ann, now: this.clock.now() })
+    this.dissemination.enqueue({ type: 'alive', announcement: ann })
+    return ann
+  }
+
+  private myVersion (): { incarnation: number, seq: number } {
+    return this.current ?? { incarnation: this.incarnation, seq: this.seq }
+  }
+
+  /** Someone holds us suspect or dead as of a version we have not moved past: say something newer. */
+  private async refuteIfNeeded (state: string, version: { incarnation: number, seq: number }): Promise<void> {
+    if (state === 'alive' || this.leaving || compareVersion(version, this.myVersion()) < 0) return
+    this.log.info(`refuting: a member holds us ${state}`)
+    await this.announce()
+  }
+
+  // --- what arrives ----------------------------------------------------------------------
+
+  private readonly handlers: MembershipHandlers = {
+    onRequest: async (from, message) => await this.onRequest(from, message),
+    onViewExchange: async (from, entries) => {
+      this.counts.in++
+      await this.applyEntries(from, entries)
+      this.counts.out++
+      return this.entries()
+    }
+  }
+
+  private async onRequest (from: string, message: SwimRequest): Promise<SwimReply> {
+    this.counts.in++
+    this.applyUpdates(from, message.updates)
+    // Any message is proof of life of its sender.
+    this.dispatch({ type: 'reachable', peerId: from, now: this.clock.now() })
+    switch (message.type) {
+      case 'ping': {
+        if (message.seen != null) await this.refuteIfNeeded(message.seen.state, message.seen)
+        const mine = this.current
+        const self = mine != null && (message.seen == null || compareVersion(mine, message.seen) > 0) ? mine : undefined
+        return this.reply({ type: 'ack', seen: this.seen(from), ...(self != null ? { self } : {}), updates: this.dissemination.piggyback() })
+      }
+      case 'ping-req': {
+        const acked = await this.relayProbe(message.target)
+        return this.reply(acked ? { type: 'ack', updates: this.dissemination.piggyback() } : { type: 'nack', updates: this.dissemination.piggyback() })
+      }
+      case 'gossip':
+        return this.reply({ type: 'ack', updates: [] })
+    }
+  }
+
+  private reply (reply: SwimReply): SwimReply {
+    this.counts.out++
+    return reply
+  }
+
+  /** A probe on another member's behalf: only whether it answers matters to the asker. */
+  private async relayProbe (target: string): Promise<boolean> {
+    const { signal, clear } = clockTimeout(this.clock, this.init.timing.probeTimeoutMs + this.health.slackMs, `relayed probe of ${target}`)
+    try {
+      this.counts.out++
+      const reply = await this.init.transport.request(target, { type: 'ping', seen: this.seen(target), updates: this.dissemination.piggyback() }, signal)
+      this.counts.in++
+      this.onReply(target, reply, undefined)
+      return true
+    } catch {
+      return false
+    } finally {
+      clear()
+    }
+  }
+
+  private onReply (from: string, reply: SwimReply, rttMs: number | undefined): void {
+    this.applyUpdates(from, reply.updates)
+    if (reply.type !== 'ack') return
+    if (reply.self != null) this.applyUpdates(from, [{ type: 'alive', announcement: reply.self }])
+    if (rttMs != null) {
+      const previous = this.rtts.get(from)
+      // EWMA as TCP's SRTT (α = 1/8): one slow answer does not swing routing.
+      this.rtts.set(from, previous == null ? rttMs : previous + (rttMs - previous) / 8)
+    }
+    if ('seen' in reply && reply.seen != null) void this.refuteIfNeeded(reply.seen.state, reply.seen)
+  }
+
+  private onProbeResult (target: string, result: ProbeResult): void {
+    const member = this.state.members.get(target)
+    if (member == null) return
+    const now = this.clock.now()
+    if (result.ok) {
+      this.dispatch({ type: 'reachable', peerId: target, now })
+      return
+    }
+    if (member.state === 'alive') {
+      if (this.dispatch({ type: 'suspect', peerId: target, now, reason: result.reason })) {
+        const v = member.announcement
+        this.dissemination.enqueue({ type: 'suspect', peer_id: target, incarnation: v.incarnation, seq: v.seq, from: this.selfId })
+      }
+    } else if (member.state === 'suspect') {
+      if (this.dispatch({ type: 'unreachable', peerId: target, now, reason: result.reason })) {
+        const v = member.announcement
+        this.dissemination.enqueue({ type: 'dead', peer_id: target, incarnation: v.incarnation, seq: v.seq, from: this.selfId, reason: result.reason.slice(0, 200) })
+      }
+    }
+  }
+
+  /** Applies disseminated updates; each one that changed our view is passed on (infection-style). */
+  private applyUpdates (from: string, updates: Update[]): void {
+    for (const update of updates) {
+      if (update.type === 'alive') {
+        void this.applyAnnouncement(from, update.announcement)
+        continue
+      }
+      if (update.peer_id === this.selfId) {
+        void this.refuteIfNeeded(update.type, update)
+        continue
+      }
+      const changed = this.dispatch({
+        type: 'reported',
+        peerId: update.peer_id,
+        verdict: update.type,
+        incarnation: update.incarnation,
+        seq: update.seq,
+        from: update.from,
+        reason: update.type === 'dead' ? update.reason : 'suspected',
+        now: this.clock.now()
+      })
+      if (changed) this.dissemination.enqueue(update)
+    }
+  }
+
+  /**
+   * An announcement counts only with its subject's own signature (whoever relayed it), and only a
+   * newer version than ours is checked at all: each (peer, incarnation, seq) is verified once.
+   */
+  private async applyAnnouncement (from: string, ann: Announcement, reportedState?: ViewEntry['state']): Promise<void> {
+    if (ann.peer_id === this.selfId) {
+      if (reportedState != null) await this.refuteIfNeeded(reportedState, ann)
+      return
+    }
+    const known = this.state.members.get(ann.peer_id)
+    if (known != null && compareVersion(ann, known.announcement) <= 0) return
+    if (!await this.init.signer.verify(ann)) {
+      this.counts.rejected++
+      this.log.warn({ peer: from }, `announcement of ${ann.peer_id} without a valid signature of its peer dropped`)
+      return
+    }
+    const before = this.state.members.get(ann.peer_id)
+    if (before != null && compareVersion(ann, before.announcement) <= 0) return
+    const event: ViewEvent = { type: 'announce', announcement: ann, now: this.clock.now() }
+    if (reportedState != null) event.reportedState = reportedState
+    this.dispatch(event)
+    const after = this.state.members.get(ann.peer_id)
+    // Passed on only if we took it (second-hand news of strangers that are gone is not).
+    if (after != null && after.announcement === ann) this.dissemination.enqueue({ type: 'alive', announcement: ann })
+  }
+
+  private async applyEntries (from: string, entries: ViewEntry[]): Promise<void> {
+    await Promise.all(entries.map(async e => { await this.applyAnnouncement(from, e.announcement, e.state) }))
+  }
+
+  // --- the view -------------------------------------------------------------------------
+
+  /** Applies one event; true when it changed a member's state. */
+  private dispatch (event: ViewEvent): boolean {
+    const { view, changes } = applyEvent(this.state, event, this.effectiveTiming())
+    this.state = view
+    let stateChanged = false
+    for (const change of changes) {
+      if (change.kind !== 'updated') {
+        this.targetsCache = undefined
+        if (change.kind === 'state') stateChanged = true
+      }
+      if (change.kind === 'removed') {
+        this.dissemination.forget(change.peerId)
+        this.rtts.delete(change.peerId)
+      }
+      this.logChange(change)
+      this.safeDispatchEvent('change', { detail: change })
+    }
+    if (this.targetsCache == null) this.timed = [...this.state.members.values()].filter(m => m.state !== 'alive').length
+    return stateChanged
+  }
+
+  private tick (): void {
+    const now = this.clock.now()
+    this.health.tick(now)
+    if (this.timed > 0) this.dispatch({ type: 'tick', now })
+  }
+
+  /**
+   * The suspicion timeout grows with log10 N (memberlist: a larger cluster needs more rounds to
+   * spread a refutation) and with this process's own timer lag (Lifeguard local health).
+   */
+  private effectiveTiming (): TimingProfile {
+    const timing = this.init.timing
+    const scale = Math.max(1, Math.log10(Math.max(1, this.state.members.size)))
+    const slack = this.health.slackMs
+    if (scale === 1 && slack === 0) return timing
+    return { ...timing, suspicionTimeoutMs: Math.round(timing.suspicionTimeoutMs * scale) + slack }
+  }
+
+  private targets (): NonNullable<Swim['targetsCache']> {
+    if (this.targetsCache != null) return this.targetsCache
+    const t = { pool: [] as string[], suspects: [] as string[], dead: [] as string[], relays: [] as string[], alive: [] as string[] }
+    for (const m of this.state.members.values()) {
+      if (m.peerId === this.selfId) continue
+      if (m.state === 'alive') { t.pool.push(m.peerId); t.relays.push(m.peerId); t.alive.push(m.peerId) } else if (m.state === 'suspect') { t.pool.push(m.peerId); t.suspects.push(m.peerId) } else if (m.state === 'dead') t.dead.push(m.peerId)
+    }
+    this.targetsCache = t
+    return t
+  }
+
+  /** What we hold about `peer`, sent with a probe so it can refute a suspicion at once. */
+  private seen (peer: string): Seen | undefined {
+    const m = this.state.members.get(peer)
+    if (m == null) return undefined
+    return { incarnation: m.announcement.incarnation, seq: m.announcement.seq, state: m.state }
+  }
+
+  private entries (): ViewEntry[] {
+    return [...this.state.members.values()].map(m => ({ announcement: m.announcement, state: m.state }))
+  }
+
+  private countingTransport (): Pick<MembershipTransport, 'request'> {
+    return {
+      request: async (to, message, signal) => {
+        this.counts.out++
+        const reply = await this.init.transport.request(to, message, signal)
+        this.counts.in++
+        return reply
+      }
+    }
+  }
+
+  private logChange (change: ViewChange): void {
+    if (change.peerId === this.selfId) return
+    const m = change.member
+    const who = { peer: change.peerId, name: m.announcement.name }
+    if (change.kind === 'joined') this.log.info(who, `${m.announcement.name} joined (${m.state})`)
+    else if (change.kind === 'state') this.log.info({ ...who, reason: m.reason }, `${m.announcement.name}: ${change.from} → ${change.to}`)
+    else if (change.kind === 'removed') this.log.info(who, `${m.announcement.name} removed from the view`)
+  }
+}

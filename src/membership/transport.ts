@@ -1,0 +1,33 @@
+import type { ViewEntry } from './announcement.js'
+import type { SwimReply, SwimRequest } from './messages.js'
+
+/**
+ * How membership messages travel. The peer uses libp2p streams (libp2p-transport.ts); the
+ * simulator (scripts/sim) a virtual network with latency and loss. Everything above this
+ * interface — probing, dissemination, anti-entropy, the view — is the same code in both.
+ */
+export interface MembershipTransport {
+  /** Sends a request and resolves with the reply; rejects on failure or when `signal` aborts. */
+  request: (to: string, message: SwimRequest, signal: AbortSignal) => Promise<SwimReply>
+  /** Push-pull: sends our full view and resolves with theirs. */
+  exchangeViews: (to: string, entries: ViewEntry[], signal: AbortSignal) => Promise<ViewEntry[]>
+  /** Installs the handlers for what other peers send us (replaces any earlier ones). */
+  handle: (handlers: MembershipHandlers | undefined) => void
+  /** Whether a message to `peer` needs no new connection (dissemination prefers such peers). */
+  isConnected: (peer: string) => boolean
+}
+
+export interface MembershipHandlers {
+  onRequest: (from: string, message: SwimRequest, signal: AbortSignal) => Promise<SwimReply>
+  onViewExchange: (from: string, entries: ViewEntry[]) => Promise<ViewEntry[]>
+}
+
+/** Message counters for /metrics and the simulator's report. */
+export interface MessageCounts {
+  /** Messages received and accepted (requests, replies, view frames). */
+  in: number
+  /** Messages sent. */
+  out: number
+  /** Frames or updates refused (malformed, oversize, forged signature). */
+  rejected: number
+}
