@@ -42,6 +42,11 @@ export interface SwimInit {
   random?: () => number
   /** Grows across restarts (default: the clock at creation), so a restarted peer overrides what others remember. */
   incarnation?: number
+  /**
+   * Members known before start, taken as alive. The simulator starts a large cluster converged
+   * this way instead of replaying a thousand joins; a real peer starts empty and joins.
+   */
+  seed?: Announcement[]
 }
 
 export interface SwimEvents {
@@ -92,6 +97,11 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     this.incarnation = init.incarnation ?? init.clock.now()
     this.description = { ...init.self }
     this.state = emptyView(this.selfId)
+    if (init.seed != null && init.seed.length > 0) {
+      const now = init.clock.now()
+      const members = new Map(init.seed.filter(a => a.peer_id !== this.selfId).map(a => [a.peer_id, { peerId: a.peer_id, announcement: a, state: 'alive' as const, reason: 'joined', stateSince: now, lastHeard: now }]))
+      this.state = { self: this.selfId, members }
+    }
     this.health = new LocalHealth(init.timing.tickMs)
     const timing = init.timing
     this.prober = createProber({
