@@ -323,15 +323,18 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       this.dispatch({ type: 'reachable', peerId: target, now })
       return
     }
+    const v = member.announcement
     if (member.state === 'alive') {
-      if (this.dispatch({ type: 'suspect', peerId: target, now, reason: result.reason })) {
-        const v = member.announcement
+      if (changedState(this.dispatch({ type: 'suspect', peerId: target, now, reason: result.reason }))) {
         this.dissemination.enqueue({ type: 'suspect', peer_id: target, incarnation: v.incarnation, seq: v.seq, from: this.selfId })
       }
     } else if (member.state === 'suspect') {
-      if (this.dispatch({ type: 'unreachable', peerId: target, now, reason: result.reason })) {
-        const v = member.announcement
-        this.dissemination.enqueue({ type: 'dead', peer_id: target, incarnation: v.incarnation, seq: v.seq, from: this.selfId, reason: result.reason.slice(0, 200) })
+      // A second full probe cycle (direct and indirect) without an answer confirms it: the probe
+      // itself told the suspect it is suspected, so a live one had its chance to refute. The
+      // suspicion timeout remains the bound for suspects we cannot probe either way.
+      const reason = `suspect, and again ${result.reason}`
+      if (changedState(this.dispatch({ type: 'unreachable', peerId: target, now, reason }))) {
+        this.dissemination.enqueue({ type: 'dead', peer_id: target, incarnation: v.incarnation, seq: v.seq, from: this.selfId, reason: reason.slice(0, 200) })
       }
     }
   }
@@ -347,7 +350,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
         void this.refuteIfNeeded(update.type, update)
         continue
       }
-      const changed = this.dispatch({
+      const changed = changedState(this.dispatch({
         type: 'reported',
         peerId: update.peer_id,
         verdict: update.type,
@@ -356,7 +359,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
         from: update.from,
         reason: update.type === 'dead' ? update.reason : 'suspected',
         now: this.clock.now()
-      })
+      }))
       if (changed) this.dissemination.enqueue(update)
     }
   }
@@ -393,16 +396,14 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
 
   // --- the view -------------------------------------------------------------------------
 
-  /** Applies one event; true when it changed a member's state. */
-  private dispatch (event: ViewEvent): boolean {
+  /** Applies one event and returns its changes. */
+  private dispatch (event: ViewEvent): ViewChange[] {
     const { view, changes } = applyEvent(this.state, event, this.effectiveTiming())
     this.state = view
-    let stateChanged = false
     for (const change of changes) {
-      if (change.kind !== 'updated') {
-        this.targetsCache = undefined
-        if (change.kind === 'state') stateChanged = true
-      }
+      if (change.kind !== 'updated') this.targetsCache = undefined
+      // A new suspect is probed at once, not at its turn: it refutes or is confirmed within one probe cycle.
+      if (change.kind === 'state' && change.to === 'suspect' && this.running) this.prober.probeNow(change.peerId)
       if (change.kind === 'removed') {
         this.dissemination.forget(change.peerId)
         this.rtts.delete(change.peerId)
@@ -411,13 +412,19 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       this.safeDispatchEvent('change', { detail: change })
     }
     if (this.targetsCache == null) this.timed = [...this.state.members.values()].filter(m => m.state !== 'alive').length
-    return stateChanged
+    return changes
   }
 
   private tick (): void {
     const now = this.clock.now()
     this.health.tick(now)
-    if (this.timed > 0) this.dispatch({ type: 'tick', now })
+    if (this.timed === 0) return
+    // A suspicion that timed out here is our verdict: spread it (others may still hold the peer alive).
+    for (const change of this.dispatch({ type: 'tick', now })) {
+      if (change.kind !== 'state' || change.to !== 'dead') continue
+      const v = change.member.announcement
+      this.dissemination.enqueue({ type: 'dead', peer_id: change.peerId, incarnation: v.incarnation, seq: v.seq, from: this.selfId, reason: change.member.reason.slice(0, 200) })
+    }
   }
 
   /**
@@ -473,4 +480,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     else if (change.kind === 'state') this.log.info({ ...who, reason: m.reason }, `${m.announcement.name}: ${change.from} → ${change.to}`)
     else if (change.kind === 'removed') this.log.info(who, `${m.announcement.name} removed from the view`)
   }
+}
+
+function changedState (changes: ViewChange[]): boolean {
+  return changes.some(c => c.kind === 'state')
 }
