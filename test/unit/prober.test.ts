@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { createProber, type ProbeResult, type ProbeTargets } from '../../src/membership/prober.js'
+import { mulberry32 } from '../../src/util/prng.js'
+import { ManualClock } from '../helpers/manual-clock.js'
+import { ScriptedTransport, type Behaviour } from '../helpers/scripted-transport.js'
+
+const TIMING = { probeIntervalMs: 100, probeTimeoutMs: 50, indirectChecks: 3, reconnectIntervalMs: 300, pingTimeoutMs: 200 }
+const ACK: Behaviour = { answer: { type: 'ack', updates: [] } }
+const NACK: Behaviour = { answer: { type: 'nack', updates: [] } }
+
+interface Row {
+  name: string
+  /** How the target answers a direct ping. */
+  direct: Behaviour
+  /** How each relay answers the ping-req (relays r1, r2, r3, r4). */
+  relays?: Behaviour[]
+  /** The target is dead (a reconnect probe) instead of alive. */
+  dead?: boolean
+  /** Extra slack from local health (ms). */
+  slackMs?: number
+  expect: { ok: boolean, via?: 'direct' | 'indirect', reason?: RegExp, pingReqs: number }
+}
+
+/** Probes `target` once (probeNow) and returns the result and the ping-reqs sent. */
+async function probeOnce (row: Row): Promise<{ result: ProbeResult | undefined, pingReqs: string[] }> {
+  const clock = new ManualClock()
+  const transport = new ScriptedTransport(clock)
+  const relays = (row.relays ?? []).map((_, i) => `r${i + 1}`)
+  transport.script('target', message => message.type === 'ping' ? row.direct : 'silent')
+  relays.forEach((relay, i) => { transport.script(relay, row.relays?.[i] ?? 'silent') })
+  // An empty rotation: only the probe under test runs.
+  const targets: ProbeTargets = row.dead === true
+    ? { pool: [], suspects: [], dead: ['target'], relays }
+    : { pool: [], suspects: [], dead: [], relays: ['target', ...relays] }
+  let result: ProbeResult | undefined
+  const prober = createProber({
+    clock,
+    transport,
+    timing: TIMING,
+    random: mulberry32(3),
+    targets: () => targets,
+    ping: () => ({ type: 'ping', updates: [] }),
+    pingReq: target => ({ type: 'ping-req', target, updates: [] }),
+    slackMs: () => row.slackMs ?? 0,
+    onReply: () => {},
+    onResult: (target, r) => { if (target === 'target') result = r }
+  })
+  prober.start()
+  if (row.dead === true) {
+    await clock.advance(TIMING.probeIntervalMs + TIMING.pingTimeoutMs + 10)
+  } else {
+    prober.probeNow('target')
+    await clock.advance(TIMING.probeTimeoutMs * 4 + (row.slackMs ?? 0) * 3 + 10)
+  }
+  prober.stop()
+  return { result, pingReqs: transport.ofType('ping-req').map(s => s.to) }
+}
+
+describe('prober (failure detector)', () => {
+  const rows: Row[] = [
+    { name: 'count a direct ack as alive without asking anyone else', direct: ACK, relays: [ACK, ACK, ACK], expect: { ok: true, via: 'direct', pingReqs: 0 } },
+    { name: 'ask k = 3 relays when the direct probe times out, and take one relayed ack', direct: 'silent', relays: [NACK, ACK, 'silent'], expect: { ok: true, via: 'indirect', pingReqs: 3 } },
+    { name: 'ask only k = 3 of 4 possible relays', direct: 'silent', relays: [NACK, NACK, NACK, NACK], expect: { ok: false, reason: /no answer within 50 ms; no indirect answer/, pingReqs: 3 } },
+    { name: 'fail when every relay nacks or stays silent', direct: 'silent', relays: [NACK, 'silent', NACK], expect: { ok: false, reason: /no indirect answer/, pingReqs: 3 } },
+    { name: 'try relays after a direct failure (a refused dial from here is not proof)', direct: { fail: 'connection refused' }, relays: [ACK], expect: { ok: true, via: 'indirect', pingReqs: 1 } },
+    { name: 'name the direct error when nobody answers', direct: { fail: 'connection refused' }, relays: [NACK], expect: { ok: false, reason: /probe failed: connection refused/, pingReqs: 1 } },
+    { name: 'fail at once with nobody to relay through', direct: 'silent', relays: [], expect: { ok: false, reason: /no answer within 50 ms/, pingReqs: 0 } },
+    { name: 'count a late answer as a timeout', direct: { answer: { type: 'ack', updates: [] }, afterMs: 60 }, relays: [NACK], expect: { ok: false, pingReqs: 1 } },
+    { name: 'take the same late answer while local health stretches the timeout (Lifeguard)', direct: { answer: { type: 'ack', updates: [] }, afterMs: 60 }, relays: [NACK], slackMs: 20, expect: { ok: true, via: 'direct', pingReqs: 0 } },
+    { name: 'probe a dead member directly only (no relays for a reconnect probe)', direct: 'silent', relays: [ACK, ACK], dead: true, expect: { ok: false, pingReqs: 0 } },
+    { name: 'see a dead member that answers again', direct: ACK, relays: [ACK], dead: true, expect: { ok: true, via: 'direct', pingReqs: 0 } }
+  ]
+  for (const row of rows) {
+    it(`should ${row.name}`, async () => {
+      const { result, pingReqs } = await probeOnce(row)
+      assert.ok(result != null, 'a result was reported')
+      assert.equal(result.ok, row.expect.ok, JSON.stringify(result))
+      if (result.ok) assert.equal(result.via, row.expect.via)
+      else if (row.expect.reason != null) assert.match(result.reason, row.expect.reason)
+      assert.equal(pingReqs.length, row.expect.pingReqs, `ping-reqs to ${pingReqs.join(', ')}`)
+      assert.ok(!pingReqs.includes('target'), 'the target itself is never a relay')
+      assert.equal(new Set(pingReqs).size, pingReqs.length, 'distinct relays')
+    })
+  }
+
+  it('should probe one member per period, each once per round, and suspects every period', async () => {
+    const clock = new ManualClock()
+    const transport = new ScriptedTransport(clock)
+    const prober = createProber({
+      clock,
+      transport,
+      timing: TIMING,
+      random: mulberry32(5),
+      targets: () => ({ pool: ['a', 'b', 'c', 'd'], suspects: ['s'], dead: [], relays: ['a', 'b', 'c', 'd'] }),
+      ping: () => ({ type: 'ping', updates: [] }),
+      pingReq: target => ({ type: 'ping-req', target, updates: [] }),
+      slackMs: () => 0,
+      onReply: () => {},
+      onResult: () => {}
+    })
+    prober.start()
+    // The first period comes within one interval (a random phase), then one every interval: 12 in all.
+    await clock.advance(TIMING.probeIntervalMs * 12 - 1)
+    prober.stop()
+    const pings = transport.ofType('ping').map(s => s.to)
+    const rotation = pings.filter(p => p !== 's')
+    assert.equal(rotation.length, 12, 'one rotation probe per period')
+    for (let round = 0; round < 3; round++) {
+      assert.deepEqual(rotation.slice(round * 4, round * 4 + 4).sort(), ['a', 'b', 'c', 'd'], `round ${round}: ${rotation.join(' ')}`)
+    }
+    assert.equal(pings.filter(p => p === 's').length, 12, 'the suspect is probed every period')
+  })
+})
