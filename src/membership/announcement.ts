@@ -109,7 +109,7 @@ export function decodeView (bytes: Uint8Array): Decoded<{ entries: ViewEntry[], 
       skipped.push(describeIssue(entry.error))
     } else if (!isPeerId(entry.data.announcement.peer_id)) {
       skipped.push('peer_id is not a peer id')
-    } else if (encoder.encode(JSON.stringify(entry.data.announcement)).byteLength > MAX_ANNOUNCEMENT_BYTES) {
+    } else if (isOversize(entry.data.announcement)) {
       // The same bound as gossip: what no validator would accept first-hand is not relayed second-hand.
       skipped.push(`announcement over ${MAX_ANNOUNCEMENT_BYTES} bytes`)
     } else {
@@ -117,6 +117,11 @@ export function decodeView (bytes: Uint8Array): Decoded<{ entries: ViewEntry[], 
     }
   }
   return { ok: true, value: { entries, skipped } }
+}
+
+/** Over the size every peer accepts first-hand: not relayed second-hand either. */
+export function isOversize (ann: Announcement): boolean {
+  return encoder.encode(JSON.stringify(ann)).byteLength > MAX_ANNOUNCEMENT_BYTES
 }
 
 function parseJson (bytes: Uint8Array): Decoded<unknown> {

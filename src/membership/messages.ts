@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { AnnouncementSchema, isPeerId, type Decoded, type ViewEntry } from './announcement.js'
+import { AnnouncementSchema, isOversize, isPeerId, type Decoded, type ViewEntry } from './announcement.js'
+import { MAX_ANNOUNCEMENT_BYTES } from '../mesh/constants.js'
 import type { Announcement, MemberState } from './types.js'
 
 /**
@@ -106,10 +107,15 @@ export function decodeMessage (bytes: Uint8Array, maxBytes: number): Decoded<Dec
       skipped.push('peer_id is not a peer id')
       continue
     }
+    if (update.data.type === 'alive' && isOversize(update.data.announcement)) {
+      skipped.push(`announcement over ${MAX_ANNOUNCEMENT_BYTES} bytes`)
+      continue
+    }
     good.push(update.data)
   }
   const message = { ...parsed.data, updates: good } as SwimMessage
   if ('target' in message && !isPeerId(message.target)) return { ok: false, reason: 'malformed: target is not a peer id' }
+  if ('self' in message && message.self != null && (!isPeerId(message.self.peer_id) || isOversize(message.self))) return { ok: false, reason: 'malformed: self is not a valid announcement' }
   return { ok: true, value: { message, skipped } }
 }
 

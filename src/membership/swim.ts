@@ -5,7 +5,8 @@ import { createDissemination, type Dissemination } from './dissemination.js'
 import { createAntiEntropy, type AntiEntropy } from './anti-entropy.js'
 import { LocalHealth } from './local-health.js'
 import { applyEvent, compareVersion, emptyView, type ClusterView, type ViewChange, type ViewEvent } from './view.js'
-import type { ViewEntry } from './announcement.js'
+import { isOversize, type ViewEntry } from './announcement.js'
+import { MAX_ANNOUNCEMENT_BYTES } from '../mesh/constants.js'
 import type { Seen, SwimReply, SwimRequest, Update } from './messages.js'
 import type { MembershipHandlers, MembershipTransport, MessageCounts } from './transport.js'
 import type { TimingProfile } from './profiles.js'
@@ -220,6 +221,11 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       api_port: d.apiPort,
       addrs: this.init.addrs().slice(0, 8),
       version: d.version
+    }
+    if (isOversize(unsigned)) {
+      // Every peer would drop it: say so here, loudly, instead.
+      this.log.error(`not announced: our announcement is over the ${MAX_ANNOUNCEMENT_BYTES}-byte limit (too many models or addresses?)`)
+      return undefined
     }
     // Signatures resolve in call order, so a slower older one never overwrites a newer one.
     const signed = this.signing.then(async () => await this.init.signer.sign(unsigned))
