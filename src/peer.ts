@@ -3,6 +3,9 @@ import { hostname } from 'node:os'
 import { createMeshNode, type MeshNode } from './mesh/node.js'
 import { loadOrCreateIdentity } from './mesh/identity.js'
 import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
+import { createConnectionTrimmer, type ConnectionTrimmer } from './mesh/connection-trimmer.js'
+import { DEFAULT_MAX_CONNECTED_PEERS } from './mesh/constants.js'
+import { COMPLETE_PROTOCOL } from './protocol/constants.js'
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN } from './config/constants.js'
 import { createMembership, type Membership } from './membership/service.js'
 import { PROFILES, type ProfileName, type TimingProfile } from './membership/profiles.js'
@@ -52,6 +55,10 @@ export interface PeerInit {
   profile?: ProfileName | TimingProfile
   /** Fail `start` when no bootstrap peer answers within the profile's join timeout. */
   requireBootstrap?: boolean
+  /** Peers kept connected at once (default DEFAULT_MAX_CONNECTED_PEERS); auto-dial stops at half of it, others are dialed on demand. */
+  maxConnections?: number
+  /** Connection trimming timing (defaults CONNECTION_IDLE_MS, CONNECTION_TRIM_INTERVAL_MS); tests shorten them. */
+  connectionTrim?: { idleMs?: number, intervalMs?: number }
   logger?: Logger
 }
 
@@ -71,6 +78,8 @@ export interface Peer {
   info: () => PeerInfo
   membership: () => Membership
   mesh: () => MeshNode
+  /** Keeps the mesh connections bounded; its `trim` event follows every round. */
+  connectionTrimmer: () => ConnectionTrimmer
   onChange: (listener: (change: ViewChange) => void) => () => void
   cluster: () => ClusterJson
   /** Route and run a completion from this peer, as its HTTP API does. */
@@ -94,6 +103,7 @@ export function createPeer (init: PeerInit): Peer {
   let membership: Membership | undefined
   let http: HttpServer | undefined
   let autoDial: AutoDial | undefined
+  let trimmer: ConnectionTrimmer | undefined
   let info: PeerInfo | undefined
   let stopping: Promise<void> | undefined
   let completions: PeerCompletions | undefined
@@ -127,7 +137,12 @@ export function createPeer (init: PeerInit): Peer {
   const snapshot = (): ClusterJson => {
     const m = must(membership)
     const i = must(info)
-    return clusterJson(m.view(), { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.latencies())
+    const json = clusterJson(m.view(), { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.latencies())
+    // Our own load is exact here; what we announce lags by up to a second.
+    const load = completions?.localLoad()
+    const self = json.peers.find(p => p.self)
+    if (load != null && self != null) self.load = load
+    return json
   }
 
   const readiness = (): { ready: true } | { ready: false, reason: string } => {
@@ -172,6 +187,7 @@ export function createPeer (init: PeerInit): Peer {
   const teardown = async (graceful: boolean): Promise<void> => {
     clearTimeout(modelRetry)
     autoDial?.stop()
+    trimmer?.stop()
     if (graceful) {
       // Leaving is announced first, so the others stop routing here while running work finishes.
       const leaving = membership?.leave()
@@ -220,6 +236,15 @@ export function createPeer (init: PeerInit): Peer {
           const reason = /EADDRINUSE/.test(message) ? 'address already in use' : message.split('\n')[0]
           throw new ListenError(`cannot listen on ${(init.listen ?? DEFAULT_LISTEN).join(', ')}: ${reason}`)
         }
+        const maxConnections = init.maxConnections ?? DEFAULT_MAX_CONNECTED_PEERS
+        trimmer = createConnectionTrimmer(node, {
+          max: maxConnections,
+          idleMs: init.connectionTrim?.idleMs,
+          intervalMs: init.connectionTrim?.intervalMs,
+          idleStreamProtocols: [COMPLETE_PROTOCOL],
+          logger: log.child({ component: 'trim' })
+        })
+        trimmer.start()
         info = {
           name,
           peerId: node.peerId.toString(),
@@ -239,6 +264,7 @@ export function createPeer (init: PeerInit): Peer {
           },
           timing,
           isAnswering: peerId => node != null && isAnswering(node, peerId),
+          closedOnPurpose: peerId => trimmer?.closedOnPurpose(peerId) === true,
           logger: log.child({ component: 'membership' })
         })
         await listModels()
@@ -273,6 +299,7 @@ export function createPeer (init: PeerInit): Peer {
           redialIntervalMs: timing.redialIntervalMs,
           wanted: () => [...m.dialTargets(), ...l.targets()],
           logger: log.child({ component: 'dial' }),
+          dialTarget: Math.max(1, Math.floor(maxConnections / 2)),
           quietDiscoveryWarnMs: (init.mdns ?? true) ? MDNS_QUIET_WARN_MS : undefined
         })
         autoDial.start()
@@ -298,6 +325,7 @@ export function createPeer (init: PeerInit): Peer {
     info: () => must(info),
     membership: () => must(membership),
     mesh: () => must(node),
+    connectionTrimmer: () => must(trimmer),
     onChange,
     cluster: snapshot,
     completions: () => completionService

@@ -1,6 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../log.js'
 import type { MeshNode } from '../mesh/node.js'
+import { beginConnectionUse } from '../mesh/connection-use.js'
 import type { Membership } from '../membership/service.js'
 import type { Load } from '../membership/types.js'
 import type { ViewChange } from '../membership/view.js'
@@ -33,13 +34,18 @@ export interface PeerCompletionsInit {
 
 export interface PeerCompletions {
   service: CompletionService
+  /** This peer's load right now (the announced one lags by up to a second); undefined without a backend. */
+  localLoad: () => Load | undefined
   breakers: Breakers
   start: () => Promise<void>
   stop: () => Promise<void>
 }
 
-/** Load goes out at most this often: every request start/end would flood gossip under load. */
-const LOAD_ANNOUNCE_INTERVAL_MS = 100
+/**
+ * Load goes out at most this often, and only when it changed (issue 12): every change is spread
+ * to every member. Peers that route to us also see fresh load in our probe answers.
+ */
+const LOAD_ANNOUNCE_INTERVAL_MS = 1_000
 
 /** Streams per connection for the completion protocol: the queue plus headroom for probes. */
 const STREAM_HEADROOM = 16
@@ -57,13 +63,18 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   let loadTimer: NodeJS.Timeout | undefined
   let pendingLoad: Load | undefined
 
+  let lastLoadAnnounceAt = -Infinity
   const announceLoad = (load: Load): void => {
     pendingLoad = load
     if (loadTimer != null) return
+    // The first change after a quiet second goes at once; later ones wait for the window's end.
+    const wait = Math.max(0, lastLoadAnnounceAt + LOAD_ANNOUNCE_INTERVAL_MS - Date.now())
     loadTimer = setTimeout(() => {
       loadTimer = undefined
+      lastLoadAnnounceAt = Date.now()
       if (pendingLoad != null) init.membership.updateSelf({ load: pendingLoad })
-    }, LOAD_ANNOUNCE_INTERVAL_MS)
+      pendingLoad = undefined
+    }, wait)
   }
 
   const local: LocalExecutor | undefined = init.backend != null
@@ -79,7 +90,8 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   const service = createDispatcher({
     selfId,
     candidates: () => [
-      ...candidatesFromView(init.membership.view(), init.membership.latencies()),
+      // Our own load is known exactly here; the announced one lags by up to LOAD_ANNOUNCE_INTERVAL_MS.
+      ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(c => c.via === 'local' && local != null ? { ...c, load: local.load() } : c),
       ...(init.extraCandidates?.() ?? [])
     ],
     policy: init.policy,
@@ -93,7 +105,13 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
         if (init.runHttp == null) throw new UnavailableError(`no HTTP client for ${candidate.name}`)
         return await init.runHttp(candidate, request, options)
       }
-      return await completeOverMesh(init.node, peerIdFromString(candidate.id), request, options)
+      // The connection (dialed on demand if there is none) is busy for the whole attempt: never trimmed under it.
+      const used = beginConnectionUse(init.node, candidate.id)
+      try {
+        return await completeOverMesh(init.node, peerIdFromString(candidate.id), request, options)
+      } finally {
+        used()
+      }
     }
   })
 
@@ -109,6 +127,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   }
 
   return {
+    localLoad: () => local?.load(),
     service,
     breakers,
     async start () {
@@ -116,7 +135,13 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
       if (local == null) return
       const capacity = local.load().capacity
       handler = await registerCompletionHandler(init.node, async (request, ctx) => {
-        return await runLocal({ ...request, model: request.model ?? init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta })
+        // Serving keeps the caller's connection busy too: trimming it would cut the answer.
+        const used = beginConnectionUse(init.node, ctx.peer.toString())
+        try {
+          return await runLocal({ ...request, model: request.model ?? init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta })
+        } finally {
+          used()
+        }
       }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, logger: log })
     },
     async stop () {

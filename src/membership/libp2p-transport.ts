@@ -118,6 +118,9 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
       if (!decoded.ok) { reject(to, 'view', decoded.reason); throw new Error(`bad view: ${decoded.reason}`) }
       return decoded.value.entries
     },
+    async connect (peer: string, signal: AbortSignal): Promise<void> {
+      await node.dial(peerIdFromString(peer), { signal })
+    },
     isConnected (peer: string): boolean {
       return node.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peer)
     },

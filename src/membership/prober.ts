@@ -15,7 +15,7 @@ import type { TimingProfile } from './profiles.js'
  */
 export interface ProberInit {
   clock: Clock
-  transport: Pick<MembershipTransport, 'request'>
+  transport: Pick<MembershipTransport, 'request' | 'isConnected' | 'connect'>
   timing: Pick<TimingProfile, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'reconnectIntervalMs' | 'pingTimeoutMs'>
   random: () => number
   /** Who is probed: the round-robin pool (alive and suspect members), the suspects, the dead, and who may relay. */
@@ -44,11 +44,20 @@ export type ProbeResult =
   | { ok: true, via: 'direct' | 'indirect' }
   | { ok: false, reason: string }
 
+/**
+ * `direct`: ping, then relays if it does not answer. `relays`: only ask others (we just lost our
+ * connection to it: whether it died or the connection was merely closed, others can tell without
+ * us dialing it back). `reconnect`: a dead member, pinged to see whether it is back.
+ */
+export type ProbeMode = 'direct' | 'relays' | 'reconnect'
+
 export interface Prober {
   start: () => void
   stop: () => void
-  /** Probes `peer` now, outside the rotation (its connection closed, it was just learned of…). */
-  probeNow: (peer: string) => void
+  /** Probes `peer` now, outside the rotation (a new suspect, a connection that closed…). */
+  probeNow: (peer: string, mode?: ProbeMode) => void
+  /** Pings `target` on another member's behalf: whether it answered (its reply goes to onReply too). */
+  relay: (target: string) => Promise<boolean>
   /** Probes under way. */
   readonly inFlight: number
 }
@@ -70,11 +79,31 @@ export function createProber (init: ProberInit): Prober {
     }
   }
 
+  /** Connects if needed (bounded by the dial allowance), then pings within the probe timeout. */
+  const ping = async (target: string, timeoutMs: number): Promise<{ reply: SwimReply, rtt: number }> => {
+    if (!init.transport.isConnected(target)) {
+      const { signal, clear } = clockTimeout(clock, timing.pingTimeoutMs + init.slackMs(), `connecting to ${target}`)
+      try {
+        await init.transport.connect(target, signal)
+      } catch (err: any) {
+        throw new Error(`cannot connect: ${err?.name === 'ProbeTimeoutError' ? `no connection within ${timing.pingTimeoutMs} ms` : err?.message ?? err}`)
+      } finally {
+        clear()
+      }
+    }
+    const started = clock.now()
+    const reply = await request(target, init.ping(target), timeoutMs)
+    return { reply, rtt: clock.now() - started }
+  }
+
   const indirect = async (target: string, relays: readonly string[]): Promise<boolean> => {
-    const chosen = pickRandom(relays, timing.indirectChecks, new Set([target]), init.random)
+    // Relays we hold a connection to first: asking costs them no dial of ours.
+    const connected = relays.filter(r => r !== target && init.transport.isConnected(r))
+    let chosen = pickRandom(connected, timing.indirectChecks, new Set([target]), init.random)
+    if (chosen.length < timing.indirectChecks) chosen = [...chosen, ...pickRandom(relays, timing.indirectChecks - chosen.length, new Set([target, ...chosen]), init.random)]
     if (chosen.length === 0) return false
-    // Two hops each way: twice the direct bound.
-    const timeoutMs = 2 * timing.probeTimeoutMs + init.slackMs()
+    // Two hops each way (and maybe a dial at the relay): the relay's bounds plus a margin.
+    const timeoutMs = 2 * timing.probeTimeoutMs + timing.pingTimeoutMs + init.slackMs()
     const answers = await Promise.all(chosen.map(async relay => {
       try {
         const reply = await request(relay, init.pingReq(target), timeoutMs)
@@ -87,22 +116,22 @@ export function createProber (init: ProberInit): Prober {
     return answers.some(Boolean)
   }
 
-  /** `reconnect`: a dead member, probed to see whether it is back (a dial may be needed; no relays). */
-  const probe = (target: string, reconnect = false): void => {
+  const probe = (target: string, mode: ProbeMode = 'direct'): void => {
     if (!running || inFlight.has(target)) return
     inFlight.add(target)
-    const started = clock.now()
-    const timeoutMs = (reconnect ? timing.pingTimeoutMs : timing.probeTimeoutMs) + init.slackMs()
+    const timeoutMs = (mode === 'reconnect' ? timing.pingTimeoutMs : timing.probeTimeoutMs) + init.slackMs()
     void (async (): Promise<ProbeResult> => {
-      let directFailure: string
-      try {
-        const reply = await request(target, init.ping(target), timeoutMs)
-        init.onReply(target, reply, clock.now() - started)
-        return { ok: true, via: 'direct' }
-      } catch (err: any) {
-        directFailure = err?.name === 'ProbeTimeoutError' ? `no answer within ${timeoutMs} ms` : `probe failed: ${err?.message ?? err}`
+      let directFailure = 'connection closed'
+      if (mode !== 'relays' || init.targets().relays.every(r => r === target)) {
+        try {
+          const { reply, rtt } = await ping(target, timeoutMs)
+          init.onReply(target, reply, rtt)
+          return { ok: true, via: 'direct' }
+        } catch (err: any) {
+          directFailure = err?.name === 'ProbeTimeoutError' ? `no answer within ${timeoutMs} ms` : `probe failed: ${err?.message ?? err}`
+        }
       }
-      if (!running || reconnect) return { ok: false, reason: directFailure }
+      if (!running || mode === 'reconnect') return { ok: false, reason: directFailure }
       if (await indirect(target, init.targets().relays)) return { ok: true, via: 'indirect' }
       return { ok: false, reason: `${directFailure}; no indirect answer` }
     })().then(result => {
@@ -113,7 +142,11 @@ export function createProber (init: ProberInit): Prober {
 
   const period = (): void => {
     const targets = init.targets()
-    const next = nextProbeTarget(order, targets.pool, init.random)
+    // On connections already open (bounded, issue 12): each member is probed by its neighbours,
+    // about once per period whatever N is, and a probe costs no dial. A member we hold no
+    // connection to is its neighbours' to watch; a peer with no connections probes anyone.
+    const connected = targets.pool.filter(p => init.transport.isConnected(p))
+    const next = nextProbeTarget(order, connected.length > 0 ? connected : targets.pool, init.random)
     order = next.state
     if (next.target != null) probe(next.target)
     // Suspects: settle them as fast as the period allows (an answer revives, a failure confirms).
@@ -122,7 +155,7 @@ export function createProber (init: ProberInit): Prober {
     for (const dead of targets.dead) {
       if (now - (lastReconnect.get(dead) ?? -Infinity) < timing.reconnectIntervalMs) continue
       lastReconnect.set(dead, now)
-      probe(dead, true)
+      probe(dead, 'reconnect')
     }
     if (lastReconnect.size > targets.dead.length * 2 + 16) {
       const dead = new Set(targets.dead)
@@ -148,7 +181,16 @@ export function createProber (init: ProberInit): Prober {
       running = false
       timer?.stop()
     },
-    probeNow: peer => { probe(peer) },
+    probeNow: (peer, mode) => { probe(peer, mode) },
+    async relay (target) {
+      try {
+        const { reply } = await ping(target, timing.probeTimeoutMs + init.slackMs())
+        init.onReply(target, reply, undefined)
+        return true
+      } catch {
+        return false
+      }
+    },
     get inFlight () { return inFlight.size }
   }
 }

@@ -26,6 +26,8 @@ export interface MembershipInit {
    * its connections for `timing.answeringGraceMs`: a frozen process that resumes finishes the answer.
    */
   isAnswering?: (peerId: string) => boolean
+  /** Whether we closed our connection to a peer on purpose (an idle one trimmed): nothing to probe then. */
+  closedOnPurpose?: (peerId: string) => boolean
 }
 
 export interface MembershipEvents {
@@ -178,9 +180,14 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     void this.swim.exchangeViews(peer)
   }
 
-  /** Killed (kill -9 closes its sockets), or only an idle connection closed? A probe tells. */
+  /**
+   * Killed (kill -9 closes its sockets), or an idle connection closed by either side? Others tell:
+   * asking them costs no dial back to a peer that meant to hang up on us.
+   */
   private readonly onDisconnect = (event: CustomEvent<PeerId>): void => {
-    this.swim.probeNow(event.detail.toString())
+    const peer = event.detail.toString()
+    if (this.init.closedOnPurpose?.(peer) === true) return
+    this.swim.probeNow(peer, 'relays')
   }
 
   /**

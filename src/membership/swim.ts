@@ -1,6 +1,6 @@
 import { TypedEventEmitter } from 'main-event'
-import { clockTimeout, every, type Clock } from './clock.js'
-import { createProber, type ProbeResult, type Prober } from './prober.js'
+import { every, type Clock } from './clock.js'
+import { createProber, type ProbeMode, type ProbeResult, type Prober } from './prober.js'
 import { createDissemination, type Dissemination } from './dissemination.js'
 import { createAntiEntropy, type AntiEntropy } from './anti-entropy.js'
 import { LocalHealth } from './local-health.js'
@@ -107,7 +107,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     const timing = init.timing
     this.prober = createProber({
       clock: this.clock,
-      transport: this.countingTransport(),
+      transport: { ...this.countingTransport(), isConnected: peer => init.transport.isConnected(peer), connect: async (peer, signal) => { await init.transport.connect(peer, signal) } },
       timing,
       random: this.random,
       targets: () => this.targets(),
@@ -189,8 +189,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   }
 
   /** Probes `peer` outside the rotation (its connection closed: dead or just idle-closed?). */
-  probeNow (peer: string): void {
-    if (this.running && peer !== this.selfId && this.state.members.has(peer)) this.prober.probeNow(peer)
+  probeNow (peer: string, mode?: ProbeMode): void {
+    if (this.running && peer !== this.selfId && this.state.members.has(peer)) this.prober.probeNow(peer, mode)
   }
 
   /** A full push-pull with `peer` (a joiner's first contact). */
@@ -280,7 +280,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
         return this.reply({ type: 'ack', seen: this.seen(from), ...(self != null ? { self } : {}), updates: this.dissemination.piggyback() })
       }
       case 'ping-req': {
-        const acked = await this.relayProbe(message.target)
+        const acked = await this.prober.relay(message.target)
         return this.reply(acked ? { type: 'ack', updates: this.dissemination.piggyback() } : { type: 'nack', updates: this.dissemination.piggyback() })
       }
       case 'gossip':
@@ -291,22 +291,6 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private reply (reply: SwimReply): SwimReply {
     this.counts.out++
     return reply
-  }
-
-  /** A probe on another member's behalf: only whether it answers matters to the asker. */
-  private async relayProbe (target: string): Promise<boolean> {
-    const { signal, clear } = clockTimeout(this.clock, this.init.timing.probeTimeoutMs + this.health.slackMs, `relayed probe of ${target}`)
-    try {
-      this.counts.out++
-      const reply = await this.init.transport.request(target, { type: 'ping', seen: this.seen(target), updates: this.dissemination.piggyback() }, signal)
-      this.counts.in++
-      this.onReply(target, reply, undefined)
-      return true
-    } catch {
-      return false
-    } finally {
-      clear()
-    }
   }
 
   private onReply (from: string, reply: SwimReply, rttMs: number | undefined): void {

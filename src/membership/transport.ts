@@ -15,6 +15,11 @@ export interface MembershipTransport {
   handle: (handlers: MembershipHandlers | undefined) => void
   /** Whether a message to `peer` needs no new connection (dissemination prefers such peers). */
   isConnected: (peer: string) => boolean
+  /**
+   * Opens a connection to `peer` if there is none. A probe dials first, under its own bound, so a
+   * slow handshake on a busy host is not taken for a peer that does not answer.
+   */
+  connect: (peer: string, signal: AbortSignal) => Promise<void>
 }
 
 export interface MembershipHandlers {

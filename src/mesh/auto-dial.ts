@@ -2,7 +2,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 import type { MeshNode } from './node.js'
-import { DIAL_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_DIAL_TARGET, DIAL_TIMEOUT_MS } from './constants.js'
 
 export interface DialTarget {
   peerId: string
@@ -17,6 +17,12 @@ export interface AutoDialInit {
   wanted: () => DialTarget[]
   logger: Logger
   /**
+   * Members and mDNS-discovered peers are dialed only while fewer peers than this are connected
+   * (default DEFAULT_DIAL_TARGET, half the connection bound): the rest is room for inbound and
+   * on-demand connections. Bootstrap peers are dialed while this peer has no connection at all.
+   */
+  dialTarget?: number
+  /**
    * mDNS on: warn once when nothing was discovered this long after start. multicast-dns drops
    * send errors silently (LIBP2P-NOTES 11), so without this a broken multicast route looks like
    * an empty LAN.
@@ -27,7 +33,7 @@ export interface AutoDialInit {
 export interface AutoDial {
   start: () => void
   stop: () => void
-  /** Resolves once connected to any bootstrap peer; rejects with every address's last error. */
+  /** Resolves once connected to any peer (normally a bootstrap peer); rejects with every bootstrap address's last error. */
   waitForBootstrap: (timeoutMs: number, signal?: AbortSignal) => Promise<void>
 }
 
@@ -44,9 +50,12 @@ interface BootstrapPeer {
 
 /**
  * libp2p 2.x does not dial discovered peers by itself (LIBP2P-NOTES 1). This dials them,
- * keeps bootstrap peers and known members connected, and lets only the peer with the
- * smaller id dial a symmetric discovery (mDNS) so two peers do not cross-dial. Members
- * learned from a view are dialed by whoever knows first: the other side may not know us yet.
+ * keeps bootstrap peers connected, and lets only the peer with the smaller id dial a symmetric
+ * discovery (mDNS) so two peers do not cross-dial. Members learned from a view are dialed by
+ * whoever knows first: the other side may not know us yet. Connections are bounded (issue 12):
+ * members and discovered peers are dialed only up to `dialTarget` connected peers, in random
+ * order so that peers with the same view do not all crowd onto the same few; the others are
+ * reached on demand (a completion or a probe dials by peer id).
  */
 export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   const self = node.peerId.toString()
@@ -57,6 +66,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
     return { addr, peerId }
   })
   const bootstrapIds = new Set(bootstrap.map(b => b.peerId))
+  const dialTarget = init.dialTarget ?? DEFAULT_DIAL_TARGET
   const dialing = new Set<string>()
   const keyWarned = new Set<string>()
   let timer: NodeJS.Timeout | undefined
@@ -67,6 +77,14 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
 
   const isConnected = (peerId: string): boolean =>
     node.getConnections().some(c => c.remotePeer.toString() === peerId && c.status === 'open')
+
+  /** Peers connected or being dialed, against the dial target. */
+  const connectedOrDialing = (): number => {
+    const peers = new Set(dialing)
+    for (const c of node.getConnections()) if (c.status === 'open') peers.add(c.remotePeer.toString())
+    return peers.size
+  }
+  const hasRoom = (): boolean => connectedOrDialing() < dialTarget
 
   const dial = (peerId: string, target: PeerId | Multiaddr | Multiaddr[], onError?: (message: string) => void): void => {
     if (!running || dialing.has(peerId) || peerId === self || isConnected(peerId)) return
@@ -101,13 +119,20 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
     const id = event.detail.id.toString()
     discovered = true
     if (bootstrapIds.has(id)) return // dialed by address in dialBootstrap
-    if (self < id) dial(id, event.detail.multiaddrs.length > 0 ? event.detail.multiaddrs : event.detail.id)
+    // mDNS repeats itself every interval: a peer skipped for lack of room is offered again.
+    if (self < id && hasRoom()) dial(id, event.detail.multiaddrs.length > 0 ? event.detail.multiaddrs : event.detail.id)
   }
 
   const tick = (): void => {
-    dialBootstrap()
-    for (const target of init.wanted()) {
-      if (target.addrs.length === 0) continue
+    // Bootstrap peers are the way in, not a hub: dialed until we are in the mesh, and again only
+    // if we lose every connection. Kept connected by everyone, one peer would hold N connections.
+    if (connectedOrDialing() === 0) dialBootstrap()
+    let room = dialTarget - connectedOrDialing()
+    if (room <= 0) return
+    for (const target of shuffled(init.wanted())) {
+      if (room <= 0) break
+      if (target.addrs.length === 0 || target.peerId === self || dialing.has(target.peerId) || isConnected(target.peerId)) continue
+      room--
       try {
         dial(target.peerId, target.addrs.map(a => multiaddr(a)))
       } catch (err: any) {
@@ -141,16 +166,15 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
       clearTimeout(quietTimer)
     },
     async waitForBootstrap (timeoutMs, signal) {
-      if (bootstrap.length === 0 || bootstrap.some(b => isConnected(b.peerId))) return
+      // In the mesh through anyone counts: a peer that dialed us first spares the bootstrap dial.
+      if (bootstrap.length === 0 || node.getConnections().some(c => c.status === 'open')) return
       await new Promise<void>((resolve, reject) => {
         const cleanup = (): void => {
           clearTimeout(timeout)
           node.removeEventListener('peer:connect', onConnect)
           signal?.removeEventListener('abort', onAbort)
         }
-        const onConnect = (event: CustomEvent<PeerId>): void => {
-          if (bootstrapIds.has(event.detail.toString())) { cleanup(); resolve() }
-        }
+        const onConnect = (): void => { cleanup(); resolve() }
         const onAbort = (): void => { cleanup(); reject(signal?.reason) }
         const timeout = setTimeout(() => {
           cleanup()
@@ -162,6 +186,18 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
       })
     }
   }
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<T> (items: readonly T[]): T[] {
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const item = copy[i] as T
+    copy[i] = copy[j] as T
+    copy[j] = item
+  }
+  return copy
 }
 
 export function describeDialError (err: any): string {

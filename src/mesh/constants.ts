@@ -1,19 +1,22 @@
 // Mesh defaults, one per line, each with the reason for its value.
 
-/** Gossipsub topic that carries membership announcements. */
-export const MEMBERSHIP_TOPIC = 'harombe/membership/1'
-
-/** Full-view exchange on every new connection, so a joiner converges without waiting for gossip. */
+/** Push-pull of the full view: a joiner's first contact, and anti-entropy with one random member now and then. */
 export const VIEW_PROTOCOL = '/harombe/view/1.0.0'
+
+/** SWIM probes, indirect probes and gossip of changes: one request frame, one reply frame per stream. */
+export const SWIM_PROTOCOL = '/harombe/swim/1.0.0'
+
+/** A membership message carries at most a few announcements (MAX_PIGGYBACK); 64 KiB leaves room, and bounds what a peer must buffer. */
+export const MAX_SWIM_FRAME_BYTES = 64 * 1024
+
+/** Concurrent membership streams per connection: a probe, relayed probes for others, gossip and a view exchange at once, with headroom. */
+export const SWIM_MAX_STREAMS = 32
 
 /** Announcements above this size are rejected: a near-4 MiB gossip message kills the link (LIBP2P-NOTES 5). */
 export const MAX_ANNOUNCEMENT_BYTES = 4 * 1024
 
 /** A full view is one frame of every member's announcement; 1 MiB holds ~250 peers of max size, far above a home lab. */
 export const MAX_VIEW_FRAME_BYTES = 1024 * 1024
-
-/** Gossipsub's inbound RPC limit: several announcements batched per RPC, well under the 4 MiB that breaks links. */
-export const MAX_GOSSIP_RPC_BYTES = 256 * 1024
 
 /** Dials on loopback take ~9 ms; 5 s leaves room for a slow LAN and bounds a handshake that stalls (LIBP2P-NOTES 9; a wrong mesh key fails in ms, see private-network.ts). */
 export const DIAL_TIMEOUT_MS = 5_000
@@ -41,3 +44,30 @@ export const VIEW_EXCHANGE_TIMEOUT_MS = 5_000
 
 /** Concurrent ping streams per connection: failure-detector probes, latency samples and libp2p's connection monitor. */
 export const PING_MAX_STREAMS = 8
+
+/**
+ * Issue 12: peers kept connected at once (DESIGN: a bounded set of ≤ 16); others are dialed on
+ * demand. ~1 MB of RSS per connection (LIBP2P-NOTES): a peer's footprint stays flat however large
+ * the lab grows, and 16 is still several times SWIM's k = 3 relays and gossip fanout of 3.
+ */
+export const DEFAULT_MAX_CONNECTED_PEERS = 16
+
+/**
+ * Auto-dial stops at half the bound: the other half is room for inbound connections and on-demand
+ * dials, so the trimmer seldom has work. Random picks of 8 per peer keep the connection graph
+ * connected with near certainty (measured at 24 peers in test/integration/bounded-connections-mesh).
+ */
+export const DEFAULT_DIAL_TARGET = DEFAULT_MAX_CONNECTED_PEERS / 2
+
+/**
+ * A connection without completion traffic this long may be trimmed. Not below the completion
+ * protocol's stream idle timeouts (20 s caller, 30 s server): a stream kept for the next request is
+ * not cut from under a caller that is merely between requests.
+ */
+export const CONNECTION_IDLE_MS = 30_000
+
+/** Trimming is housekeeping: a few idle extras for a few seconds cost nothing; 5 s matches the LAN redial interval. */
+export const CONNECTION_TRIM_INTERVAL_MS = 5_000
+
+/** A trimmed connection closes gracefully (the peer sees its streams end); one whose peer does not answer is aborted after this. */
+export const CONNECTION_CLOSE_TIMEOUT_MS = 1_000

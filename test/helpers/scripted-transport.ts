@@ -16,6 +16,9 @@ export type Behaviour =
 export class ScriptedTransport implements MembershipTransport {
   readonly sent: Array<{ to: string, message: SwimRequest, at: number }> = []
   readonly exchanges: string[] = []
+  readonly connects: string[] = []
+  /** Peers we hold no connection to, and how a dial to each goes (default: connects at once). */
+  private readonly unconnected = new Map<string, { afterMs: number, fail?: string }>()
   handlers: MembershipHandlers | undefined
   private readonly scripts = new Map<string, (message: SwimRequest) => Behaviour>()
 
@@ -50,8 +53,30 @@ export class ScriptedTransport implements MembershipTransport {
     this.handlers = handlers
   }
 
-  isConnected (): boolean {
-    return true
+  /** Makes `peer` unconnected: a probe must dial it first, which takes `afterMs` and may fail. */
+  disconnect (peer: string, dial: { afterMs: number, fail?: string } = { afterMs: 0 }): void {
+    this.unconnected.set(peer, dial)
+  }
+
+  isConnected (peer: string): boolean {
+    return !this.unconnected.has(peer)
+  }
+
+  async connect (peer: string, signal: AbortSignal): Promise<void> {
+    this.connects.push(peer)
+    const dial = this.unconnected.get(peer)
+    if (dial == null) return
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { reject(signal.reason) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort)
+        if (signal.aborted) return
+        if (dial.fail != null) { reject(new Error(dial.fail)); return }
+        this.unconnected.delete(peer)
+        resolve()
+      }, dial.afterMs)
+    })
   }
 
   /** Requests of one type sent so far. */

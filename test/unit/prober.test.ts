@@ -18,16 +18,21 @@ interface Row {
   dead?: boolean
   /** Extra slack from local health (ms). */
   slackMs?: number
-  expect: { ok: boolean, via?: 'direct' | 'indirect', reason?: RegExp, pingReqs: number }
+  /** The target is not connected: the probe dials it first (taking this long, maybe failing). */
+  dial?: { afterMs: number, fail?: string }
+  /** A lost connection: ask the relays only. */
+  mode?: 'relays'
+  expect: { ok: boolean, via?: 'direct' | 'indirect', reason?: RegExp, pingReqs: number, pings?: number }
 }
 
 /** Probes `target` once (probeNow) and returns the result and the ping-reqs sent. */
-async function probeOnce (row: Row): Promise<{ result: ProbeResult | undefined, pingReqs: string[] }> {
+async function probeOnce (row: Row): Promise<{ result: ProbeResult | undefined, pingReqs: string[], pings: number }> {
   const clock = new ManualClock()
   const transport = new ScriptedTransport(clock)
   const relays = (row.relays ?? []).map((_, i) => `r${i + 1}`)
   transport.script('target', message => message.type === 'ping' ? row.direct : 'silent')
   relays.forEach((relay, i) => { transport.script(relay, row.relays?.[i] ?? 'silent') })
+  if (row.dial != null) transport.disconnect('target', row.dial)
   // An empty rotation: only the probe under test runs.
   const targets: ProbeTargets = row.dead === true
     ? { pool: [], suspects: [], dead: ['target'], relays }
@@ -49,11 +54,11 @@ async function probeOnce (row: Row): Promise<{ result: ProbeResult | undefined, 
   if (row.dead === true) {
     await clock.advance(TIMING.probeIntervalMs + TIMING.pingTimeoutMs + 10)
   } else {
-    prober.probeNow('target')
-    await clock.advance(TIMING.probeTimeoutMs * 4 + (row.slackMs ?? 0) * 3 + 10)
+    prober.probeNow('target', row.mode)
+    await clock.advance(TIMING.pingTimeoutMs + TIMING.probeTimeoutMs * 3 + TIMING.pingTimeoutMs + (row.slackMs ?? 0) * 3 + 10)
   }
   prober.stop()
-  return { result, pingReqs: transport.ofType('ping-req').map(s => s.to) }
+  return { result, pingReqs: transport.ofType('ping-req').map(s => s.to), pings: transport.ofType('ping').length }
 }
 
 describe('prober (failure detector)', () => {
@@ -68,11 +73,18 @@ describe('prober (failure detector)', () => {
     { name: 'count a late answer as a timeout', direct: { answer: { type: 'ack', updates: [] }, afterMs: 60 }, relays: [NACK], expect: { ok: false, pingReqs: 1 } },
     { name: 'take the same late answer while local health stretches the timeout (Lifeguard)', direct: { answer: { type: 'ack', updates: [] }, afterMs: 60 }, relays: [NACK], slackMs: 20, expect: { ok: true, via: 'direct', pingReqs: 0 } },
     { name: 'probe a dead member directly only (no relays for a reconnect probe)', direct: 'silent', relays: [ACK, ACK], dead: true, expect: { ok: false, pingReqs: 0 } },
-    { name: 'see a dead member that answers again', direct: ACK, relays: [ACK], dead: true, expect: { ok: true, via: 'direct', pingReqs: 0 } }
+    { name: 'see a dead member that answers again', direct: ACK, relays: [ACK], dead: true, expect: { ok: true, via: 'direct', pingReqs: 0 } },
+    { name: 'not count a slow dial against the probe timeout (the dial has its own bound)', direct: ACK, relays: [NACK], dial: { afterMs: 120 }, expect: { ok: true, via: 'direct', pingReqs: 0 } },
+    { name: 'ask relays when the dial fails', direct: ACK, relays: [ACK], dial: { afterMs: 5, fail: 'connection refused' }, expect: { ok: true, via: 'indirect', reason: /cannot connect/, pingReqs: 1 } },
+    { name: 'name a refused dial when no relay answers either', direct: ACK, relays: [NACK], dial: { afterMs: 5, fail: 'connection refused' }, expect: { ok: false, reason: /cannot connect: connection refused; no indirect answer/, pingReqs: 1 } },
+    { name: 'ask only relays for a peer whose connection just closed', direct: ACK, relays: [ACK, NACK], mode: 'relays', expect: { ok: true, via: 'indirect', pingReqs: 2, pings: 0 } },
+    { name: 'suspect a peer whose connection closed when no relay reaches it', direct: ACK, relays: [NACK, NACK], mode: 'relays', expect: { ok: false, reason: /connection closed; no indirect answer/, pingReqs: 2, pings: 0 } },
+    { name: 'ping a peer whose connection closed directly when there is no one to ask', direct: ACK, relays: [], mode: 'relays', expect: { ok: true, via: 'direct', pingReqs: 0, pings: 1 } }
   ]
   for (const row of rows) {
     it(`should ${row.name}`, async () => {
-      const { result, pingReqs } = await probeOnce(row)
+      const { result, pingReqs, pings } = await probeOnce(row)
+      if (row.expect.pings != null) assert.equal(pings, row.expect.pings, 'direct pings')
       assert.ok(result != null, 'a result was reported')
       assert.equal(result.ok, row.expect.ok, JSON.stringify(result))
       if (result.ok) assert.equal(result.via, row.expect.via)
