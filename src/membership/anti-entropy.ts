@@ -17,6 +17,8 @@ export interface AntiEntropyInit {
   random: () => number
   /** Members to exchange with (alive, not us). */
   peers: () => readonly string[]
+  /** Members in the view, for the interval's scale. */
+  n: () => number
   entries: () => ViewEntry[]
   apply: (from: string, entries: ViewEntry[]) => Promise<void>
   onError: (peer: string, err: Error) => void
@@ -53,7 +55,7 @@ export function createAntiEntropy (init: AntiEntropyInit): AntiEntropy {
   }
 
   const delay = (): number => {
-    const base = init.timing.antiEntropyIntervalMs * pushPullScale(init.peers().length + 1)
+    const base = init.timing.antiEntropyIntervalMs * pushPullScale(init.n())
     return Math.round(base * (0.5 + init.random()))
   }
 

@@ -11,8 +11,9 @@ export const MAX_PIGGYBACK = 8
 /**
  * Change-only dissemination: what is queued goes out piggybacked on probes and acks, and, while
  * anything is queued, in gossip rounds to `gossipFanout` random members every `gossipIntervalMs`
- * (memberlist's gossip). An idle mesh sends nothing here. Members we already hold a connection
- * to are preferred as gossip targets: a gossip round should not cost a dial.
+ * (memberlist's gossip). An idle mesh sends nothing here. Gossip goes to members we hold a
+ * connection to: with bounded connections that is a random overlay of up to 16 neighbours, which
+ * spreads a change to everyone as an epidemic does, and a round never costs a dial.
  */
 export interface DisseminationInit {
   clock: Clock
@@ -31,6 +32,8 @@ export interface Dissemination {
   forget: (peer: string) => void
   /** Updates for one outgoing message (each counts as a transmission). */
   piggyback: () => Update[]
+  /** The member list changed: someone may now take what is queued. */
+  membersChanged: () => void
   /** Sends `updates` to each of `peers` at once (a goodbye must not wait for gossip rounds). */
   sendNow: (peers: readonly string[], updates: Update[], signal?: AbortSignal) => Promise<void>
   readonly queued: number
@@ -39,6 +42,19 @@ export interface Dissemination {
 export function createDissemination (init: DisseminationInit): Dissemination {
   const queue = new BroadcastQueue(init.timing.retransmitMult)
   let timer: { stop: () => void } | undefined
+  let running = false
+  /** Set when a round found nobody to send to; cleared when the member list changes. */
+  let alone = false
+
+  /** Gossip rounds run only while something is queued and someone can take it: an idle mesh wakes for nothing. */
+  const sync = (): void => {
+    if (running && queue.size > 0 && !alone) {
+      timer ??= every(init.clock, () => init.timing.gossipIntervalMs, round)
+    } else if (timer != null) {
+      timer.stop()
+      timer = undefined
+    }
+  }
 
   const send = async (to: string, updates: Update[], timeoutMs: number, outer?: AbortSignal): Promise<void> => {
     const { signal, clear } = clockTimeout(init.clock, timeoutMs, `gossip to ${to}`)
@@ -55,33 +71,38 @@ export function createDissemination (init: DisseminationInit): Dissemination {
     }
   }
 
-  const round = (): void => {
-    if (queue.size === 0) return
+  function round (): void {
     const { peers, n } = init.targets()
-    if (peers.length === 0) return
+    if (peers.length === 0) { alone = true; sync(); return }
+    // Only over open connections: a gossip round never dials. With none open (a peer still
+    // joining) it goes to anyone, or it would never leave.
     const connected = peers.filter(p => init.transport.isConnected(p))
-    let chosen = pickRandom(connected, init.timing.gossipFanout, new Set(), init.random)
-    if (chosen.length < init.timing.gossipFanout) {
-      chosen = [...chosen, ...pickRandom(peers, init.timing.gossipFanout - chosen.length, new Set(chosen), init.random)]
-    }
+    const chosen = pickRandom(connected.length > 0 ? connected : peers, init.timing.gossipFanout, new Set(), init.random)
     for (const peer of chosen) {
       const updates = queue.take(MAX_PIGGYBACK, n)
       if (updates.length === 0) break
       void send(peer, updates, 4 * init.timing.probeTimeoutMs)
     }
+    sync()
   }
 
   return {
     start () {
-      timer ??= every(init.clock, () => init.timing.gossipIntervalMs, round)
+      running = true
+      sync()
     },
     stop () {
-      timer?.stop()
-      timer = undefined
+      running = false
+      sync()
     },
-    enqueue: update => { queue.enqueue(update) },
-    forget: peer => { queue.forget(peer) },
-    piggyback: () => queue.take(MAX_PIGGYBACK, init.targets().n),
+    enqueue: update => { queue.enqueue(update); sync() },
+    forget: peer => { queue.forget(peer); sync() },
+    membersChanged: () => { alone = false; sync() },
+    piggyback: () => {
+      const updates = queue.take(MAX_PIGGYBACK, init.targets().n)
+      if (queue.size === 0) sync()
+      return updates
+    },
     async sendNow (peers, updates, signal) {
       await Promise.all(peers.map(async peer => { await send(peer, updates, 4 * init.timing.probeTimeoutMs, signal) }))
     },

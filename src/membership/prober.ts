@@ -9,16 +9,16 @@ import type { TimingProfile } from './profiles.js'
  * probed, round-robin over a shuffled list, on whatever connection reaches it. No answer within the
  * probe timeout → `indirectChecks` other members are asked to probe it for us (a lossy link or a
  * busy host between us is not a dead peer); only when none of them gets an answer either is the
- * result a failure. Suspects are also probed every period until settled (an answer revives, a
- * failure confirms), and dead members every `reconnectIntervalMs`, which is what re-joins the two
- * sides of a healed partition. The verdicts themselves are the caller's (`onResult`).
+ * result a failure. A new suspect is probed once more at once (`probeNow`: an answer revives, a
+ * failure confirms), and dead members every `reconnectIntervalMs` or so, which is what re-joins
+ * the two sides of a healed partition. The verdicts themselves are the caller's (`onResult`).
  */
 export interface ProberInit {
   clock: Clock
   transport: Pick<MembershipTransport, 'request' | 'isConnected' | 'connect'>
   timing: Pick<TimingProfile, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'reconnectIntervalMs' | 'pingTimeoutMs'>
   random: () => number
-  /** Who is probed: the round-robin pool (alive and suspect members), the suspects, the dead, and who may relay. */
+  /** Who is probed: the round-robin pool (alive and suspect members), the dead, and who may relay. */
   targets: () => ProbeTargets
   /** The direct ping to send `target` (piggybacked updates, what we hold about it). */
   ping: (target: string) => SwimRequest
@@ -29,12 +29,16 @@ export interface ProberInit {
   /** Every reply that arrives (direct or relayed), with the round trip of a direct one. */
   onReply: (from: string, reply: SwimReply, rttMs: number | undefined) => void
   onResult: (target: string, result: ProbeResult) => void
+  /** Each protocol period, with the time it fired: how late this process's timers run (local health). */
+  onPeriod?: (now: number) => void
 }
+
+/** A dead member is probed every reconnectIntervalMs at first, backing off to this many times it. */
+export const RECONNECT_BACKOFF_MAX = 3
 
 export interface ProbeTargets {
   /** Alive and suspect members (not us): the round-robin pool. */
   pool: readonly string[]
-  suspects: readonly string[]
   dead: readonly string[]
   /** Members that may be asked to relay a probe (alive, not us). */
   relays: readonly string[]
@@ -68,7 +72,7 @@ export function createProber (init: ProberInit): Prober {
   let timer: { stop: () => void } | undefined
   let running = false
   const inFlight = new Set<string>()
-  const lastReconnect = new Map<string, number>()
+  const lastReconnect = new Map<string, { at: number, waitMs: number }>()
 
   const request = async (to: string, message: SwimRequest, timeoutMs: number): Promise<SwimReply> => {
     const { signal, clear } = clockTimeout(clock, timeoutMs, `probe of ${to}`)
@@ -97,10 +101,9 @@ export function createProber (init: ProberInit): Prober {
   }
 
   const indirect = async (target: string, relays: readonly string[]): Promise<boolean> => {
-    // Relays we hold a connection to first: asking costs them no dial of ours.
+    // Relays we hold a connection to: asking never costs a dial of ours.
     const connected = relays.filter(r => r !== target && init.transport.isConnected(r))
-    let chosen = pickRandom(connected, timing.indirectChecks, new Set([target]), init.random)
-    if (chosen.length < timing.indirectChecks) chosen = [...chosen, ...pickRandom(relays, timing.indirectChecks - chosen.length, new Set([target, ...chosen]), init.random)]
+    const chosen = pickRandom(connected, timing.indirectChecks, new Set([target]), init.random)
     if (chosen.length === 0) return false
     // Two hops each way (and maybe a dial at the relay): the relay's bounds plus a margin.
     const timeoutMs = 2 * timing.probeTimeoutMs + timing.pingTimeoutMs + init.slackMs()
@@ -141,20 +144,24 @@ export function createProber (init: ProberInit): Prober {
   }
 
   const period = (): void => {
+    init.onPeriod?.(clock.now())
     const targets = init.targets()
     // On connections already open (bounded, issue 12): each member is probed by its neighbours,
     // about once per period whatever N is, and a probe costs no dial. A member we hold no
     // connection to is its neighbours' to watch; a peer with no connections probes anyone.
+    // A peer with no connection at all is not in the mesh yet (or its network is down): it has
+    // nothing to say about others, and auto-dial is already working on getting it back in.
     const connected = targets.pool.filter(p => init.transport.isConnected(p))
-    const next = nextProbeTarget(order, connected.length > 0 ? connected : targets.pool, init.random)
+    const next = nextProbeTarget(order, connected, init.random)
     order = next.state
     if (next.target != null) probe(next.target)
-    // Suspects: settle them as fast as the period allows (an answer revives, a failure confirms).
-    for (const suspect of targets.suspects) probe(suspect)
     const now = clock.now()
     for (const dead of targets.dead) {
-      if (now - (lastReconnect.get(dead) ?? -Infinity) < timing.reconnectIntervalMs) continue
-      lastReconnect.set(dead, now)
+      const last = lastReconnect.get(dead)
+      if (last != null && now - last.at < last.waitMs) continue
+      // Backing off to a few intervals: a dead peer costs a dial now and then, not a storm of them
+      // when many are dead at once (an overloaded start, the far side of a partition).
+      lastReconnect.set(dead, { at: now, waitMs: Math.min(RECONNECT_BACKOFF_MAX * timing.reconnectIntervalMs, last == null ? timing.reconnectIntervalMs : last.waitMs * 2) })
       probe(dead, 'reconnect')
     }
     if (lastReconnect.size > targets.dead.length * 2 + 16) {

@@ -81,7 +81,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private running = false
   private leaving = false
   private tickTimer?: { stop: () => void }
-  private targetsCache?: { pool: string[], suspects: string[], dead: string[], relays: string[], alive: string[] }
+  private targetsCache?: { pool: string[], dead: string[], relays: string[] }
   /** Members not alive: the tick has work only while there are some. */
   private timed = 0
   readonly counts: MessageCounts = { in: 0, out: 0, rejected: 0 }
@@ -103,7 +103,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       const members = new Map(init.seed.filter(a => a.peer_id !== this.selfId).map(a => [a.peer_id, { peerId: a.peer_id, announcement: a, state: 'alive' as const, reason: 'joined', stateSince: now, lastHeard: now }]))
       this.state = { self: this.selfId, members }
     }
-    this.health = new LocalHealth(init.timing.tickMs)
+    // Lag is measured on the probe period, which always runs; the tick runs only while a member is not alive.
+    this.health = new LocalHealth(init.timing.probeIntervalMs)
     const timing = init.timing
     this.prober = createProber({
       clock: this.clock,
@@ -115,7 +116,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       pingReq: target => ({ type: 'ping-req', target, updates: this.dissemination.piggyback() }),
       slackMs: () => this.health.slackMs,
       onReply: (from, reply, rtt) => { this.onReply(from, reply, rtt) },
-      onResult: (target, result) => { this.onProbeResult(target, result) }
+      onResult: (target, result) => { this.onProbeResult(target, result) },
+      onPeriod: now => { this.health.tick(now) }
     })
     this.dissemination = createDissemination({
       clock: this.clock,
@@ -137,7 +139,13 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       },
       timing,
       random: this.random,
-      peers: () => this.targets().relays,
+      // A member we hold a connection to, when there is one: anti-entropy needs no dial.
+      n: () => this.state.members.size,
+      peers: () => {
+        const alive = this.targets().relays
+        const connected = alive.filter(p => init.transport.isConnected(p))
+        return connected.length > 0 ? connected : alive
+      },
       entries: () => this.entries(),
       apply: async (from, entries) => { await this.applyEntries(from, entries) },
       onError: (peer, err) => { this.log.debug({ peer }, `view exchange failed: ${err?.message ?? err}`) }
@@ -156,7 +164,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     this.prober.start()
     this.dissemination.start()
     this.antiEntropy.start()
-    this.tickTimer = every(this.clock, () => this.init.timing.tickMs, () => { this.tick() })
+    this.syncTickTimer()
   }
 
   /** Announces `leaving` to every member we can reach at once, so they mark us `left`, then stops. Idempotent. */
@@ -176,6 +184,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     this.dissemination.stop()
     this.antiEntropy.stop()
     this.tickTimer?.stop()
+    this.tickTimer = undefined
     this.init.transport.handle(undefined)
   }
 
@@ -401,14 +410,26 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       this.logChange(change)
       this.safeDispatchEvent('change', { detail: change })
     }
-    if (this.targetsCache == null) this.timed = [...this.state.members.values()].filter(m => m.state !== 'alive').length
+    if (this.targetsCache == null) {
+      this.timed = [...this.state.members.values()].filter(m => m.state !== 'alive').length
+      this.syncTickTimer()
+      this.dissemination.membersChanged()
+    }
     return changes
+  }
+
+  /** The timeout clock runs only while some member has a timeout running (suspect, dead, left): an idle mesh wakes for nothing. */
+  private syncTickTimer (): void {
+    if (this.running && this.timed > 0) {
+      this.tickTimer ??= every(this.clock, () => this.init.timing.tickMs, () => { this.tick() })
+    } else if (this.tickTimer != null) {
+      this.tickTimer.stop()
+      this.tickTimer = undefined
+    }
   }
 
   private tick (): void {
     const now = this.clock.now()
-    this.health.tick(now)
-    if (this.timed === 0) return
     // A suspicion that timed out here is our verdict: spread it (others may still hold the peer alive).
     for (const change of this.dispatch({ type: 'tick', now })) {
       if (change.kind !== 'state' || change.to !== 'dead') continue
@@ -431,10 +452,17 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
 
   private targets (): NonNullable<Swim['targetsCache']> {
     if (this.targetsCache != null) return this.targetsCache
-    const t = { pool: [] as string[], suspects: [] as string[], dead: [] as string[], relays: [] as string[], alive: [] as string[] }
+    const t = { pool: [] as string[], dead: [] as string[], relays: [] as string[] }
     for (const m of this.state.members.values()) {
       if (m.peerId === this.selfId) continue
-      if (m.state === 'alive') { t.pool.push(m.peerId); t.relays.push(m.peerId); t.alive.push(m.peerId) } else if (m.state === 'suspect') { t.pool.push(m.peerId); t.suspects.push(m.peerId) } else if (m.state === 'dead') t.dead.push(m.peerId)
+      if (m.state === 'alive') {
+        t.pool.push(m.peerId)
+        t.relays.push(m.peerId)
+      } else if (m.state === 'suspect') {
+        t.pool.push(m.peerId)
+      } else if (m.state === 'dead') {
+        t.dead.push(m.peerId)
+      }
     }
     this.targetsCache = t
     return t
