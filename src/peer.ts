@@ -4,7 +4,7 @@ import { createMeshNode, type MeshNode } from './mesh/node.js'
 import { loadOrCreateIdentity } from './mesh/identity.js'
 import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
 import { createConnectionTrimmer, type ConnectionTrimmer } from './mesh/connection-trimmer.js'
-import { DEFAULT_MAX_CONNECTED_PEERS } from './mesh/constants.js'
+import { DEFAULT_MAX_CONNECTED_PEERS, SWIM_PROTOCOL } from './mesh/constants.js'
 import { COMPLETE_PROTOCOL } from './protocol/constants.js'
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN } from './config/constants.js'
 import { createMembership, type Membership } from './membership/service.js'
@@ -241,7 +241,8 @@ export function createPeer (init: PeerInit): Peer {
           max: maxConnections,
           idleMs: init.connectionTrim?.idleMs,
           intervalMs: init.connectionTrim?.intervalMs,
-          idleStreamProtocols: [COMPLETE_PROTOCOL],
+          // Both keep a stream open for a connection's life: an open one is no exchange in flight.
+          idleStreamProtocols: [COMPLETE_PROTOCOL, SWIM_PROTOCOL],
           logger: log.child({ component: 'trim' })
         })
         trimmer.start()

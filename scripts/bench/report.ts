@@ -3,17 +3,19 @@
 //
 //   tsx scripts/bench/report.ts        (run.ts calls it after every run)
 import { writeFileSync } from 'node:fs'
+import { updateBenchmarks } from '../sim/report.js'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { REPO_ROOT } from './procs.js'
 import { readResults, type ResultFile } from './results.js'
 import type { Summary } from './stats.js'
+import { idleTargets, type IdleRow } from './part-idle.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
 
 /** Part order and the npm script that reruns each. */
-const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos'] as const
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle'] as const
 
 const n0 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US')
 const n1 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(1)
@@ -210,6 +212,76 @@ function chaosViews (x: any): string {
   return `Client peers' views (from their /api/cluster/events) against the processes' real state:\n\n${rows}\n\nRunning (not killed, not frozen) but not alive in a view, summed over both views: ${per(x.upButNotAliveMs)}. Killed or frozen but still alive in a view: ${per(x.goneButAliveMs)}. At the end, ${healed}.`
 }
 
+/**
+ * Idle cost per peer (issue 12): the current run and, when `bench/results/before/idle.json` exists,
+ * the run before the membership rewrite beside it (`before → after` in each cell). Either may be absent.
+ */
+function idleSection (after: ResultFile | undefined, before: ResultFile | undefined): string {
+  const runs = [{ label: 'before', r: before }, { label: 'after', r: after }].filter((x): x is { label: string, r: ResultFile } => x.r != null)
+  if (runs.length === 0) return ''
+  const rowsOf = (r: ResultFile): IdleRow[] => ((r.data as any)?.rows ?? []) as IdleRow[]
+  const sizes = [...new Set(runs.flatMap(x => rowsOf(x.r).map(row => row.n)))].sort((a, b) => a - b)
+  const both = runs.length > 1
+  /** One cell: the runs' values joined by →, `–` where a run has no row for that N. */
+  const cell = (n: number, f: (row: IdleRow, lone: IdleRow | undefined) => string): string =>
+    runs.map(({ r }) => {
+      const row = rowsOf(r).find(x => x.n === n)
+      return row == null ? '–' : f(row, rowsOf(r).find(x => x.n === 1))
+    }).join(' → ')
+  const times = (a: number, b: number | undefined): string => b == null || !(b > 0) ? '–' : `× ${n2(a / b)}`
+  const suffix = both ? ': before → after' : runs[0]?.label === 'before' ? ' (before)' : ''
+  const rows = table(
+    ['N', `idle CPU per peer ms/s p50 / max${suffix}`, `CPU × lone (p50)${suffix}`, `RSS MB p50 / max${suffix}`, `RSS × lone (p50)${suffix}`, `converged (ms after last ready)${suffix}`, `not alive${suffix}`, `rest of the machine, CPU ms/s${suffix}`],
+    sizes.map(n => [
+      String(n),
+      cell(n, x => `${n2(x.idle_cpu_ms_per_s.p50)} / ${n2(x.idle_cpu_ms_per_s.max)}`),
+      cell(n, (x, lone) => times(x.idle_cpu_ms_per_s.p50, lone?.idle_cpu_ms_per_s.p50)),
+      cell(n, x => `${n1(x.rss_mb.p50)} / ${n1(x.rss_mb.max)}`),
+      cell(n, (x, lone) => times(x.rss_mb.p50, lone?.rss_mb.p50)),
+      cell(n, x => x.converged ? n0(x.converge_ms) : `**no** (${x.peers_complete}/${x.n}${(x.peers_started ?? x.n) < x.n ? `; ${x.n - x.peers_started} did not start` : ''})`),
+      cell(n, x => `${x.not_alive}${(x.views_unreadable ?? 0) > 0 ? ` (${x.views_unreadable} views unreadable)` : ''}`),
+      cell(n, x => n0(x.other_cpu_ms_per_s))
+    ])
+  )
+  // Per-peer figures are a floor once the peers together use (nearly) every core: they wanted more.
+  const saturated = runs.flatMap(({ label, r }) => rowsOf(r).map(x => ({ label, n: x.n, total: x.per_peer.idle_cpu_ms_per_s.reduce((s, v) => s + v, 0), of: r.machine.cores * 1000 })))
+    .filter(x => x.total >= 0.9 * x.of)
+    .map(x => `${x.label}, N = ${x.n}: the peers together used ${n0(x.total)} of the machine's ${n0(x.of)} CPU ms/s`)
+  const saturation = saturated.length > 0 ? `Saturated — ${saturated.join('; ')}. There the per-peer figure is a floor (the peers were starved), not what the mesh would cost on a larger machine.` : ''
+  // Issue 12's targets: met or missed on the after run; the before run's figures beside them.
+  const targetsOf = (r: ResultFile | undefined): ReturnType<typeof idleTargets> => r == null ? [] : idleTargets(rowsOf(r))
+  const ta = targetsOf(after)
+  const tb = targetsOf(before)
+  const whats = [...new Set([...tb, ...ta].map(t => t.what))]
+  const targets = whats.length === 0
+    ? 'Issue 12 targets: lone peer ≤ 3 ms/s; N = 10 ≤ 5 ms/s per peer and ≤ × 1.5 the lone figure; RSS at N = 10 ≤ × 1.1 the lone figure. Not judged: no run with N = 1.'
+    : table(['issue 12 target', '', ...(before != null ? ['before'] : []), 'after', 'after: met?'], whats.map(what => {
+      const a = ta.find(t => t.what === what)
+      const b = tb.find(t => t.what === what)
+      return [what, (a ?? b)?.target ?? '', ...(before != null ? [b?.measured ?? '–'] : []), a?.measured ?? 'not measured yet', a == null ? '–' : a.met ? 'met' : '**missed**']
+    }))
+  // Reasons with their numbers folded (`ping timed out (# ms)`), so one cause is one entry.
+  const folded = (byReason: Record<string, number>): Array<[string, number]> => {
+    const m = new Map<string, number>()
+    for (const [k, v] of Object.entries(byReason)) m.set(k.replace(/\d+(\.\d+)?/g, '#'), (m.get(k.replace(/\d+(\.\d+)?/g, '#')) ?? 0) + v)
+    return [...m.entries()].sort((a, b) => b[1] - a[1])
+  }
+  const reasons = runs.flatMap(({ label, r }) => rowsOf(r).filter(x => x.not_alive > 0).map(x =>
+    [label, String(x.n), folded(x.not_alive_by_reason).slice(0, 5).map(([k, v]) => `${v} × \`${k}\``).join('; ')]))
+  const failedStarts = runs.flatMap(({ label, r }) => rowsOf(r).flatMap(x => (x.start_failures ?? []).map(f => [label, String(x.n), `\`${f.replace(/\|/g, '\\|')}\``])))
+  const p = (after ?? before)?.params as any
+  const ref = (r: ResultFile): string => `\`${r.run.gitCommit.slice(0, 8)}\` (${r.run.date.slice(0, 16).replace('T', ' ')} UTC, ${r.run.mode} run)`
+  return [
+    `${String(p.topology).charAt(0).toUpperCase()}${String(p.topology).slice(1)}. Peer: \`${p.peer}\`. Per N: wait until every peer lists all N alive (at most ${p.convergeTimeoutMs / 1000} s), ${p.settleMs / 1000} s to settle, then CPU over ${p.windowMs / 1000} s with no requests; × lone = the figure over the same run's N = 1 figure.`,
+    runs.map(({ label, r }) => `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${ref(r)}.`).join(' ') + (after == null ? ' No after run yet: `npm run bench:idle`.' : ''),
+    rows,
+    saturation,
+    targets,
+    failedStarts.length > 0 ? table(['run', 'N', 'peer that did not start'], failedStarts) : '',
+    reasons.length > 0 ? table(['run', 'N', 'not alive at the end of the window, by state: reason (summed over views; every peer was running)'], reasons) : ''
+  ].filter(x => x !== '').join('\n\n')
+}
+
 const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: ResultFile) => string }> = {
   hop: { heading: '1. Hop overhead', render: hopSection },
   stream: { heading: '2. Streaming throughput', render: streamSection },
@@ -219,7 +291,8 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   startup: { heading: '6. Memory and start-up', render: startupSection },
   embedded: { heading: '7. Embedded tiny model (issue 5, item 4)', render: embeddedSection },
   profile: { heading: '8. Where the routed path spends CPU (profile)', render: profileSection },
-  chaos: { heading: '9. Chaos (issue 7): kill -9, restart and SIGSTOP under load', render: chaosSection }
+  chaos: { heading: '9. Chaos (issue 7): kill -9, restart and SIGSTOP under load', render: chaosSection },
+  idle: { heading: '10. Idle cost per peer (issue 12)', render: r => idleSection(r, readResults('before').get('idle.json')) }
 }
 
 /** Convergence p50 with a min–max bar per N, and the 1.5 s target as a dashed line. Plain SVG, no dependency. */
@@ -288,7 +361,7 @@ export function renderReport (): string {
   out.push('')
   out.push('What a mesh hop costs, how fast the cluster converges and heals, and what a peer costs to run. Every figure on this page is read from a result file in `bench/results/` by `scripts/bench/report.ts`; each section names its file, the command and the date. Paths that are compared ran side by side in the same run (interleaved), because this machine is shared and noisy: read ratios and added milliseconds rather than absolute figures.')
   out.push('')
-  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`; the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
+  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`; the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
   out.push('')
 
   const chosen = PARTS.map(part => ({ part, picked: pick(results, part) })).filter(x => x.picked != null) as Array<{ part: typeof PARTS[number], picked: { r: ResultFile, file: string } }>
@@ -330,6 +403,17 @@ export function renderReport (): string {
       out.push(source(r, file))
       out.push('')
     }
+    // The idle "before" can exist before any "after" run: show it alone rather than not at all.
+    const idleBefore = readResults('before').get('idle.json')
+    if (pick(results, 'idle') == null && idleBefore != null) {
+      out.push(`## ${SECTIONS.idle.heading}`)
+      out.push('')
+      out.push(idleSection(undefined, idleBefore))
+      out.push('')
+      if (notes(idleBefore) !== '') out.push(notes(idleBefore), '')
+      out.push(source(idleBefore, 'before/idle.json'))
+      out.push('')
+    }
     const quick = PARTS.map(part => ({ part, file: `${part}.quick.json`, r: results.get(`${part}.quick.json`) })).filter(x => x.r != null && results.has(`${x.part}.json`)) as Array<{ part: string, file: string, r: ResultFile }>
     if (quick.length > 0) {
       out.push('## Latest quick run (`npm run bench:quick`)')
@@ -350,6 +434,8 @@ export function renderReport (): string {
   const conv = pick(results, 'convergence')
   if (conv != null) writeFileSync(SVG, convergenceSvg(conv.r))
   writeFileSync(OUT, out.join('\n'))
+  // The simulator's section (scripts/sim/report.ts) lives between its own markers at the end.
+  if (readResults().has('membership-sim.json')) updateBenchmarks()
   return OUT
 }
 
@@ -421,6 +507,12 @@ function highlights (results: Map<string, ResultFile>): string[] {
     })
     out.push(`Convergence — ${parts.join('; ')}.`)
   }
+  const idle = ((pick(results, 'idle')?.r.data as any)?.rows ?? []) as IdleRow[]
+  const lone = idle.find(x => x.n === 1)
+  const ten = idle.find(x => x.n === 10)
+  if (lone != null && ten != null) {
+    out.push(`Idle, no requests: a lone peer uses ${n2(lone.idle_cpu_ms_per_s.p50)} ms of CPU per second; with 10 peers each uses ${n2(ten.idle_cpu_ms_per_s.p50)} ms/s (× ${n2(ten.idle_cpu_ms_per_s.p50 / lone.idle_cpu_ms_per_s.p50)}) and ${n1(ten.rss_mb.p50)} MB RSS (× ${n2(ten.rss_mb.p50 / lone.rss_mb.p50)}).`)
+  }
   const failure = pick(results, 'failure')?.r.data as any
   if (failure != null) {
     out.push(`After kill -9 of a serving peer under load, every other peer stopped routing to it within ${n0(failure.noPeerRoutesMs.max)} ms (worst of ${failure.trials.length} trials); ${failure.otherFailures} client-visible failures besides ${failure.committedToVictim} stream(s) already committed to the killed peer.`)
@@ -452,6 +544,7 @@ function headline (part: string, r: ResultFile): string {
   }
   if (part === 'convergence') return (d.byN as any[]).map(b => `N = ${b.n}: ${b.rounds - b.notConverged}/${b.rounds} converged${Number.isFinite(b.convergenceMs.p50) ? ` (${n0(b.convergenceMs.p50)} ms)` : ''}`).join('; ')
   if (part === 'embedded') return `tok/s p50: ${d.paths.map((p: any) => `${p.key} ${n0(p.tokensPerSecond.p50)}`).join(', ')}`
+  if (part === 'idle') return ((d?.rows ?? []) as IdleRow[]).map(x => `N = ${x.n}: ${n2(x.idle_cpu_ms_per_s.p50)} ms/s, ${n1(x.rss_mb.p50)} MB${x.converged ? '' : ' (not converged)'}`).join('; ')
   if (part === 'profile') return `${n0(d.perSecondUnderProfiler)} req/s under the profiler; CPU per request: entry peer ${n2(d.cpuMsPerRequest?.entry)} ms, serving peer ${n2(d.cpuMsPerRequest?.serving)} ms`
   return '–'
 }

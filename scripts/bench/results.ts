@@ -80,7 +80,8 @@ export function commandLine (): string {
   const script = process.env.npm_lifecycle_event
   const argv = process.argv.slice(2).join(' ')
   const direct = `tsx scripts/bench/run.ts${argv !== '' ? ' ' + argv : ''}`
-  return script != null && script !== '' ? `npm run ${script} (${direct})` : direct
+  // `npx` sets npm_lifecycle_event to 'npx': only an npm script is worth naming.
+  return script != null && script !== '' && script !== 'npx' ? `npm run ${script} (${direct})` : direct
 }
 
 export function resultFileName (part: string, mode: 'full' | 'quick'): string {

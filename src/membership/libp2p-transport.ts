@@ -5,7 +5,8 @@ import type { MeshNode } from '../mesh/node.js'
 import type { Logger } from '../log.js'
 import { MAX_SWIM_FRAME_BYTES, MAX_VIEW_FRAME_BYTES, SWIM_MAX_STREAMS, SWIM_PROTOCOL, VIEW_EXCHANGE_TIMEOUT_MS, VIEW_PROTOCOL } from '../mesh/constants.js'
 import { decodeView, encodeView, type ViewEntry } from './announcement.js'
-import { decodeMessage, encodeMessage, type SwimReply, type SwimRequest } from './messages.js'
+import type { SwimReply, SwimRequest } from './messages.js'
+import { openChannel, serveChannel, type Channel } from './swim-channel.js'
 import type { MembershipHandlers, MembershipTransport } from './transport.js'
 
 export interface Libp2pTransport extends MembershipTransport {
@@ -16,14 +17,33 @@ export interface Libp2pTransport extends MembershipTransport {
 }
 
 /**
- * Membership over libp2p: one short stream per exchange on a connection libp2p already holds (or
- * dials on demand). `/harombe/swim/1.0.0` carries one request frame and one reply frame;
- * `/harombe/view/1.0.0` one full view each way (push-pull). Frames are length-prefixed JSON,
- * bounded, and validated before anything reads them; a bad frame is dropped and logged.
+ * Membership over libp2p, on connections libp2p already holds (or dials on demand).
+ * `/harombe/swim/1.0.0`: one long-lived stream per peer and direction carries probes, relayed
+ * probes and gossip with their replies (swim-channel.ts); `/harombe/view/1.0.0`: one short stream
+ * per push-pull, a full view each way. Frames are length-prefixed, bounded, and validated before
+ * anything reads them; a bad frame is dropped and logged, and the peer keeps serving.
  */
 export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTransport {
   let handlers: MembershipHandlers | undefined
   let rejected = 0
+  /** Our open channel to each peer, or the dial opening it. */
+  const channels = new Map<string, Channel | Promise<Channel>>()
+
+  const channelTo = async (to: string, signal: AbortSignal): Promise<Channel> => {
+    const existing = channels.get(to)
+    if (existing != null && (existing instanceof Promise || existing.open)) return await existing
+    const opening = node.dialProtocol(peerIdFromString(to), SWIM_PROTOCOL, { signal, maxOutboundStreams: SWIM_MAX_STREAMS })
+      .then(stream => openChannel(stream, MAX_SWIM_FRAME_BYTES, reason => { reject(to, 'membership reply', reason) }))
+    channels.set(to, opening)
+    try {
+      const channel = await opening
+      if (channels.get(to) === opening) channels.set(to, channel)
+      return channel
+    } catch (err) {
+      if (channels.get(to) === opening) channels.delete(to)
+      throw err
+    }
+  }
   const selfId = node.peerId.toString()
 
   const reject = (from: string, what: string, reason: string): void => {
@@ -62,18 +82,11 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
 
   const onSwimStream = ({ stream, connection }: { stream: Stream, connection: { remotePeer: { toString: () => string } } }): void => {
     const from = connection.remotePeer.toString()
-    void (async () => {
-      const bytes = await readOne(stream, MAX_SWIM_FRAME_BYTES)
-      const decoded = decodeMessage(bytes, MAX_SWIM_FRAME_BYTES)
-      if (!decoded.ok) { reject(from, 'membership message', decoded.reason); stream.abort(new Error(decoded.reason)); return }
-      if (decoded.value.skipped.length > 0) reject(from, `${decoded.value.skipped.length} update(s)`, `malformed: ${decoded.value.skipped[0]}`)
-      const message = decoded.value.message
-      if (message.type === 'ack' || message.type === 'nack') { reject(from, 'membership message', `malformed: a ${message.type} is not a request`); stream.abort(new Error('not a request')); return }
-      if (handlers == null) { stream.abort(new Error('membership not running')); return }
-      const reply = await handlers.onRequest(from, message, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS))
-      await stream.sink([lp.encode.single(encodeMessage(reply))])
-    })().catch((err: any) => {
-      logger.debug({ peer: from }, `membership stream failed: ${err?.message ?? err}`)
+    serveChannel(stream, MAX_SWIM_FRAME_BYTES, async message => {
+      if (handlers == null) throw new Error('membership not running')
+      return await handlers.onRequest(from, message, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS))
+    }, reason => { reject(from, 'membership message', reason) }, logger).catch((err: any) => {
+      logger.debug({ peer: from }, `membership stream ended: ${err?.message ?? err}`)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     })
   }
@@ -101,17 +114,16 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
     },
     async stop () {
       handlers = undefined
+      for (const channel of channels.values()) if (!(channel instanceof Promise)) channel.close()
+      channels.clear()
       await node.unhandle(SWIM_PROTOCOL).catch(() => {})
       await node.unhandle(VIEW_PROTOCOL).catch(() => {})
     },
     handle (next) { handlers = next },
     async request (to: string, message: SwimRequest, signal: AbortSignal): Promise<SwimReply> {
-      const bytes = await exchange(to, SWIM_PROTOCOL, encodeMessage(message), MAX_SWIM_FRAME_BYTES, signal)
-      const decoded = decodeMessage(bytes, MAX_SWIM_FRAME_BYTES)
-      if (!decoded.ok) { reject(to, 'membership reply', decoded.reason); throw new Error(`bad reply: ${decoded.reason}`) }
-      const reply = decoded.value.message
-      if (reply.type !== 'ack' && reply.type !== 'nack') { reject(to, 'membership reply', `malformed: a ${reply.type} is not a reply`); throw new Error('bad reply') }
-      return reply
+      if (to === selfId) throw new Error('cannot message ourselves')
+      const channel = await channelTo(to, signal)
+      return await channel.request(message, signal)
     },
     async exchangeViews (to: string, entries: ViewEntry[], signal: AbortSignal): Promise<ViewEntry[]> {
       const decoded = decodeView(await exchange(to, VIEW_PROTOCOL, encodeView(entries), MAX_VIEW_FRAME_BYTES, signal))

@@ -9,6 +9,8 @@ import { VirtualClock } from '../../scripts/sim/virtual-clock.js'
 import { SIM_SIGNATURE, simPeerId } from '../../scripts/sim/cluster.js'
 import { poissonUpper95 } from '../../scripts/sim/rows.js'
 import { spliceSection, START_MARKER, END_MARKER } from '../../scripts/sim/report.js'
+import { checkShape } from '../../scripts/sim/suite.js'
+import type { SimRow } from '../../scripts/sim/rows.js'
 
 function announcement (i: number): Announcement {
   const id = simPeerId(i)
@@ -172,5 +174,14 @@ describe('simulator: report helpers', () => {
     const section = `${START_MARKER}\nnew\n${END_MARKER}`
     assert.equal(spliceSection(`# B\n\n${START_MARKER}\nold\n${END_MARKER}\n\ntail\n`, section), `# B\n\n${section}\n\ntail\n`)
     assert.equal(spliceSection('# B\n\ntext\n', section), `# B\n\ntext\n\n${section}\n`)
+  })
+
+  it('should fail the CI shape check when msgs per peer per second at N = 100 exceed 2 × N = 10, and name the figures', () => {
+    const row = (n: number, msgs: number): SimRow => ({ n, loss: 0.01, msgs_per_peer_per_s: msgs }) as unknown as SimRow
+    assert.equal(checkShape([row(10, 4), row(100, 8)]).ok, true)
+    const failed = checkShape([row(10, 4), row(100, 8.1)])
+    assert.equal(failed.ok, false)
+    assert.match(failed.message, /N = 100 8\.1 vs N = 10 4/)
+    assert.equal(checkShape([row(10, 4)]).ok, false)
   })
 })

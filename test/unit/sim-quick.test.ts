@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { checkShape, runSuite, type SimResultFile } from '../../scripts/sim/suite.js'
+import { runScenario } from '../../scripts/sim/scenario.js'
+import { checkShape, quickJobs, runSuite, type SimResultFile } from '../../scripts/sim/suite.js'
 
 // `npm run sim -- --quick` in-process: the real SWIM code at N = 10 and 100 in virtual time.
 describe('membership simulator (quick run)', function () {
@@ -35,5 +36,12 @@ describe('membership simulator (quick run)', function () {
       assert.equal(row.msgs_vs_swim_counts, 1, `N = ${row.n}: the network carried ${row.msgs_vs_swim_counts} × what Swim.counts.out says`)
       assert.equal(row.queued_updates_at_idle, 0, `N = ${row.n}: start-up updates still queued when the idle window opened`)
     }
+  })
+
+  it('should give the same figures for the same seed (virtual time, seeded randomness)', async () => {
+    const config = quickJobs()[0]?.config
+    assert.ok(config != null)
+    const [a, b] = [await runScenario(config), await runScenario(config)]
+    assert.deepEqual({ ...a, wallS: 0 }, { ...b, wallS: 0 })
   })
 })
