@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PROFILES } from '../../src/membership/profiles.js'
-import { applyEvent, applyEvents, compareVersion, emptyView } from '../../src/membership/view.js'
+import { applyEvent, applyEvents, compareVersion, emptyView, LAST_HEARD_RESOLUTION_MS } from '../../src/membership/view.js'
 import type { ClusterView, ViewChange, ViewEvent } from '../../src/membership/view.js'
 import type { Announcement, Member, MemberState } from '../../src/membership/types.js'
 
@@ -399,12 +399,21 @@ describe('cluster view', () => {
         {
           name: 'refresh lastHeard of an alive peer without a change event',
           setup: [announce('A', 0)],
-          event: reachable('A', 300),
+          event: reachable('A', LAST_HEARD_RESOLUTION_MS),
           state: 'alive',
           reason: 'joined',
           changes: [],
           stateSince: 0,
-          lastHeard: 300
+          lastHeard: LAST_HEARD_RESOLUTION_MS
+        },
+        {
+          name: 'leave lastHeard of an alive peer alone (the same view) when it is fresher than the resolution',
+          setup: [announce('A', 0)],
+          event: reachable('A', LAST_HEARD_RESOLUTION_MS - 1),
+          state: 'alive',
+          changes: [],
+          unchanged: true,
+          lastHeard: 0
         },
         {
           name: 'not revive a dead peer',
@@ -445,11 +454,11 @@ describe('cluster view', () => {
         },
         {
           name: 'keep a peer alive after a successful ping and a long silence',
-          setup: [announce('A', 0), reachable('A', 400)],
-          event: tick(400 + LONG_SILENCE),
+          setup: [announce('A', 0), reachable('A', 1_400)],
+          event: tick(1_400 + LONG_SILENCE),
           state: 'alive',
           changes: [],
-          lastHeard: 400
+          lastHeard: 1_400
         },
         {
           name: `keep a peer suspect for exactly suspicionTimeoutMs (${SUSPICION} ms)`,
