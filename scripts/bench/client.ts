@@ -292,3 +292,21 @@ export async function runLoad (init: LoadInit): Promise<LoadResult> {
   const completed = outcomes.filter(o => o.ok).length
   return { outcomes, elapsedMs, completed, failed: outcomes.length - completed, perSecond: completed / (elapsedMs / 1000) }
 }
+
+/**
+ * Follows several peers' event streams and records when each first lists `n` members alive:
+ * the measure of convergence shared by the convergence and idle benchmark parts.
+ */
+export function allAliveTracker (n: number): { complete: Map<number, number>, watches: ClusterWatch[], watch: (index: number, api: string) => void } {
+  const complete = new Map<number, number>()
+  const watches: ClusterWatch[] = []
+  const watch = (index: number, api: string): void => {
+    watches.push(watchCluster(api, (members, at) => {
+      if (complete.has(index)) return
+      let alive = 0
+      for (const m of members.values()) if (m.state === 'alive') alive++
+      if (alive >= n) complete.set(index, at)
+    }))
+  }
+  return { complete, watches, watch }
+}

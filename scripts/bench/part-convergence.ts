@@ -2,7 +2,7 @@
 // 127.0.0.1, all joining through the first one. Measured: from the last ready line until every
 // peer's view lists all N as alive, followed through each peer's /api/cluster/events. Also, per
 // peer once the round is over: CPU used per second while idle, and RSS.
-import { watchCluster, type ClusterWatch } from './client.js'
+import { allAliveTracker } from './client.js'
 import { sleep, type BenchContext, type Part, type PeerProc } from './context.js'
 import { note, status } from './progress.js'
 import { cpuMs, rssMb, spawnCliPeer } from './procs.js'
@@ -32,17 +32,8 @@ interface Round {
 
 async function convergeOnce (ctx: BenchContext, n: number, label: string): Promise<Round> {
   const procs: PeerProc[] = []
-  const watches: ClusterWatch[] = []
   /** Index (spawn order) → when that peer first listed all N alive. */
-  const complete = new Map<number, number>()
-  const watch = (index: number, api: string): void => {
-    watches.push(watchCluster(api, (members, at) => {
-      if (complete.has(index)) return
-      let alive = 0
-      for (const m of members.values()) if (m.state === 'alive') alive++
-      if (alive >= n) complete.set(index, at)
-    }))
-  }
+  const { complete, watches, watch } = allAliveTracker(n)
   try {
     status(`${label}: starting the first peer`)
     const seed = ctx.track(await spawnCliPeer({ name: 'conv-0', dataDir: ctx.dataDir('conv-0'), backend: 'none' }))

@@ -5,7 +5,7 @@
 // window with no requests and no open event streams, and its RSS; at the end of the window count
 // the members some peer's view holds as not alive (false suspicions and deaths: no peer was harmed).
 import { readdirSync, readFileSync } from 'node:fs'
-import { getJson, watchCluster, type ClusterWatch } from './client.js'
+import { allAliveTracker, getJson } from './client.js'
 import { sleep, type BenchContext, type Part, type PeerProc, type ViewPeer } from './context.js'
 import { note, status } from './progress.js'
 import { cpuMs, rssMb, spawnCliPeer } from './procs.js'
@@ -73,16 +73,8 @@ const p50max = (v: number[], digits: number): { p50: number, max: number } => ({
 async function idleOnce (ctx: BenchContext, n: number, windowMs: number): Promise<IdleRow> {
   const label = `N=${n}`
   const procs: PeerProc[] = []
-  const watches: ClusterWatch[] = []
-  const complete = new Map<number, number>()
-  const watch = (index: number, api: string): void => {
-    watches.push(watchCluster(api, (members, at) => {
-      if (complete.has(index)) return
-      let alive = 0
-      for (const m of members.values()) if (m.state === 'alive') alive++
-      if (alive >= n) complete.set(index, at)
-    }))
-  }
+  /** Index (spawn order) → when that peer first listed all N alive. */
+  const { complete, watches, watch } = allAliveTracker(n)
   try {
     status(`${label}: starting the first peer`)
     const seed = ctx.track(await spawnCliPeer({ name: 'idle-0', dataDir: ctx.dataDir('idle-0'), backend: 'none' }))

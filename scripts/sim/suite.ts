@@ -1,10 +1,11 @@
 // The simulator's runs: which (N, loss) with which events, the result file, and the targets of
 // issue 12 judged against it.
 import { execFileSync } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../bench/runtime.js'
+import { machineInfo } from '../bench/results.js'
 import { PROFILES } from '../../src/membership/profiles.js'
 import { runJobs, type SimJob } from './jobs.js'
 import { poissonUpper95, toRow, type SimRow } from './rows.js'
@@ -171,15 +172,7 @@ export async function runSuite (options: SuiteOptions): Promise<SimResultFile> {
       mode: options.quick ? 'quick' : 'full',
       durationSeconds: Math.round((performance.now() - started) / 100) / 10
     },
-    machine: {
-      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-      cores: availableParallelism(),
-      memoryGb: Math.round(totalmem() / 1024 ** 3 * 10) / 10,
-      os: `${platform()} ${release()}`,
-      node: process.version,
-      loadAvgStart: Math.round(loadAvgStart * 100) / 100,
-      loadAvgEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100
-    },
+    machine: machineInfo(loadAvgStart),
     params: { profile: 'lan', parallel: options.parallel, jobs: jobs.map(j => ({ label: j.label, trials: j.trials, config: j.config })) },
     rows,
     targets: evaluateTargets(rows),

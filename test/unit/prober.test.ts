@@ -8,6 +8,23 @@ const TIMING = { probeIntervalMs: 100, probeTimeoutMs: 50, indirectChecks: 3, re
 const ACK: Behaviour = { answer: { type: 'ack', updates: [] } }
 const NACK: Behaviour = { answer: { type: 'nack', updates: [] } }
 
+
+/** A prober on `transport` with fixed targets; `onResult` collects every verdict. */
+function proberFor (clock: ManualClock, transport: ScriptedTransport, targets: ProbeTargets, options: { slackMs?: number, onResult?: (target: string, result: ProbeResult) => void, seed?: number } = {}): ReturnType<typeof createProber> {
+  return createProber({
+    clock,
+    transport,
+    timing: TIMING,
+    random: mulberry32(options.seed ?? 5),
+    targets: () => targets,
+    ping: () => ({ type: 'ping', updates: [] }),
+    pingReq: target => ({ type: 'ping-req', target, updates: [] }),
+    slackMs: () => options.slackMs ?? 0,
+    onReply: () => {},
+    onResult: options.onResult ?? (() => {})
+  })
+}
+
 interface Row {
   name: string
   /** How the target answers a direct ping. */
@@ -38,18 +55,7 @@ async function probeOnce (row: Row): Promise<{ result: ProbeResult | undefined, 
     ? { pool: [], dead: ['target'], relays }
     : { pool: [], dead: [], relays: ['target', ...relays] }
   let result: ProbeResult | undefined
-  const prober = createProber({
-    clock,
-    transport,
-    timing: TIMING,
-    random: mulberry32(3),
-    targets: () => targets,
-    ping: () => ({ type: 'ping', updates: [] }),
-    pingReq: target => ({ type: 'ping-req', target, updates: [] }),
-    slackMs: () => row.slackMs ?? 0,
-    onReply: () => {},
-    onResult: (target, r) => { if (target === 'target') result = r }
-  })
+  const prober = proberFor(clock, transport, targets, { seed: 3, slackMs: row.slackMs, onResult: (target, r) => { if (target === 'target') result = r } })
   prober.start()
   if (row.dead === true) {
     await clock.advance(TIMING.probeIntervalMs + TIMING.pingTimeoutMs + 10)
@@ -99,18 +105,7 @@ describe('prober (failure detector)', () => {
     const clock = new ManualClock()
     const transport = new ScriptedTransport(clock)
     transport.disconnect('far')
-    const prober = createProber({
-      clock,
-      transport,
-      timing: TIMING,
-      random: mulberry32(5),
-      targets: () => ({ pool: ['a', 'b', 'c', 'd', 'far'], dead: [], relays: ['a', 'b', 'c', 'd', 'far'] }),
-      ping: () => ({ type: 'ping', updates: [] }),
-      pingReq: target => ({ type: 'ping-req', target, updates: [] }),
-      slackMs: () => 0,
-      onReply: () => {},
-      onResult: () => {}
-    })
+    const prober = proberFor(clock, transport, { pool: ['a', 'b', 'c', 'd', 'far'], dead: [], relays: ['a', 'b', 'c', 'd', 'far'] })
     prober.start()
     // The first period comes within one interval (a random phase), then one every interval: 12 in all.
     await clock.advance(TIMING.probeIntervalMs * 12 - 1)
@@ -127,18 +122,7 @@ describe('prober (failure detector)', () => {
     const clock = new ManualClock()
     const transport = new ScriptedTransport(clock)
     for (const p of ['a', 'b']) transport.disconnect(p)
-    const prober = createProber({
-      clock,
-      transport,
-      timing: TIMING,
-      random: mulberry32(5),
-      targets: () => ({ pool: ['a', 'b'], dead: [], relays: ['a', 'b'] }),
-      ping: () => ({ type: 'ping', updates: [] }),
-      pingReq: target => ({ type: 'ping-req', target, updates: [] }),
-      slackMs: () => 0,
-      onReply: () => {},
-      onResult: () => {}
-    })
+    const prober = proberFor(clock, transport, { pool: ['a', 'b'], dead: [], relays: ['a', 'b'] })
     prober.start()
     await clock.advance(TIMING.probeIntervalMs * 5)
     prober.stop()
@@ -149,18 +133,7 @@ describe('prober (failure detector)', () => {
     const clock = new ManualClock()
     const transport = new ScriptedTransport(clock)
     transport.disconnect('dead', { afterMs: 1, fail: 'connection refused' })
-    const prober = createProber({
-      clock,
-      transport,
-      timing: TIMING,
-      random: mulberry32(5),
-      targets: () => ({ pool: [], dead: ['dead'], relays: [] }),
-      ping: () => ({ type: 'ping', updates: [] }),
-      pingReq: target => ({ type: 'ping-req', target, updates: [] }),
-      slackMs: () => 0,
-      onReply: () => {},
-      onResult: () => {}
-    })
+    const prober = proberFor(clock, transport, { pool: [], dead: ['dead'], relays: [] })
     prober.start()
     await clock.advance(TIMING.reconnectIntervalMs * 12)
     prober.stop()
