@@ -50,6 +50,9 @@ export interface SwimInit {
   seed?: Announcement[]
 }
 
+/** With no connection open on the way out, the goodbye goes to this many members; they spread it. */
+const LEAVE_FANOUT_UNCONNECTED = 8
+
 export interface SwimEvents {
   change: CustomEvent<ViewChange>
 }
@@ -174,7 +177,10 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     this.prober.stop()
     const goodbye = await this.announce('leaving')
     if (goodbye == null) return
-    await this.dissemination.sendNow(this.targets().pool, [{ type: 'alive', announcement: goodbye }], signal)
+    // To the members we hold a connection to (no dial on the way out); each passes it on as news.
+    const pool = this.targets().pool
+    const connected = pool.filter(p => this.init.transport.isConnected(p))
+    await this.dissemination.sendNow(connected.length > 0 ? connected : pool.slice(0, LEAVE_FANOUT_UNCONNECTED), [{ type: 'alive', announcement: goodbye }], signal)
   }
 
   stop (): void {
