@@ -4,31 +4,16 @@ import { createProber, type ProbeMode, type ProbeResult, type Prober } from './p
 import { createDissemination, type Dissemination } from './dissemination.js'
 import { createAntiEntropy, type AntiEntropy } from './anti-entropy.js'
 import { LocalHealth } from './local-health.js'
+import { SelfAnnouncer, type AnnouncementSigner, type SelfDescription } from './self-announcer.js'
 import { applyEvent, compareVersion, emptyView, type ClusterView, type ViewChange, type ViewEvent } from './view.js'
-import { isOversize, type ViewEntry } from './announcement.js'
-import { MAX_ANNOUNCEMENT_BYTES } from '../mesh/constants.js'
+import type { ViewEntry } from './announcement.js'
 import type { Seen, SwimReply, SwimRequest, Update } from './messages.js'
 import type { MembershipHandlers, MembershipTransport, MessageCounts } from './transport.js'
 import type { TimingProfile } from './profiles.js'
-import type { Announcement, Load, Tier } from './types.js'
+import type { Announcement } from './types.js'
 import type { Logger } from '../log.js'
 
-/** What this peer says about itself; membership adds identity and versions. */
-export interface SelfDescription {
-  name: string
-  models: string[]
-  tier: Tier
-  enabled: boolean
-  load: Load
-  apiPort: number
-  version: string
-}
-
-/** Signs our announcements and checks others' (the simulator's is a stand-in; the peer's is Ed25519). */
-export interface AnnouncementSigner {
-  sign: (ann: Announcement) => Promise<Announcement>
-  verify: (ann: Announcement) => Promise<boolean>
-}
+export type { AnnouncementSigner, SelfDescription } from './self-announcer.js'
 
 export interface SwimInit {
   selfId: string
@@ -71,15 +56,11 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private readonly clock: Clock
   private readonly log: Logger
   private readonly random: () => number
-  private readonly incarnation: number
   private readonly health: LocalHealth
   private readonly prober: Prober
   private readonly dissemination: Dissemination
   private readonly antiEntropy: AntiEntropy
-  private description: SelfDescription
-  private seq = 0
-  private current?: Announcement
-  private signing: Promise<unknown> = Promise.resolve()
+  private readonly me: SelfAnnouncer
   private state: ClusterView
   private running = false
   private leaving = false
@@ -98,8 +79,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     this.clock = init.clock
     this.log = init.logger
     this.random = init.random ?? Math.random
-    this.incarnation = init.incarnation ?? init.clock.now()
-    this.description = { ...init.self }
+    this.me = new SelfAnnouncer({ selfId: init.selfId, incarnation: init.incarnation ?? init.clock.now(), self: init.self, addrs: init.addrs, signer: init.signer, logger: init.logger })
     this.state = emptyView(this.selfId)
     if (init.seed != null && init.seed.length > 0) {
       const now = init.clock.now()
@@ -196,11 +176,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
 
   /** Changes what we announce (load, models…): announced at once, and spread as a change. */
   updateSelf (patch: Partial<SelfDescription>): void {
-    const next = { ...this.description, ...patch }
     // Only a change is news: an unchanged load or model list is not spread.
-    if (JSON.stringify(next) === JSON.stringify(this.description)) return
-    this.description = next
-    if (this.running && !this.leaving) void this.announce()
+    if (this.me.update(patch) && this.running && !this.leaving) void this.announce()
   }
 
   /** Probes `peer` outside the rotation (its connection closed: dead or just idle-closed?). */
@@ -220,52 +197,18 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
 
   // --- our own announcement ---------------------------------------------------------------
 
-  /** Signs and applies a new version of our announcement and queues it for dissemination. */
+  /** A new version of our announcement: applied to our view and queued for dissemination. */
   private async announce (state: Announcement['state'] = 'alive'): Promise<Announcement | undefined> {
-    const d = this.description
-    const unsigned: Announcement = {
-      peer_id: this.selfId,
-      name: d.name,
-      incarnation: this.incarnation,
-      seq: ++this.seq,
-      state,
-      models: d.models,
-      tier: d.tier,
-      enabled: d.enabled,
-      load: d.load,
-      api_port: d.apiPort,
-      addrs: this.init.addrs().slice(0, 8),
-      version: d.version
-    }
-    if (isOversize(unsigned)) {
-      // Every peer would drop it: say so here, loudly, instead.
-      this.log.error(`not announced: our announcement is over the ${MAX_ANNOUNCEMENT_BYTES}-byte limit (too many models or addresses?)`)
-      return undefined
-    }
-    // Signatures resolve in call order, so a slower older one never overwrites a newer one.
-    const signed = this.signing.then(async () => await this.init.signer.sign(unsigned))
-    this.signing = signed.catch(() => {})
-    let ann: Announcement
-    try {
-      ann = await signed
-    } catch (err: any) {
-      this.log.warn({ err }, 'announcement not signed')
-      return undefined
-    }
-    if (this.current != null && compareVersion(ann, this.current) <= 0) return this.current
-    this.current = ann
+    const ann = await this.me.next(state)
+    if (ann == null) return undefined
     this.dispatch({ type: 'announce', announcement: ann, now: this.clock.now() })
     this.dissemination.enqueue({ type: 'alive', announcement: ann })
     return ann
   }
 
-  private myVersion (): { incarnation: number, seq: number } {
-    return this.current ?? { incarnation: this.incarnation, seq: this.seq }
-  }
-
   /** Someone holds us suspect or dead as of a version we have not moved past: say something newer. */
   private async refuteIfNeeded (state: string, version: { incarnation: number, seq: number }): Promise<void> {
-    if (state === 'alive' || this.leaving || compareVersion(version, this.myVersion()) < 0) return
+    if (state === 'alive' || this.leaving || compareVersion(version, this.me.version()) < 0) return
     this.log.info(`refuting: a member holds us ${state}`)
     await this.announce()
   }
@@ -290,7 +233,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     switch (message.type) {
       case 'ping': {
         if (message.seen != null) await this.refuteIfNeeded(message.seen.state, message.seen)
-        const mine = this.current
+        const mine = this.me.current
         const self = mine != null && (message.seen == null || compareVersion(mine, message.seen) > 0) ? mine : undefined
         return this.reply({ type: 'ack', seen: this.seen(from), ...(self != null ? { self } : {}), updates: this.dissemination.piggyback() })
       }
@@ -450,10 +393,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
    */
   private effectiveTiming (): TimingProfile {
     const timing = this.init.timing
-    const scale = Math.max(1, Math.log10(Math.max(1, this.state.members.size)))
-    const slack = this.health.slackMs
-    if (scale === 1 && slack === 0) return timing
-    return { ...timing, suspicionTimeoutMs: Math.round(timing.suspicionTimeoutMs * scale) + slack }
+    const suspicionTimeoutMs = suspicionTimeout(timing.suspicionTimeoutMs, this.state.members.size, this.health.slackMs)
+    return suspicionTimeoutMs === timing.suspicionTimeoutMs ? timing : { ...timing, suspicionTimeoutMs }
   }
 
   private targets (): NonNullable<Swim['targetsCache']> {
@@ -508,4 +449,13 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
 
 function changedState (changes: ViewChange[]): boolean {
   return changes.some(c => c.kind === 'state')
+}
+
+/**
+ * How long a suspect may stay suspect: the profile's figure up to 10 members, × log10 N above (a
+ * refutation needs more rounds to reach everyone; memberlist scales it the same way), plus this
+ * process's own timer lag (Lifeguard local health: our lateness is not the suspect's fault).
+ */
+export function suspicionTimeout (baseMs: number, members: number, slackMs: number): number {
+  return Math.round(baseMs * Math.max(1, Math.log10(Math.max(1, members)))) + slackMs
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { Swim } from '../../src/membership/swim.js'
+import { Swim, suspicionTimeout } from '../../src/membership/swim.js'
 import { PROFILES } from '../../src/membership/profiles.js'
 import type { Update, SwimReply } from '../../src/membership/messages.js'
 import type { Announcement } from '../../src/membership/types.js'
@@ -164,4 +164,20 @@ describe('SWIM membership: dissemination and refutation', () => {
     assert.deepEqual(goodbyes.map(g => g.to).sort(), ['A', 'B'])
     swim.stop()
   })
+})
+
+describe('suspicion timeout (scaled with N, stretched by local health)', () => {
+  const rows: Array<{ n: number, slackMs: number, expected: number, why: string }> = [
+    { n: 1, slackMs: 0, expected: 5_000, why: 'a lone peer: the profile figure' },
+    { n: 10, slackMs: 0, expected: 5_000, why: 'up to 10 members: the profile figure' },
+    { n: 100, slackMs: 0, expected: 10_000, why: '× log10 100' },
+    { n: 1_000, slackMs: 0, expected: 15_000, why: '× log10 1,000' },
+    { n: 10, slackMs: 1_200, expected: 6_200, why: 'our own timers 300 ms late (slack 4 × lag): stretched by the slack' },
+    { n: 100, slackMs: 400, expected: 10_400, why: 'scaled, then stretched' }
+  ]
+  for (const row of rows) {
+    it(`should give ${row.expected} ms at N = ${row.n}, slack ${row.slackMs} ms (${row.why})`, () => {
+      assert.equal(suspicionTimeout(5_000, row.n, row.slackMs), row.expected)
+    })
+  }
 })
