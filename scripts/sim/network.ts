@@ -40,9 +40,6 @@ interface Endpoint {
 /** The length prefix of a frame (it-length-prefixed varint; frames here are < 2 MB). */
 export const FRAME_PREFIX_BYTES = 3
 
-/** A request handler never sees its signal fire in the simulator (the real one bounds a stalled stream). */
-const NEVER = new AbortController().signal
-
 /**
  * Bytes are estimated as the JSON length of each frame (what libp2p-transport.ts writes, before
  * noise and yamux framing); announcement sizes are cached per object, so a 1,000-entry view
@@ -224,7 +221,7 @@ export class SimNetwork {
 
   private async request (from: Endpoint, to: string, message: SwimRequest, signal: AbortSignal): Promise<SwimReply> {
     return await this.roundTrip(false, from, to, this.sizes.message(message), signal,
-      async h => await h.onRequest(from.id, message, NEVER),
+      async h => await h.onRequest(from.id, message),
       reply => this.sizes.message(reply))
   }
 

@@ -84,7 +84,7 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
     const from = connection.remotePeer.toString()
     serveChannel(stream, MAX_SWIM_FRAME_BYTES, async message => {
       if (handlers == null) throw new Error('membership not running')
-      return await handlers.onRequest(from, message, AbortSignal.timeout(VIEW_EXCHANGE_TIMEOUT_MS))
+      return await handlers.onRequest(from, message)
     }, reason => { reject(from, 'membership message', reason) }, logger).catch((err: any) => {
       logger.debug({ peer: from }, `membership stream ended: ${err?.message ?? err}`)
       stream.abort(err instanceof Error ? err : new Error(String(err)))

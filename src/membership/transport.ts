@@ -23,7 +23,8 @@ export interface MembershipTransport {
 }
 
 export interface MembershipHandlers {
-  onRequest: (from: string, message: SwimRequest, signal: AbortSignal) => Promise<SwimReply>
+  /** Answers one request; bounded by its own timeouts (a relayed probe waits at most a probe timeout). */
+  onRequest: (from: string, message: SwimRequest) => Promise<SwimReply>
   onViewExchange: (from: string, entries: ViewEntry[]) => Promise<ViewEntry[]>
 }
 
