@@ -69,7 +69,7 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
     }
   }
 
-  /** Reads the one request frame of an inbound stream (or undefined if there is none), bounded in time. */
+  /** Reads the one frame of an inbound view stream, bounded in time; throws if the stream ends first. */
   const readOne = async (stream: Stream, maxBytes: number): Promise<Uint8Array> => {
     const timer = setTimeout(() => { stream.abort(new Error('no request frame in time')) }, VIEW_EXCHANGE_TIMEOUT_MS)
     try {
