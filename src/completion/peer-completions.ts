@@ -77,6 +77,23 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     }, wait)
   }
 
+  /**
+   * Load the serving peers put in their `done` trailers: fresher than their announcements (which
+   * go out at most once a second), and it costs no gossip. Used while newer than one announce interval.
+   */
+  const trailerLoad = new Map<string, { load: Load, at: number }>()
+  const withFreshestLoad = (c: RouteCandidate): RouteCandidate => {
+    // Our own load is known exactly here; the announced one lags by up to LOAD_ANNOUNCE_INTERVAL_MS.
+    if (c.via === 'local') return local != null ? { ...c, load: local.load() } : c
+    const seen = trailerLoad.get(c.id)
+    if (seen == null) return c
+    if (Date.now() - seen.at > LOAD_ANNOUNCE_INTERVAL_MS) {
+      trailerLoad.delete(c.id)
+      return c
+    }
+    return { ...c, load: seen.load }
+  }
+
   const local: LocalExecutor | undefined = init.backend != null
     ? createLocalExecutor({ backend: init.backend, maxQueue: init.maxQueue, onLoad: announceLoad })
     : undefined
@@ -90,8 +107,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   const service = createDispatcher({
     selfId,
     candidates: () => [
-      // Our own load is known exactly here; the announced one lags by up to LOAD_ANNOUNCE_INTERVAL_MS.
-      ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(c => c.via === 'local' && local != null ? { ...c, load: local.load() } : c),
+      ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(withFreshestLoad),
       ...(init.extraCandidates?.() ?? [])
     ],
     policy: init.policy,
@@ -108,7 +124,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
       // The connection (dialed on demand if there is none) is busy for the whole attempt: never trimmed under it.
       const used = beginConnectionUse(init.node, candidate.id)
       try {
-        return await completeOverMesh(init.node, peerIdFromString(candidate.id), request, options)
+        return await completeOverMesh(init.node, peerIdFromString(candidate.id), request, { ...options, onLoad: load => { trailerLoad.set(candidate.id, { load, at: Date.now() }) } })
       } finally {
         used()
       }
@@ -133,7 +149,8 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     async start () {
       init.membership.addEventListener('change', onViewChange)
       if (local == null) return
-      const capacity = local.load().capacity
+      const executor = local
+      const capacity = executor.load().capacity
       handler = await registerCompletionHandler(init.node, async (request, ctx) => {
         // Serving keeps the caller's connection busy too: trimming it would cut the answer.
         const used = beginConnectionUse(init.node, ctx.peer.toString())
@@ -142,7 +159,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
         } finally {
           used()
         }
-      }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, logger: log })
+      }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, load: () => executor.load(), logger: log })
     },
     async stop () {
       init.membership.removeEventListener('change', onViewChange)

@@ -1,3 +1,4 @@
+import type { Load } from '../membership/types.js'
 import { randomUUID } from 'node:crypto'
 import type { PeerId } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
@@ -23,6 +24,8 @@ export interface CompleteOverMeshOptions extends CompleteOptions {
   id?: string
   /** Called with the serving peer's self-description from the `done` trailer, just before resolving. */
   onServedBy?: (servedBy: ServedBy) => void
+  /** Called with the serving peer's load from the `done` trailer, just before resolving. */
+  onLoad?: (load: Load) => void
   /** Where open streams are taken from and returned to; the node's own pool (`streamPoolOf`) when omitted. */
   pool?: StreamPool
 }
@@ -121,6 +124,7 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
         }
         try {
           if (response.served_by != null) options.onServedBy?.(response.served_by)
+          if (response.load != null) options.onLoad?.(response.load)
         } catch (err) {
           throw new CallbackError(err)
         }

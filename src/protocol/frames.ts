@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Decoded } from '../membership/announcement.js'
-import type { Tier } from '../membership/types.js'
+import type { Load, Tier } from '../membership/types.js'
 import type { CompletionRequest, CompletionResult } from '../completion/types.js'
 import { MAX_REQUEST_FRAME_BYTES, MAX_REQUEST_ID_LENGTH, MAX_RESPONSE_FRAME_BYTES } from './constants.js'
 
@@ -34,6 +34,8 @@ export interface ServedBy {
 export interface DoneFrame extends CompletionResult {
   type: 'done'
   served_by?: ServedBy
+  /** The serving peer's load as the answer ends: fresher than its last announcement (issue 12). */
+  load?: Load
 }
 
 /** Failure trailer: a CompletionError's wire code and whether another peer might succeed. */
@@ -113,7 +115,8 @@ const DoneFrameSchema = z.object({
   finish_reason: z.enum(['stop', 'length', 'tool_calls']),
   model: name,
   usage: z.object({ prompt_tokens: count, completion_tokens: count }),
-  served_by: z.object({ name: z.string().min(1).max(128), peer_id: z.string().min(1).max(128), tier }).optional()
+  served_by: z.object({ name: z.string().min(1).max(128), peer_id: z.string().min(1).max(128), tier }).optional(),
+  load: z.object({ active: count, queued: count, capacity: count }).optional()
 })
 
 const ErrorFrameSchema = z.object({

@@ -1,3 +1,4 @@
+import type { Load } from '../membership/types.js'
 import * as lp from 'it-length-prefixed'
 import { pushable } from 'it-pushable'
 import type { IncomingStreamData, PeerId, Stream } from '@libp2p/interface'
@@ -42,6 +43,8 @@ export interface CompletionHandlerInit {
   idleTimeoutMs?: number
   /** Sent in every `done` trailer. */
   servedBy?: ServedBy
+  /** This peer's load, sent in every `done` trailer: the caller routes on it without waiting for gossip. */
+  load?: () => Load
   logger?: Logger
 }
 
@@ -69,7 +72,7 @@ export async function registerCompletionHandler (node: MeshNode, execute: Comple
   }
 
   const onStream = ({ stream, connection }: IncomingStreamData): void => {
-    serveStream({ stream, peer: connection.remotePeer, execute, servedBy: init.servedBy, log, shared })
+    serveStream({ stream, peer: connection.remotePeer, execute, servedBy: init.servedBy, load: init.load, log, shared })
       .catch(err => {
         // serveStream handles its own failures; reaching here is a bug, not the caller's problem.
         log.error({ err, peer: connection.remotePeer.toString() }, 'completion stream failed unexpectedly')
@@ -115,6 +118,7 @@ interface ServeInit {
   peer: PeerId
   execute: CompletionExecutor
   servedBy?: ServedBy
+  load?: () => Load
   log: Logger
   shared: Shared
 }
@@ -122,7 +126,7 @@ interface ServeInit {
 type Frame = ReturnType<typeof lp.encode.single>
 
 /** Serves requests on one stream, one after another, until the caller closes it, it idles out or it fails. */
-async function serveStream ({ stream, peer, execute, servedBy, log, shared }: ServeInit): Promise<void> {
+async function serveStream ({ stream, peer, execute, servedBy, load, log, shared }: ServeInit): Promise<void> {
   const peerText = peer.toString()
   const outgoing = pushable<Frame>()
   /** The request being executed, if any. */
@@ -288,7 +292,8 @@ async function serveStream ({ stream, peer, execute, servedBy, log, shared }: Se
         finish_reason: result.finish_reason,
         model: result.model,
         usage: result.usage,
-        ...(servedBy != null ? { served_by: servedBy } : {})
+        ...(servedBy != null ? { served_by: servedBy } : {}),
+        ...(load != null ? { load: load() } : {})
       }
     } catch (err) {
       // After an abort the executor's own error (often a bare AbortError) says less than why we aborted.

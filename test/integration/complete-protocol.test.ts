@@ -146,6 +146,18 @@ describe('/harombe/complete/1.0.0 between two real libp2p nodes', function () {
     assert.deepEqual(servedBy, { name: 'b', peer_id: server.peerId.toString(), tier: 1 })
   })
 
+  it('should carry the serving peer\'s load in the done trailer, read as the answer ends', async () => {
+    let active = 0
+    await serve(async () => {
+      active = 1
+      try { return answer('ok') } finally { active = 0 }
+    }, { load: () => ({ active, queued: 2, capacity: 4 }) })
+    const loads: unknown[] = []
+    const result = await completeOverMesh(client, server.peerId, ask('hi'), { signal: AbortSignal.timeout(5_000), onLoad: l => { loads.push(l) } })
+    assert.deepEqual(result, answer('ok'))
+    assert.deepEqual(loads, [{ active: 0, queued: 2, capacity: 4 }], 'the load after the answer, once')
+  })
+
   it('should batch many tiny deltas into few frames without losing or reordering text', async () => {
     const tokens = Array.from({ length: 500 }, (_, i) => `${i % 10}`)
     await serve(async (_request, { onDelta }) => {
