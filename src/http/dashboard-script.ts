@@ -8,7 +8,7 @@ const $ = id => document.getElementById(id)
 const TOKEN_KEY = 'harombe-token'
 const TIER_WORDS = ['fast', 'medium', 'powerful']
 // The SSE stream brings state changes at once; snapshots still refresh latency and last-seen,
-// which change with every heartbeat without being view changes.
+// which change with every probe without being view changes.
 const SNAPSHOT_EVERY_LIVE_MS = 3000
 const SNAPSHOT_EVERY_POLLING_MS = 1000
 const REQUESTS_EVERY_MS = 2000

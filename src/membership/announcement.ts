@@ -133,8 +133,8 @@ function parseJson (bytes: Uint8Array): Decoded<unknown> {
 }
 
 /**
- * Ids that parsed before. Parsing one costs ~50 µs (base58 and key decoding) and every heartbeat
- * of every member re-validates the same few ids. Only valid ids are kept, so junk cannot fill it.
+ * Ids that parsed before. Parsing one costs ~50 µs (base58 and key decoding) and every membership
+ * message re-validates the same few ids. Only valid ids are kept, so junk cannot fill it.
  */
 const knownPeerIds = new Set<string>()
 const MAX_KNOWN_PEER_IDS = 4096

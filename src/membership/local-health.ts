@@ -1,7 +1,7 @@
 /**
  * Local health, after memberlist's Lifeguard: when this process's own timers fire late, the machine
- * is overloaded, and a peer's late heartbeat or slow ping says more about us than about it. The
- * failure detector stretches its probe bounds by the lag seen here, so a busy host does not declare
+ * is overloaded, and a peer's slow answer to a probe says more about us than about it. The
+ * failure detector stretches its probe and suspicion bounds by the lag seen here, so a busy host does not declare
  * healthy peers dead (measured: ten peers starting together on 2 cores declared each other dead ~80
  * times with "ping timed out"). On an idle host the lag is ~0 and the bounds are unchanged, so a
  * stopped peer is still found within the profile's time.
@@ -35,7 +35,7 @@ export class LocalHealth {
     return this.lagMs
   }
 
-  /** Extra time to allow before a late heartbeat or a ping counts against a peer. */
+  /** Extra time to allow before a late answer counts against a peer. */
   get slackMs (): number {
     return Math.min(MAX_SLACK_MS, Math.round(LAG_SLACK_FACTOR * this.lagMs))
   }

@@ -206,7 +206,7 @@ function transition (
   }
 }
 
-/** True when a human would see a difference (heartbeat-only seq bumps are not one). */
+/** True when a human would see a difference (a bare seq bump, as a refutation is, is not one). */
 function describesDifferently (a: Announcement, b: Announcement): boolean {
   return a.name !== b.name ||
     a.tier !== b.tier ||

@@ -27,8 +27,7 @@ export interface BreakerOptions {
 }
 
 // One failure can be bad luck (a restart, a dropped connection) and failover already retries it on
-// the next candidate; three in a row means the peer is broken, the same count DESIGN uses for
-// missed heartbeats before suspicion.
+// the next candidate; three in a row means the peer is broken.
 export const DEFAULT_FAILURE_THRESHOLD = 3
 
 // Hystrix sleeps 5 s; 10 s outlasts the membership path to `dead` (3 s suspect + 5 s suspicion on
