@@ -10,7 +10,7 @@ import type { ViewEntry } from './announcement.js'
 import type { Seen, SwimReply, SwimRequest, Update } from './messages.js'
 import type { MembershipHandlers, MembershipTransport, MessageCounts } from './transport.js'
 import type { TimingProfile } from './profiles.js'
-import type { Announcement } from './types.js'
+import type { Announcement, Member } from './types.js'
 import type { Logger } from '../log.js'
 
 export type { AnnouncementSigner, SelfDescription } from './self-announcer.js'
@@ -34,6 +34,20 @@ export interface SwimInit {
    */
   seed?: Announcement[]
 }
+
+/** The members, as the schedulers pick from them; rebuilt only when a member joins, leaves or changes state. */
+interface Targets {
+  /** Alive and suspect: the probe rotation and gossip targets. */
+  pool: string[]
+  dead: string[]
+  /** Alive: who may relay a probe or take a push-pull. */
+  relays: string[]
+  /** Members with a timeout running (suspect, dead, left): the tick has work only while there are some. */
+  timed: number
+}
+
+/** Reasons travel in dead verdicts; the wire schema allows 256 characters. */
+const MAX_VERDICT_REASON = 200
 
 /** With no connection open on the way out, the goodbye goes to this many members; they spread it. */
 const LEAVE_FANOUT_UNCONNECTED = 8
@@ -65,9 +79,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private running = false
   private leaving = false
   private tickTimer?: { stop: () => void }
-  private targetsCache?: { pool: string[], dead: string[], relays: string[] }
-  /** Members not alive: the tick has work only while there are some. */
-  private timed = 0
+  private targetsCache?: Targets
   readonly counts: MessageCounts = { in: 0, out: 0, rejected: 0 }
   /** Smoothed round trip of direct probes per member (ms). */
   readonly rtts = new Map<string, number>()
@@ -89,9 +101,10 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     // Lag is measured on the probe period, which always runs; the tick runs only while a member is not alive.
     this.health = new LocalHealth(init.timing.probeIntervalMs)
     const timing = init.timing
+    const wire = this.countingTransport()
     this.prober = createProber({
       clock: this.clock,
-      transport: { ...this.countingTransport(), isConnected: peer => init.transport.isConnected(peer), connect: async (peer, signal) => { await init.transport.connect(peer, signal) } },
+      transport: wire,
       timing,
       random: this.random,
       targets: () => this.targets(),
@@ -104,7 +117,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     })
     this.dissemination = createDissemination({
       clock: this.clock,
-      transport: { request: this.countingTransport().request, isConnected: peer => init.transport.isConnected(peer) },
+      transport: wire,
       timing,
       random: this.random,
       targets: () => ({ peers: this.targets().pool, n: this.state.members.size }),
@@ -112,14 +125,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     })
     this.antiEntropy = createAntiEntropy({
       clock: this.clock,
-      transport: {
-        exchangeViews: async (to, entries, signal) => {
-          this.counts.out++
-          const theirs = await init.transport.exchangeViews(to, entries, signal)
-          this.counts.in++
-          return theirs
-        }
-      },
+      transport: wire,
       timing,
       random: this.random,
       // A member we hold a connection to, when there is one: anti-entropy needs no dial.
@@ -271,10 +277,9 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       this.dispatch({ type: 'reachable', peerId: target, now })
       return
     }
-    const v = member.announcement
     if (member.state === 'alive') {
       if (changedState(this.dispatch({ type: 'suspect', peerId: target, now, reason: result.reason }))) {
-        this.dissemination.enqueue({ type: 'suspect', peer_id: target, incarnation: v.incarnation, seq: v.seq, from: this.selfId })
+        this.dissemination.enqueue(this.verdict('suspect', member))
       }
     } else if (member.state === 'suspect') {
       // A second full probe cycle (direct and indirect) without an answer confirms it: the probe
@@ -282,7 +287,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       // suspicion timeout remains the bound for suspects we cannot probe either way.
       const reason = `suspect, and again ${result.reason}`
       if (changedState(this.dispatch({ type: 'unreachable', peerId: target, now, reason }))) {
-        this.dissemination.enqueue({ type: 'dead', peer_id: target, incarnation: v.incarnation, seq: v.seq, from: this.selfId, reason: reason.slice(0, 200) })
+        this.dissemination.enqueue(this.verdict('dead', member, reason))
       }
     }
   }
@@ -360,7 +365,6 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       this.safeDispatchEvent('change', { detail: change })
     }
     if (this.targetsCache == null) {
-      this.timed = [...this.state.members.values()].filter(m => m.state !== 'alive').length
       this.syncTickTimer()
       this.dissemination.membersChanged()
     }
@@ -369,7 +373,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
 
   /** The timeout clock runs only while some member has a timeout running (suspect, dead, left): an idle mesh wakes for nothing. */
   private syncTickTimer (): void {
-    if (this.running && this.timed > 0) {
+    if (this.running && this.targets().timed > 0) {
       this.tickTimer ??= every(this.clock, () => this.init.timing.tickMs, () => { this.tick() })
     } else if (this.tickTimer != null) {
       this.tickTimer.stop()
@@ -382,8 +386,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     // A suspicion that timed out here is our verdict: spread it (others may still hold the peer alive).
     for (const change of this.dispatch({ type: 'tick', now })) {
       if (change.kind !== 'state' || change.to !== 'dead') continue
-      const v = change.member.announcement
-      this.dissemination.enqueue({ type: 'dead', peer_id: change.peerId, incarnation: v.incarnation, seq: v.seq, from: this.selfId, reason: change.member.reason.slice(0, 200) })
+      this.dissemination.enqueue(this.verdict('dead', change.member, change.member.reason))
     }
   }
 
@@ -397,11 +400,12 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     return suspicionTimeoutMs === timing.suspicionTimeoutMs ? timing : { ...timing, suspicionTimeoutMs }
   }
 
-  private targets (): NonNullable<Swim['targetsCache']> {
+  private targets (): Targets {
     if (this.targetsCache != null) return this.targetsCache
-    const t = { pool: [] as string[], dead: [] as string[], relays: [] as string[] }
+    const t: Targets = { pool: [], dead: [], relays: [], timed: 0 }
     for (const m of this.state.members.values()) {
       if (m.peerId === this.selfId) continue
+      if (m.state !== 'alive') t.timed++
       if (m.state === 'alive') {
         t.pool.push(m.peerId)
         t.relays.push(m.peerId)
@@ -415,6 +419,15 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     return t
   }
 
+
+  /** Our verdict on `member`, as of the version we hold of it: only a newer announcement refutes it. */
+  private verdict (type: 'suspect' | 'dead', member: Member, reason = ''): Update {
+    const { incarnation, seq } = member.announcement
+    return type === 'suspect'
+      ? { type, peer_id: member.peerId, incarnation, seq, from: this.selfId }
+      : { type, peer_id: member.peerId, incarnation, seq, from: this.selfId, reason: reason.slice(0, MAX_VERDICT_REASON) }
+  }
+
   /** What we hold about `peer`, sent with a probe so it can refute a suspicion at once. */
   private seen (peer: string): Seen | undefined {
     const m = this.state.members.get(peer)
@@ -426,16 +439,23 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     return [...this.state.members.values()].map(m => ({ announcement: m.announcement, state: m.state }))
   }
 
-  private countingTransport (): Pick<MembershipTransport, 'request'> {
+  /** The transport as our schedulers use it: every message out and its answer counted (for /metrics). */
+  private countingTransport (): Omit<MembershipTransport, 'handle'> {
+    const t = this.init.transport
+    const counted = async <T>(send: () => Promise<T>): Promise<T> => {
+      this.counts.out++
+      const answer = await send()
+      this.counts.in++
+      return answer
+    }
     return {
-      request: async (to, message, signal) => {
-        this.counts.out++
-        const reply = await this.init.transport.request(to, message, signal)
-        this.counts.in++
-        return reply
-      }
+      request: async (to, message, signal) => await counted(async () => await t.request(to, message, signal)),
+      exchangeViews: async (to, entries, signal) => await counted(async () => await t.exchangeViews(to, entries, signal)),
+      isConnected: peer => t.isConnected(peer),
+      connect: async (peer, signal) => { await t.connect(peer, signal) }
     }
   }
+
 
   private logChange (change: ViewChange): void {
     if (change.peerId === this.selfId) return
