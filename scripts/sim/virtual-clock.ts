@@ -47,20 +47,7 @@ export class VirtualClock implements Clock {
 
   /** Runs every timer due up to `untilMs` (virtual), then leaves the clock at `untilMs`. */
   async run (untilMs: number): Promise<void> {
-    // What the caller started before (a peer's start()) may still be settling into timers.
-    await settle()
-    for (;;) {
-      const next = this.heap[0]
-      if (next == null || next.at > untilMs) break
-      this.pop()
-      if (next.done) continue
-      next.done = true
-      this.t = next.at
-      this.fired++
-      next.fn()
-      await settle()
-    }
-    if (untilMs > this.t) this.t = untilMs
+    await this.runUntil(() => false, untilMs)
   }
 
   /** Runs until `done()` holds (checked after every timer) or `untilMs`, whichever comes first; true if `done()` held. */

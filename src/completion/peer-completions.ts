@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../log.js'
 import type { MeshNode } from '../mesh/node.js'
-import { beginConnectionUse } from '../mesh/connection-use.js'
+import { whileUsingConnection } from '../mesh/connection-use.js'
 import type { Membership } from '../membership/service.js'
 import type { Load } from '../membership/types.js'
 import type { ViewChange } from '../membership/view.js'
@@ -122,12 +122,10 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
         return await init.runHttp(candidate, request, options)
       }
       // The connection (dialed on demand if there is none) is busy for the whole attempt: never trimmed under it.
-      const used = beginConnectionUse(init.node, candidate.id)
-      try {
-        return await completeOverMesh(init.node, peerIdFromString(candidate.id), request, { ...options, onLoad: load => { trailerLoad.set(candidate.id, { load, at: Date.now() }) } })
-      } finally {
-        used()
-      }
+      return await whileUsingConnection(init.node, candidate.id, async () => await completeOverMesh(init.node, peerIdFromString(candidate.id), request, {
+        ...options,
+        onLoad: load => { trailerLoad.set(candidate.id, { load, at: Date.now() }) }
+      }))
     }
   })
 
@@ -153,12 +151,8 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
       const capacity = executor.load().capacity
       handler = await registerCompletionHandler(init.node, async (request, ctx) => {
         // Serving keeps the caller's connection busy too: trimming it would cut the answer.
-        const used = beginConnectionUse(init.node, ctx.peer.toString())
-        try {
-          return await runLocal({ ...request, model: request.model ?? init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta })
-        } finally {
-          used()
-        }
+        return await whileUsingConnection(init.node, ctx.peer.toString(), async () =>
+          await runLocal({ ...request, model: request.model ?? init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta }))
       }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, load: () => executor.load(), logger: log })
     },
     async stop () {

@@ -1,7 +1,7 @@
 import * as lp from 'it-length-prefixed'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream } from '@libp2p/interface'
-import type { MeshNode } from '../mesh/node.js'
+import { hasOpenConnection, type MeshNode } from '../mesh/node.js'
 import type { Logger } from '../log.js'
 import { MAX_SWIM_FRAME_BYTES, MAX_VIEW_FRAME_BYTES, SWIM_MAX_STREAMS, SWIM_PROTOCOL, VIEW_EXCHANGE_TIMEOUT_MS, VIEW_PROTOCOL } from '../mesh/constants.js'
 import { decodeView, encodeView, type ViewEntry } from './announcement.js'
@@ -134,7 +134,7 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
       await node.dial(peerIdFromString(peer), { signal })
     },
     isConnected (peer: string): boolean {
-      return node.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peer)
+      return hasOpenConnection(node, peer)
     },
     get rejected () { return rejected }
   }

@@ -1,7 +1,7 @@
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../log.js'
-import type { MeshNode } from './node.js'
+import { hasOpenConnection, type MeshNode } from './node.js'
 import { DEFAULT_DIAL_TARGET, DIAL_TIMEOUT_MS } from './constants.js'
 
 export interface DialTarget {
@@ -75,8 +75,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   let running = false
   const log = init.logger
 
-  const isConnected = (peerId: string): boolean =>
-    node.getConnections().some(c => c.remotePeer.toString() === peerId && c.status === 'open')
+  const isConnected = (peerId: string): boolean => hasOpenConnection(node, peerId)
 
   /** Peers connected or being dialed, against the dial target. */
   const connectedOrDialing = (): number => {

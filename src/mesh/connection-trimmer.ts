@@ -3,7 +3,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from '../log.js'
 import type { MeshNode } from './node.js'
-import { connectionUse, forgetConnectionUse, touchConnection } from './connection-use.js'
+import { connectionUse, forgetConnectionUse } from './connection-use.js'
 import {
   CONNECTION_CLOSE_TIMEOUT_MS,
   CONNECTION_IDLE_MS,
@@ -50,12 +50,10 @@ export interface ConnectionTrimmerInit {
   intervalMs?: number
   /** Peers never trimmed (bootstrap peers). */
   pinned?: () => ReadonlySet<string>
-  /** Extra busyness beyond what `beginConnectionUse` records and streams in flight show. */
-  busy?: (peerId: string) => boolean
   /**
    * Protocols whose streams may sit open with nothing in flight (the completion stream pool keeps
    * idle streams; a long-lived protocol would too): an open stream of theirs is not an exchange in
-   * flight, and their work reports through `beginConnectionUse` instead. Every other open stream
+   * flight, and their work reports through `whileUsingConnection` instead. Every other open stream
    * (a probe, a view exchange, identify) is a short exchange that blocks trimming while it runs.
    */
   idleStreamProtocols?: readonly string[]
@@ -77,8 +75,6 @@ export interface ConnectionTrimmer extends TypedEventEmitter<ConnectionTrimmerEv
   start: () => void
   /** Stops the timer; a round already closing connections finishes. Idempotent. */
   stop: () => void
-  /** Records use of the connection to `peerId` now. */
-  touch: (peerId: string) => void
   /** Runs one round now (also what the timer does). */
   trim: () => Promise<TrimRound>
   /** Whether we hung up on `peerId` in a recent round: its disconnect is no news about its health. */
@@ -93,7 +89,7 @@ const CLOSED_ON_PURPOSE_MS = 10_000
  * extras chosen by `connectionsToClose`. Any peer stays reachable: a completion or a probe dials it
  * again on demand, and that connection is trimmed in turn once it has idled.
  *
- * "Use" is completion work (recorded by `beginConnectionUse` on both sides) and the connection's
+ * "Use" is completion work (recorded by `whileUsingConnection` on both sides) and the connection's
  * own opening. Membership traffic (probes, view exchange, gossip) flows over whatever connections
  * exist and does not keep one: otherwise periodic probes would pin every connection. A connection
  * with a short exchange in flight (any open stream but those of `idleStreamProtocols`: a probe, a
@@ -137,10 +133,6 @@ class Trimmer extends TypedEventEmitter<ConnectionTrimmerEvents> implements Conn
     return Date.now() - (this.closedAt.get(peerId) ?? -Infinity) < CLOSED_ON_PURPOSE_MS
   }
 
-  touch (peerId: string): void {
-    touchConnection(this.node, peerId)
-  }
-
   async trim (): Promise<TrimRound> {
     // One round at a time: a slow close must not let the next round count the same connections.
     this.round ??= this.runRound().finally(() => { this.round = undefined })
@@ -165,7 +157,7 @@ class Trimmer extends TypedEventEmitter<ConnectionTrimmerEvents> implements Conn
         peerId,
         openedAt: Math.max(...connections.map(c => c.timeline.open)),
         ...(use != null ? { lastUsedAt: use.lastUsedAt } : {}),
-        busy: (use?.active ?? 0) > 0 || this.init.busy?.(peerId) === true || connections.some(c => c.streams.some(s => this.inFlight(s))),
+        busy: (use?.active ?? 0) > 0 || connections.some(c => c.streams.some(s => this.inFlight(s))),
         pinned: pinned.has(peerId)
       }
     })

@@ -27,7 +27,7 @@ function usesOf (node: MeshNode): Map<string, ConnectionUse> {
 }
 
 /** Records use of the connection to `peerId` now (it is not idle). */
-export function touchConnection (node: MeshNode, peerId: string, now: number = Date.now()): void {
+function touchConnection (node: MeshNode, peerId: string, now: number = Date.now()): void {
   const uses = usesOf(node)
   const use = uses.get(peerId)
   if (use == null) uses.set(peerId, { lastUsedAt: now, active: 0 })
@@ -38,7 +38,7 @@ export function touchConnection (node: MeshNode, peerId: string, now: number = D
  * Marks an exchange with `peerId` as running (its connection is busy) until the returned function
  * is called; both ends count as use. The returned function is idempotent.
  */
-export function beginConnectionUse (node: MeshNode, peerId: string): () => void {
+function beginConnectionUse (node: MeshNode, peerId: string): () => void {
   touchConnection(node, peerId)
   const use = usesOf(node).get(peerId) as ConnectionUse
   use.active++
@@ -50,6 +50,16 @@ export function beginConnectionUse (node: MeshNode, peerId: string): () => void 
     // The entry may have been forgotten meanwhile (never while active, but be safe): put it back.
     usesOf(node).set(peerId, use)
     touchConnection(node, peerId)
+  }
+}
+
+/** Runs `work` with the connection to `peerId` marked busy (see beginConnectionUse). */
+export async function whileUsingConnection<T> (node: MeshNode, peerId: string, work: () => Promise<T>): Promise<T> {
+  const used = beginConnectionUse(node, peerId)
+  try {
+    return await work()
+  } finally {
+    used()
   }
 }
 

@@ -92,6 +92,11 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
   }) as Promise<MeshNode>
 }
 
+/** Whether an open connection to `peerId` exists (by its string form: parsing a PeerId costs more than the scan). */
+export function hasOpenConnection (node: MeshNode, peerId: string): boolean {
+  return node.getConnections().some(c => c.status === 'open' && c.remotePeer.toString() === peerId)
+}
+
 /** One warning per remote host per interval: an outsider re-dialing every second must not flood the log. */
 function inboundRejectedLogger (log: Logger): (remoteAddr: string, err: Error) => void {
   const lastWarned = new Map<string, number>()
