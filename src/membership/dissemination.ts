@@ -56,10 +56,11 @@ export function createDissemination (init: DisseminationInit): Dissemination {
     }
   }
 
-  const send = async (to: string, updates: Update[], timeoutMs: number, outer?: AbortSignal): Promise<void> => {
-    const { signal, clear } = clockTimeout(init.clock, timeoutMs, `gossip to ${to}`)
-    const onAbort = (): void => { clear() }
-    outer?.addEventListener('abort', onAbort, { once: true })
+  // A gossip answer is an empty ack: a few probe timeouts bound it, a dial included.
+  const gossipTimeoutMs = 4 * init.timing.probeTimeoutMs
+
+  const send = async (to: string, updates: Update[], outer?: AbortSignal): Promise<void> => {
+    const { signal, clear } = clockTimeout(init.clock, gossipTimeoutMs, `gossip to ${to}`)
     try {
       const reply = await init.transport.request(to, { type: 'gossip', updates }, outer != null ? AbortSignal.any([signal, outer]) : signal)
       init.onReply(to, reply)
@@ -67,7 +68,6 @@ export function createDissemination (init: DisseminationInit): Dissemination {
       // Lost gossip is normal; the queue retransmits and anti-entropy repairs.
     } finally {
       clear()
-      outer?.removeEventListener('abort', onAbort)
     }
   }
 
@@ -81,7 +81,7 @@ export function createDissemination (init: DisseminationInit): Dissemination {
     for (const peer of chosen) {
       const updates = queue.take(MAX_PIGGYBACK, n)
       if (updates.length === 0) break
-      void send(peer, updates, 4 * init.timing.probeTimeoutMs)
+      void send(peer, updates)
     }
     sync()
   }
@@ -104,7 +104,7 @@ export function createDissemination (init: DisseminationInit): Dissemination {
       return updates
     },
     async sendNow (peers, updates, signal) {
-      await Promise.all(peers.map(async peer => { await send(peer, updates, 4 * init.timing.probeTimeoutMs, signal) }))
+      await Promise.all(peers.map(async peer => { await send(peer, updates, signal) }))
     },
     get queued () { return queue.size }
   }
