@@ -22,6 +22,10 @@ import { createDrain, drainableBackend } from './completion/drain.js'
 import { NoPeerError, UnavailableError } from './completion/errors.js'
 import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
 import { createListedNodes, type ListedNode, type ListedNodes } from './client/listed-nodes.js'
+import { createLocalClient } from './client/local-client.js'
+import type { LlmClient } from './client/types.js'
+import { listedNodesJson } from './http/listed-nodes-json.js'
+import { createModelWatch } from './backends/model-watch.js'
 import { VERSION } from './version.js'
 
 export interface PeerInit {
@@ -50,7 +54,10 @@ export interface PeerInit {
   bootstrap?: string[]
   mdns?: boolean
   meshKey?: Uint8Array
-  /** Nodes from a cluster YAML to reach through their HTTP API (explicit discovery). */
+  /**
+   * Every node of the cluster YAML (this peer's own entry and disabled ones included: they are
+   * shown in the views). The others are reached through their HTTP API (explicit discovery).
+   */
   listedNodes?: ListedNode[]
   profile?: ProfileName | TimingProfile
   /** Fail `start` when no bootstrap peer answers within the profile's join timeout. */
@@ -84,6 +91,8 @@ export interface Peer {
   cluster: () => ClusterJson
   /** Route and run a completion from this peer, as its HTTP API does. */
   completions: () => CompletionService
+  /** A new LlmClient on this peer: the same interface as `createRemoteClient`, without HTTP. Closing it leaves the peer running. */
+  client: () => LlmClient
 }
 
 /** Queue depth per unit of capacity: long enough to absorb a burst, short enough to fail over fast. */
@@ -92,7 +101,7 @@ const DEFAULT_QUEUE_PER_SLOT = 4
 const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 60_000
 /** mDNS answers within ~1 s on a working LAN; ten times that without one means multicast is blocked, or the LAN is empty. */
 const MDNS_QUIET_WARN_MS = 10_000
-/** How long to wait for a backend to list its models at start before announcing none (and retrying). */
+/** Bound on one ask of the backend's model list; beyond it the backend counts as not answering. */
 const MODEL_LIST_TIMEOUT_MS = 10_000
 /** The composition root: builds mesh, membership, discovery and HTTP, and starts/stops them in order. */
 export function createPeer (init: PeerInit): Peer {
@@ -108,8 +117,19 @@ export function createPeer (init: PeerInit): Peer {
   let stopping: Promise<void> | undefined
   let completions: PeerCompletions | undefined
   let listed: ListedNodes | undefined
-  let models: string[] = init.models ?? []
-  let modelRetry: NodeJS.Timeout | undefined
+  // Model honesty: only what the backend lists is announced and accepted (backends/served-models.ts).
+  const modelWatch = init.backend != null
+    ? createModelWatch({
+      backend: init.backend,
+      peerName: name,
+      configured: init.models ?? [],
+      intervalMs: timing.modelCheckIntervalMs,
+      timeoutMs: MODEL_LIST_TIMEOUT_MS,
+      logger: log.child({ component: 'backend' }),
+      onChange: models => { membership?.updateSelf({ models }) }
+    })
+    : undefined
+  const models = (): string[] => modelWatch?.models() ?? []
   // Graceful stop drains two kinds of work: HTTP requests (whichever peer serves them) and runs on
   // our backend (for HTTP or mesh callers). New work is refused retryably, so callers go elsewhere.
   const requestDrain = createDrain({
@@ -137,7 +157,9 @@ export function createPeer (init: PeerInit): Peer {
   const snapshot = (): ClusterJson => {
     const m = must(membership)
     const i = must(info)
-    const json = clusterJson(m.view(), { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.latencies())
+    const view = m.view()
+    const nodes = listed != null ? listedNodesJson(listed.nodes(), listed.checks(), view.members.values(), { name: i.name, peerId: i.peerId }) : []
+    const json = clusterJson(view, { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.latencies(), nodes)
     // Our own load is exact here; what we announce lags by up to a second.
     const load = completions?.localLoad()
     const self = json.peers.find(p => p.self)
@@ -147,24 +169,9 @@ export function createPeer (init: PeerInit): Peer {
 
   const readiness = (): { ready: true } | { ready: false, reason: string } => {
     if (membership == null || info == null || stopping != null) return { ready: false, reason: 'not started' }
-    if (init.backend != null && models.length > 0) return { ready: true }
+    if (models().length > 0) return { ready: true }
     const others = [...membership.view().members.values()].filter(m => m.peerId !== info?.peerId && m.state === 'alive' && m.announcement.models.length > 0)
     return others.length > 0 ? { ready: true } : { ready: false, reason: init.backend != null ? 'backend lists no models yet and no other peer serves one' : 'no backend and no other alive peer serving a model' }
-  }
-
-  /** Asks the backend which models it serves; until it answers, the peer announces none. */
-  const listModels = async (): Promise<void> => {
-    const backend = init.backend
-    if (backend == null || (init.models ?? []).length > 0) return
-    try {
-      models = await backend.models(AbortSignal.timeout(MODEL_LIST_TIMEOUT_MS))
-      membership?.updateSelf({ models })
-      if (models.length === 0) log.warn('the backend lists no models')
-    } catch (err: any) {
-      log.warn(`cannot list the backend's models (${err?.message ?? err}); retrying in ${MODEL_LIST_TIMEOUT_MS / 1000} s`)
-      modelRetry = setTimeout(() => { void listModels() }, MODEL_LIST_TIMEOUT_MS)
-      modelRetry.unref()
-    }
   }
 
   const completionService: CompletionService = {
@@ -185,7 +192,7 @@ export function createPeer (init: PeerInit): Peer {
   }
 
   const teardown = async (graceful: boolean): Promise<void> => {
-    clearTimeout(modelRetry)
+    modelWatch?.stop()
     autoDial?.stop()
     trimmer?.stop()
     if (graceful) {
@@ -206,6 +213,8 @@ export function createPeer (init: PeerInit): Peer {
     async start (signal) {
       if (info != null) return info
       try {
+        // First, before any port opens: a configured model the backend lacks fails the start.
+        await modelWatch?.first(signal)
         const privateKey = await loadOrCreateIdentity(init.dataDir)
         node = await createMeshNode({
           privateKey,
@@ -256,7 +265,7 @@ export function createPeer (init: PeerInit): Peer {
           privateKey,
           self: {
             name,
-            models,
+            models: models(),
             tier: init.tier ?? 0,
             enabled: init.enabled ?? true,
             load: { active: 0, queued: 0, capacity: init.backend?.capacity ?? 0 },
@@ -268,12 +277,12 @@ export function createPeer (init: PeerInit): Peer {
           closedOnPurpose: peerId => trimmer?.closedOnPurpose(peerId) === true,
           logger: log.child({ component: 'membership' })
         })
-        await listModels()
-        membership.updateSelf({ models })
         await membership.start()
+        modelWatch?.start()
         listed = createListedNodes({
           nodes: init.listedNodes ?? [],
-          intervalMs: timing.redialIntervalMs,
+          selfName: name,
+          intervalMs: timing.listedCheckIntervalMs,
           timeoutMs: timing.pingTimeoutMs,
           logger: log.child({ component: 'listed' })
         })
@@ -285,7 +294,7 @@ export function createPeer (init: PeerInit): Peer {
           node,
           membership,
           backend,
-          models: () => models,
+          models,
           policy: init.routing ?? DEFAULT_POLICY,
           maxQueue: init.maxQueue ?? Math.max(1, init.backend?.capacity ?? 1) * DEFAULT_QUEUE_PER_SLOT,
           maxRetries: init.maxRetries ?? 2,
@@ -329,6 +338,7 @@ export function createPeer (init: PeerInit): Peer {
     connectionTrimmer: () => must(trimmer),
     onChange,
     cluster: snapshot,
-    completions: () => completionService
+    completions: () => completionService,
+    client: () => createLocalClient({ completions: () => completionService, cluster: snapshot })
   }
 }

@@ -7,6 +7,8 @@ import { ensureTinyModel, TINY_MODEL_NAME } from './tiny-gguf.js'
 /** `--backend embedded`: the given GGUF, or the bundled tiny model written into the data dir on first use. */
 export async function createEmbeddedFromOptions (options: BackendOptions): Promise<Backend> {
   const modelFile = options.modelFile ?? await ensureTinyModel(options.dataDir)
-  const modelName = options.models[0] ?? (options.modelFile == null ? TINY_MODEL_NAME : basename(modelFile).replace(/\.gguf$/i, ''))
+  // The name is the file's, never a configured one: the peer checks configured names against it
+  // (model honesty), so a `model:` entry cannot relabel the tiny model as qwen2.5:3b.
+  const modelName = options.modelFile == null ? TINY_MODEL_NAME : basename(modelFile).replace(/\.gguf$/i, '')
   return await createEmbeddedBackend({ modelFile, modelName, logger: options.logger, onProgress: options.onProgress })
 }

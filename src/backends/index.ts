@@ -9,8 +9,6 @@ export interface BackendOptions {
   backend: BackendKind
   backendUrl?: string
   backendKey?: string
-  /** Models to serve; empty = every model the backend lists. */
-  models: string[]
   modelFile?: string
   dataDir: string
   logger: Logger
@@ -29,17 +27,16 @@ export class BackendConfigError extends Error {
  * imported only when chosen, so other peers never load node-llama-cpp.
  */
 export async function createBackend (options: BackendOptions): Promise<Backend | undefined> {
-  const models = options.models.length > 0 ? options.models : undefined
   switch (options.backend) {
     case 'none':
       return undefined
     case 'ollama':
-      return createOllamaBackend({ baseUrl: options.backendUrl ?? OLLAMA_DEFAULT_URL, models, logger: options.logger })
+      return createOllamaBackend({ baseUrl: options.backendUrl ?? OLLAMA_DEFAULT_URL, logger: options.logger })
     case 'openai':
       if (options.backendUrl == null) {
         throw new BackendConfigError('--backend openai needs --backend-url, the base URL as the OpenAI SDK takes it (e.g. http://127.0.0.1:8080/v1)')
       }
-      return createOpenAIBackend({ baseUrl: options.backendUrl, apiKey: options.backendKey, models, logger: options.logger })
+      return createOpenAIBackend({ baseUrl: options.backendUrl, apiKey: options.backendKey, logger: options.logger })
     case 'embedded': {
       const { createEmbeddedFromOptions } = await import('./embedded-default.js')
       return await createEmbeddedFromOptions(options)

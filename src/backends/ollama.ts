@@ -5,7 +5,7 @@ import { BadRequestError, UnavailableError } from '../completion/errors.js'
 import type { Backend, BackendRequest, ChatMessage, CompletionResult, FinishReason, ToolCall } from '../completion/types.js'
 import { silentLogger, type Logger } from '../log.js'
 import { readNdjson } from './sse.js'
-import { checkCapacity, checkModels, createUpstream, errorFromStatus } from './upstream.js'
+import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
 
 /** Where `ollama serve` listens unless OLLAMA_HOST says otherwise. */
 export const OLLAMA_DEFAULT_URL = 'http://127.0.0.1:11434'
@@ -20,8 +20,6 @@ export const OLLAMA_DEFAULT_CAPACITY = 1
 export interface OllamaBackendInit {
   /** Default OLLAMA_DEFAULT_URL. */
   baseUrl?: string
-  /** Model names to serve; default: whatever `GET /api/tags` lists. */
-  models?: string[]
   /** Completions sent at once; default OLLAMA_DEFAULT_CAPACITY. */
   capacity?: number
   /** Bounds every upstream call, completions included; unset: only calls without a signal (10 s). */
@@ -56,7 +54,6 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
   const baseUrl = init.baseUrl ?? OLLAMA_DEFAULT_URL
   const label = `ollama at ${baseUrl}`
   const log = init.logger ?? silentLogger()
-  const configured = checkModels(init.models, label)
   const upstream = createUpstream({
     label,
     baseUrl,
@@ -66,10 +63,10 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
 
   return {
     kind: 'ollama',
+    url: baseUrl,
     capacity: checkCapacity(init.capacity ?? OLLAMA_DEFAULT_CAPACITY, label),
 
     async models (signal) {
-      if (configured != null) return [...configured]
       const call = upstream.call(signal)
       try {
         const response = await upstream.request(call, '/api/tags')

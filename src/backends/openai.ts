@@ -12,7 +12,7 @@ import type {
 } from '../completion/types.js'
 import { silentLogger, type Logger } from '../log.js'
 import { readSse } from './sse.js'
-import { checkCapacity, checkModels, createUpstream, errorFromStatus } from './upstream.js'
+import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
 
 /**
  * llama-server starts 4 slots unless told otherwise, and vLLM or a cloud API take at least as
@@ -26,8 +26,6 @@ export interface OpenAIBackendInit {
   baseUrl: string
   /** Sent as `Authorization: Bearer <key>`. */
   apiKey?: string
-  /** Model names to serve; default: whatever `GET /models` lists. */
-  models?: string[]
   /** Completions sent at once; default OPENAI_DEFAULT_CAPACITY. */
   capacity?: number
   /** Bounds every upstream call, completions included; unset: only calls without a signal (10 s). */
@@ -38,7 +36,6 @@ export interface OpenAIBackendInit {
 export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
   const label = `openai at ${init.baseUrl}`
   const log = init.logger ?? silentLogger()
-  const configured = checkModels(init.models, label)
   const upstream = createUpstream({
     label,
     baseUrl: init.baseUrl,
@@ -49,12 +46,10 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
 
   return {
     kind: 'openai',
+    url: init.baseUrl,
     capacity: checkCapacity(init.capacity ?? OPENAI_DEFAULT_CAPACITY, label),
 
     async models (signal) {
-      // A configured list is the operator's decision; no need to ask the server (it may list
-      // dozens of cloud models, or none until one is loaded).
-      if (configured != null) return [...configured]
       const call = upstream.call(signal)
       try {
         const response = await upstream.request(call, '/models')

@@ -243,13 +243,6 @@ function networkCause (err: unknown): { code?: string, message: string } {
   return code != null ? { code, message } : { message }
 }
 
-/** A model-name list from a configuration, checked once: empty names are mistakes. */
-export function checkModels (models: string[] | undefined, label: string): string[] | undefined {
-  if (models == null) return undefined
-  if (models.some(m => typeof m !== 'string' || m.trim() === '')) throw new TypeError(`${label}: model names must be non-empty strings`)
-  return [...models]
-}
-
 export function checkCapacity (capacity: number, label: string): number {
   if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`${label}: capacity must be a positive integer, got ${capacity}`)
   return capacity

@@ -1,4 +1,4 @@
-import { createRemoteClient } from '../client/remote-client.js'
+import { createPeerHttpBackend } from '../client/peer-http-backend.js'
 import { CommandFailedError, UsageError } from './errors.js'
 import { ApiError, apiFailureOf } from './api-failure.js'
 import { checkApiUrl, tokenFrom } from './http-get.js'
@@ -21,7 +21,7 @@ export async function runComplete (prompt: string, flags: CompleteFlags): Promis
   if (maxTokens != null && (!Number.isInteger(maxTokens) || maxTokens <= 0)) throw new UsageError('--max-tokens: expected a positive integer')
   const token = tokenFrom(flags.token)
   checkApiUrl(flags.api)
-  const client = createRemoteClient({ baseUrl: flags.api, token })
+  const client = createPeerHttpBackend({ baseUrl: flags.api, token })
   const controller = new AbortController()
   process.once('SIGINT', () => { controller.abort() })
   try {

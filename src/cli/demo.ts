@@ -48,7 +48,7 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
   try {
     say('starting 3 peers on 127.0.0.1 (tiers 0, 1, 2; embedded tiny model — its output is gibberish by design)\n')
     for (const [tier, name] of names.entries()) {
-      const backend = await createBackend({ backend: 'embedded', models: [], dataDir: root, logger: log })
+      const backend = await createBackend({ backend: 'embedded', dataDir: root, logger: log })
       const peer = createPeer({
         name,
         tier: tier as Tier,
@@ -79,7 +79,7 @@ export async function runDemo (flags: DemoFlags): Promise<void> {
         requests.push({ asked: from.info().name, tier, served_by: served.node.name, ms: Math.round(performance.now() - started), reason: served.reason, answer: served.result.message.content ?? '' })
       }
     }
-    const cluster = peers[0]?.cluster() ?? { self: { peer_id: '', name: '', api: '', addrs: [] }, generated_at: '', peers: [] }
+    const cluster = peers[0]?.cluster() ?? { self: { peer_id: '', name: '', api: '', addrs: [] }, generated_at: '', peers: [], nodes: [] }
     if (flags.json === true) {
       const started = peers.map(p => ({ name: p.info().name, peer_id: p.info().peerId, api: p.info().apiUrl }))
       process.stdout.write(JSON.stringify({ peers: started, requests, cluster }, null, 2) + '\n')

@@ -21,7 +21,7 @@ export class CommandFailedError extends Error {
   name = CommandFailedError.name
 }
 
-const USAGE_ERRORS = new Set(['UsageError', 'ConfigError', 'NotAvailableError', 'CommanderError', 'MeshKeyError', 'ModelFileError', 'BackendConfigError'])
+const USAGE_ERRORS = new Set(['UsageError', 'ConfigError', 'NotAvailableError', 'CommanderError', 'MeshKeyError', 'ModelFileError', 'BackendConfigError', 'ModelNotServedError'])
 /** Errors whose message is already a complete sentence for the user. */
 const KNOWN_ERRORS = new Set([...USAGE_ERRORS, 'CommandFailedError', 'ApiError', 'IdentityError', 'ListenError', 'BootstrapUnreachableError'])
 

@@ -1,4 +1,4 @@
-import type { PeerJson } from '../http/cluster-json.js'
+import type { RowState } from './status-rows.js'
 
 /** `12D3…x8ket`: enough of a peer id to tell peers apart in a table. */
 export function shortId (peerId: string): string {
@@ -58,12 +58,17 @@ export function shouldColor (stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv
   return stream.isTTY === true
 }
 
-/** alive green, suspect yellow, dead red, left grey: the states a reader scans for. */
-export function stateStyle (state: PeerJson['state']): Style {
+/**
+ * alive green; suspect or reachable (over HTTP only) yellow; dead or unreachable red; left,
+ * checking and disabled grey: the states a reader scans for.
+ */
+export function stateStyle (state: RowState): Style {
   switch (state) {
     case 'alive': return 'green'
-    case 'suspect': return 'yellow'
-    case 'dead': return 'red'
+    case 'suspect':
+    case 'reachable': return 'yellow'
+    case 'dead':
+    case 'unreachable': return 'red'
     default: return 'gray'
   }
 }

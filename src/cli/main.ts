@@ -27,6 +27,54 @@ Exit codes: 0 ok, 1 operation failed, 2 usage or config error.`)
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
 
+function addStatus (parent: Command): Command {
+  return parent.command('status')
+    .description('show every peer in the view and every node of the cluster file: state, model, tier, load, latency; exit 1 if an enabled one is not answering')
+    .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
+    .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+    .option('--json', 'print the view as JSON (with --watch: one JSON object per line per update)')
+    .option('--watch', 'keep the table live, redrawn on every view change; Ctrl-C stops (exit 0)')
+    .option('--interval <ms>', `with --watch: refresh at least this often (default ${DEFAULT_WATCH_INTERVAL_MS})`)
+    .addHelpText('after', `
+Colours state words on a terminal; NO_COLOR turns that off, FORCE_COLOR on.
+Nodes of the peer's cluster file are rows too, reachable or not (SOURCE file); a node that is
+also in the mesh is one row (SOURCE file+mesh).
+
+Examples:
+  $ harombe-peer status
+  $ harombe-peer status --watch --api http://192.0.2.20:8000
+  $ harombe-peer status --json | jq -c '.nodes[] | [.name, .state]'
+  $ harombe-peer status --watch --json | jq -c '.peers[] | [.name, .state]'`)
+    .action(async (options) => {
+      const { runStatus } = await import('./status.js')
+      process.exitCode = await runStatus(options)
+    })
+}
+
+function addInit (parent: Command): Command {
+  return parent.command('init')
+    .description('write a commented cluster YAML template and a fresh mesh key file next to it')
+    .option('--output <file>', 'where to write the YAML', 'cluster.yaml')
+    .option('--force', 'overwrite existing files')
+    .option('--json', 'print the paths written as JSON')
+    .action(async (options) => {
+      const { runInit } = await import('./init.js')
+      await runInit(options)
+    })
+}
+
+function addTest (parent: Command): Command {
+  return parent.command('test')
+    .description('check every peer and every cluster-file node: round trip and a one-token completion pinned to it; exit 1 if any enabled one fails')
+    .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
+    .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+    .option('--json', 'print the report as JSON: {ok, peers: [...]}')
+    .action(async (options) => {
+      const { runTest } = await import('./test-peers.js')
+      process.exitCode = await runTest(options)
+    })
+}
+
 program.command('start')
   .description('run a peer: join the mesh, announce this machine, serve the HTTP API')
   .option('--name <name>', 'peer name (default: hostname, or the entry in --config)')
@@ -52,35 +100,6 @@ program.command('start')
   .action(async (options) => {
     const { runStart } = await import('./start.js')
     await runStart(options)
-  })
-
-program.command('status')
-  .description('show every peer in the cluster view: state, model, tier, load, latency; exit 1 if an enabled peer is not alive')
-  .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
-  .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
-  .option('--json', 'print the view as JSON (with --watch: one JSON object per line per update)')
-  .option('--watch', 'keep the table live, redrawn on every view change; Ctrl-C stops (exit 0)')
-  .option('--interval <ms>', `with --watch: refresh at least this often (default ${DEFAULT_WATCH_INTERVAL_MS})`)
-  .addHelpText('after', `
-Colours state words on a terminal; NO_COLOR turns that off, FORCE_COLOR on.
-
-Examples:
-  $ harombe-peer status
-  $ harombe-peer status --watch --api http://192.0.2.20:8000
-  $ harombe-peer status --watch --json | jq -c '.peers[] | [.name, .state]'`)
-  .action(async (options) => {
-    const { runStatus } = await import('./status.js')
-    process.exitCode = await runStatus(options)
-  })
-
-program.command('init')
-  .description('write a commented cluster YAML template and a fresh mesh key file next to it')
-  .option('--output <file>', 'where to write the YAML', 'cluster.yaml')
-  .option('--force', 'overwrite existing files')
-  .option('--json', 'print the paths written as JSON')
-  .action(async (options) => {
-    const { runInit } = await import('./init.js')
-    await runInit(options)
   })
 
 program.command('complete')
@@ -113,15 +132,21 @@ program.command('models')
     await runModels(options)
   })
 
-program.command('test')
-  .description('check every peer: mesh round trip and a one-token completion; exit 1 if any enabled peer fails')
-  .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
-  .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
-  .option('--json', 'print the report as JSON: {ok, peers: [...]}')
-  .action(async (options) => {
-    const { runTest } = await import('./test-peers.js')
-    process.exitCode = await runTest(options)
-  })
+addStatus(program)
+addInit(program)
+addTest(program)
+
+// The seed's command words (`harombe cluster status`), so its docs work with harombe-peer.
+const cluster = program.command('cluster')
+  .description('the harombe seed\'s words: cluster init | status | test are init | status | test')
+cluster.addHelpText('after', `
+Examples:
+  $ harombe-peer cluster init
+  $ harombe-peer cluster status
+  $ harombe-peer cluster test`)
+addInit(cluster)
+addStatus(cluster)
+addTest(cluster)
 
 program.command('demo')
   .description('start a 3-peer local mesh (tiers 0/1/2, embedded tiny model) and show routing decisions')

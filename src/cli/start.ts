@@ -1,6 +1,6 @@
 import { homedir, hostname } from 'node:os'
-import { join } from 'node:path'
-import { ConfigError, loadClusterConfig, nodeModels, parsePeerOptions, type ClusterConfig, type PeerOptions, type PeerOptionsInput } from '../config/index.js'
+import { dirname, join, resolve } from 'node:path'
+import { ConfigError, loadClusterConfig, nodeListen, nodeModels, parsePeerOptions, type ClusterConfig, type ClusterNode, type PeerOptions, type PeerOptionsInput } from '../config/index.js'
 import { createLogger } from '../log.js'
 import { readMeshKey } from '../mesh/mesh-key.js'
 import { exposedApiWarning } from '../http/auth.js'
@@ -66,14 +66,15 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   const input: Record<keyof PeerOptionsInput, unknown> = {
     name,
     tier: flags.tier != null ? toNumber(flags.tier) : entry?.tier,
-    backend: flags.backend,
-    backendUrl: flags.backendUrl,
-    backendKey: flags.backendKey,
+    backend: flags.backend ?? entry?.backend,
+    backendUrl: flags.backendUrl ?? entry?.backend_url,
+    backendKey: flags.backendKey ?? (entry != null ? entryBackendKey(entry, flags.config ?? '', env) : undefined),
     models: flags.model ?? (entry != null ? nodeModels(entry) : undefined),
-    modelFile: flags.modelFile,
-    apiHost: flags.apiHost,
+    // Relative to the cluster file, which is where the user wrote it
+    modelFile: flags.modelFile ?? (entry?.model_file != null ? resolve(dirname(flags.config ?? '.'), entry.model_file) : undefined),
+    apiHost: flags.apiHost ?? entry?.api_host,
     apiPort: flags.apiPort != null ? toNumber(flags.apiPort) : entry?.port,
-    listen: flags.listen,
+    listen: flags.listen ?? (entry != null ? nodeListen(entry) : undefined),
     bootstrap: flags.bootstrap ?? cluster?.discovery.bootstrap,
     mdns: flags.mdns === false ? false : (cluster != null ? cluster.discovery.method === 'mdns' : true),
     meshKeyFile: flags.meshKey,
@@ -98,9 +99,9 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   for (const bootstrap of options.bootstrap) {
     if (!bootstrap.includes('/p2p/')) throw new UsageError(`--bootstrap ${bootstrap}: needs the peer id, e.g. /ip4/192.0.2.1/tcp/4700/p2p/12D3Koo…`)
   }
+  // All of them, this peer's entry and disabled ones too: every view shows the whole file.
   const listedNodes = (cluster?.nodes ?? [])
-    .filter(n => n.name !== name && n.enabled)
-    .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token, models: nodeModels(n), tier: n.tier }))
+    .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token, models: nodeModels(n), tier: n.tier, enabled: n.enabled }))
   const routing = cluster != null ? policyFromConfig(cluster.routing) : DEFAULT_POLICY
   return { options, listedNodes, routing, warnings }
 }
@@ -117,7 +118,6 @@ export async function runStart (flags: StartFlags): Promise<void> {
     backend: options.backend,
     backendUrl: options.backendUrl,
     backendKey: options.backendKey,
-    models: options.models,
     modelFile: options.modelFile,
     dataDir: options.dataDir,
     logger: log.child({ component: 'backend' }),
@@ -151,7 +151,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     listedNodes,
     profile: options.profile,
     // Without mDNS or listed nodes a bootstrap list is the only way in: not reaching it is fatal.
-    requireBootstrap: options.bootstrap.length > 0 && !options.mdns && listedNodes.length === 0,
+    requireBootstrap: options.bootstrap.length > 0 && !options.mdns && !listedNodes.some(n => n.name !== options.name && n.enabled),
     drainTimeoutMs: options.drainTimeoutMs,
     logger: log
   })
@@ -182,6 +182,14 @@ export async function runStart (flags: StartFlags): Promise<void> {
 
   const info = await peer.start(startAbort.signal)
   process.stdout.write(`harombe-peer ready name=${info.name} peer=${info.peerId} api=${info.apiUrl} mesh=${info.meshAddrs.join(',')}\n`)
+}
+
+/** The entry's `backend_key`, or the variable `backend_key_env` names: it must be set on this machine. */
+function entryBackendKey (entry: ClusterNode, file: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (entry.backend_key_env == null) return entry.backend_key
+  const value = env[entry.backend_key_env]
+  if (value == null || value === '') throw new UsageError(`${file}: node "${entry.name}": backend_key_env names ${entry.backend_key_env}, which is not set in this environment`)
+  return value
 }
 
 function toNumber (text: string): number | string {

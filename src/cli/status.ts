@@ -2,7 +2,8 @@ import { checkApiUrl, CLUSTER_VIEW, fetchJson, tokenFrom } from './http-get.js'
 import { UsageError } from './errors.js'
 import { DEFAULT_WATCH_INTERVAL_MS } from './defaults.js'
 import { renderTable } from './table.js'
-import type { ClusterJson, PeerJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../http/cluster-json.js'
+import { rowFails, statusRows } from './status-rows.js'
 import { painter, shortId, shouldColor, stateStyle, type Paint } from './format.js'
 
 export interface StatusFlags {
@@ -36,9 +37,9 @@ export async function runStatus (flags: StatusFlags): Promise<number> {
   return statusExitCode(cluster)
 }
 
-/** 1 when an enabled peer stopped answering; a peer that left cleanly, or a disabled one, is no failure. */
-export function statusExitCode (cluster: Pick<ClusterJson, 'peers'>): 0 | 1 {
-  return cluster.peers.some(p => p.enabled && (p.state === 'suspect' || p.state === 'dead')) ? 1 : 0
+/** 1 when an enabled peer or listed node stopped answering; a clean leave, or a disabled one, is no failure. */
+export function statusExitCode (cluster: Pick<ClusterJson, 'peers'> & { nodes?: ClusterJson['nodes'] }): 0 | 1 {
+  return statusRows(cluster).some(rowFails) ? 1 : 0
 }
 
 function parseInterval (text: string | undefined): number {
@@ -50,20 +51,26 @@ function parseInterval (text: string | undefined): number {
 
 /** The status table and its summary line; `paint` colours state words (identity when colour is off). */
 export function formatStatus (cluster: ClusterJson, paint: Paint = painter(false)): string {
-  const rows = cluster.peers.map((p: PeerJson) => [
-    p.self ? `${p.name} *` : p.name,
-    shortId(p.peer_id),
-    p.models.length > 0 ? p.models.join(', ') : '-',
-    String(p.tier),
-    paint(stateStyle(p.state), p.state) + (p.enabled ? '' : ' (disabled)'),
-    `${p.load.active + p.load.queued}/${p.load.capacity}`,
-    p.latency_ms != null ? `${p.latency_ms} ms` : '-',
-    p.self ? 'now' : `${(p.last_seen_ms / 1000).toFixed(1)} s ago`
+  const rows = statusRows(cluster)
+  const withFile = (cluster.nodes ?? []).length > 0
+  const table = rows.map(r => [
+    r.self ? `${r.name} *` : r.name,
+    r.peer_id != null ? shortId(r.peer_id) : '-',
+    r.models.length > 0 ? r.models.join(', ') : '-',
+    String(r.tier),
+    paint(stateStyle(r.state), r.state) + (r.enabled || r.state === 'disabled' ? '' : ' (disabled)'),
+    r.load != null ? `${r.load.active + r.load.queued}/${r.load.capacity}` : '-',
+    r.latency_ms != null ? `${r.latency_ms} ms` : '-',
+    r.self ? 'now' : r.last_seen_ms != null ? `${(r.last_seen_ms / 1000).toFixed(1)} s ago` : '-',
+    ...(withFile ? [r.source] : [])
   ])
-  const alive = cluster.peers.filter(p => p.state === 'alive').length
+  const alive = rows.filter(r => r.state === 'alive').length
+  const failing = rows.filter(rowFails).map(r => `${r.name} (${r.reason})`)
   return [
-    renderTable(['NAME', 'PEER', 'MODELS', 'TIER', 'STATE', 'LOAD', 'LATENCY', 'LAST SEEN'], rows),
+    renderTable(['NAME', 'PEER', 'MODELS', 'TIER', 'STATE', 'LOAD', 'LATENCY', 'LAST SEEN', ...(withFile ? ['SOURCE'] : [])], table),
     '',
-    `${alive}/${cluster.peers.length} alive · view of ${cluster.self.name} (${cluster.self.api}) · * = that peer`
+    `${alive}/${rows.length} alive · view of ${cluster.self.name} (${cluster.self.api}) · * = that peer` +
+      (withFile ? ' · SOURCE: file = cluster file, mesh = found in the mesh' : ''),
+    ...(failing.length > 0 ? [`not answering: ${failing.join('; ')}`] : [])
   ].join('\n')
 }

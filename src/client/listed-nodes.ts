@@ -4,7 +4,7 @@ import type { Logger } from '../log.js'
 import type { DialTarget } from '../mesh/auto-dial.js'
 import type { Tier } from '../membership/types.js'
 import type { RouteCandidate } from '../routing/router.js'
-import { createRemoteClient, type RemoteClient } from './remote-client.js'
+import { createPeerHttpBackend, type PeerHttpBackend } from './peer-http-backend.js'
 
 /** A node from the cluster file: `host:port` is its HTTP API. */
 export interface ListedNode {
@@ -15,18 +15,37 @@ export interface ListedNode {
   /** What the cluster file says it serves, for routing to it over HTTP when the mesh cannot reach it. */
   models?: string[]
   tier?: Tier
+  /** `enabled: false` nodes are shown, never polled, dialed or routed to (default true). */
+  enabled?: boolean
 }
 
 export interface ListedNodesInit {
+  /** Every node of the cluster file; this peer's own entry and disabled ones are never polled. */
   nodes: ListedNode[]
+  selfName: string
   intervalMs: number
   timeoutMs: number
   logger: Logger
 }
 
+/** The last HTTP check of a listed node, as this peer saw it. */
+export interface NodeCheck {
+  ok: boolean
+  /** When `ok` last changed (or the first answer came). */
+  since: number
+  latencyMs?: number
+  error?: string
+  /** The peer id its API reported, once it answered. */
+  peerId?: string
+}
+
 export interface ListedNodes {
   start: () => void
   stop: () => Promise<void>
+  /** Every node of the cluster file, in file order. */
+  nodes: () => readonly ListedNode[]
+  /** The last check of each polled node by name; absent until its first answer or failure. */
+  checks: () => ReadonlyMap<string, NodeCheck>
   /** Mesh addresses learned from the nodes' APIs, for the auto-dialer (explicit discovery). */
   targets: () => DialTarget[]
   /** Listed nodes with models that are not (yet) in the mesh view, as HTTP routing candidates. */
@@ -36,9 +55,8 @@ export interface ListedNodes {
 
 interface Tracked {
   node: ListedNode
-  client: RemoteClient
-  healthy: boolean
-  latencyMs?: number
+  client: PeerHttpBackend
+  check?: NodeCheck
   target?: DialTarget
 }
 
@@ -56,26 +74,32 @@ const HTTP_ID_PREFIX = 'http:'
  *   shows up in the mesh view, the mesh path wins and the HTTP candidate steps aside.
  */
 export function createListedNodes (init: ListedNodesInit): ListedNodes {
-  const tracked: Tracked[] = init.nodes.map(node => ({
-    node,
-    client: createRemoteClient({ baseUrl: `http://${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port}`, token: node.authToken, logger: init.logger }),
-    healthy: false
-  }))
+  const tracked: Tracked[] = init.nodes
+    .filter(node => node.name !== init.selfName && node.enabled !== false)
+    .map(node => ({
+      node,
+      client: createPeerHttpBackend({ baseUrl: `http://${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port}`, token: node.authToken, logger: init.logger })
+    }))
   let timer: NodeJS.Timeout | undefined
+
+  const record = (t: Tracked, next: Omit<NodeCheck, 'since'>): void => {
+    const changed = t.check?.ok !== next.ok
+    t.check = { ...next, since: changed || t.check == null ? Date.now() : t.check.since }
+  }
 
   const poll = async (t: Tracked): Promise<void> => {
     const started = performance.now()
     try {
       const cluster = await t.client.cluster(AbortSignal.timeout(init.timeoutMs))
       if (typeof cluster?.self?.peer_id !== 'string' || !Array.isArray(cluster.self.addrs)) throw new Error('not a harombe peer API')
-      if (!t.healthy) init.logger.info({ node: t.node.name }, `listed node ${t.node.name} answers at ${t.node.host}:${t.node.port}`)
-      t.healthy = true
-      t.latencyMs = Math.round((performance.now() - started) * 10) / 10
+      if (t.check?.ok !== true) init.logger.info({ node: t.node.name }, `listed node ${t.node.name} answers at ${t.node.host}:${t.node.port}`)
+      record(t, { ok: true, latencyMs: Math.round((performance.now() - started) * 10) / 10, peerId: cluster.self.peer_id })
       t.target = { peerId: cluster.self.peer_id, addrs: withListedHost(cluster.self.addrs, t.node.host) }
     } catch (err: any) {
-      if (t.healthy) init.logger.info({ node: t.node.name }, `listed node ${t.node.name} stopped answering: ${err?.message ?? err}`)
-      t.healthy = false
-      t.latencyMs = undefined
+      const error = String(err?.message ?? err)
+      // Once per change: a node that stays down would otherwise log every interval.
+      if (t.check == null || t.check.ok) init.logger.info({ node: t.node.name }, `listed node ${t.node.name} at ${t.node.host}:${t.node.port} does not answer: ${error}`)
+      record(t, { ok: false, error, peerId: t.check?.peerId })
     }
   }
 
@@ -95,6 +119,8 @@ export function createListedNodes (init: ListedNodesInit): ListedNodes {
       timer = undefined
       await Promise.all(tracked.map(async t => { await t.client.close() }))
     },
+    nodes: () => init.nodes,
+    checks: () => new Map(tracked.flatMap(t => t.check != null ? [[t.node.name, t.check] as const] : [])),
     targets: () => tracked.flatMap(t => t.target != null ? [t.target] : []),
     candidates (meshNames) {
       return tracked
@@ -105,9 +131,9 @@ export function createListedNodes (init: ListedNodesInit): ListedNodes {
           models: t.node.models ?? [],
           tier: t.node.tier ?? 0,
           enabled: true,
-          state: t.healthy ? 'alive' : 'dead',
+          state: t.check?.ok === true ? 'alive' : 'dead',
           load: { active: 0, queued: 0, capacity: t.client.capacity },
-          latencyMs: t.latencyMs,
+          latencyMs: t.check?.latencyMs,
           via: 'http' as const
         }))
     },

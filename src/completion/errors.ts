@@ -2,7 +2,7 @@
 // whether another peer might succeed (`retryable`), and the HTTP status the APIs answer with.
 
 export type CompletionErrorCode =
-  | 'bad_request' | 'unknown_model' | 'busy' | 'no_peer' | 'unavailable' | 'timeout' | 'aborted' | 'internal'
+  | 'bad_request' | 'unauthorized' | 'unknown_model' | 'busy' | 'no_peer' | 'unavailable' | 'timeout' | 'aborted' | 'internal'
 
 export abstract class CompletionError extends Error {
   abstract readonly code: CompletionErrorCode
@@ -17,6 +17,18 @@ export class BadRequestError extends CompletionError {
   readonly code = 'bad_request'
   readonly retryable = false
   readonly status = 400
+}
+
+/**
+ * The peer's API refused the bearer token (missing or wrong). Only a client calling a peer over
+ * HTTP sees it: the same token fails on every retry, so nothing is retried.
+ */
+export class UnauthorizedError extends CompletionError {
+  static name = 'UnauthorizedError'
+  name = UnauthorizedError.name
+  readonly code = 'unauthorized'
+  readonly retryable = false
+  readonly status = 401
 }
 
 /** No peer serves the requested model. */
@@ -84,6 +96,7 @@ export class InternalError extends CompletionError {
 
 const BY_CODE: Record<CompletionErrorCode, new (message: string) => CompletionError> = {
   bad_request: BadRequestError,
+  unauthorized: UnauthorizedError,
   unknown_model: UnknownModelError,
   busy: BusyError,
   no_peer: NoPeerError,
@@ -91,6 +104,11 @@ const BY_CODE: Record<CompletionErrorCode, new (message: string) => CompletionEr
   timeout: TimeoutError,
   aborted: AbortedError,
   internal: InternalError
+}
+
+/** Whether `code` names one of our error classes (peers and servers of other kinds send others). */
+export function isCompletionErrorCode (code: unknown): code is CompletionErrorCode {
+  return typeof code === 'string' && Object.hasOwn(BY_CODE, code)
 }
 
 /** Rebuilds the error a remote peer reported in its `error` trailer. */

@@ -70,6 +70,8 @@ export type Health = { ok: true, latencyMs: number } | { ok: false, reason: stri
 
 export interface Backend {
   readonly kind: 'embedded' | 'ollama' | 'openai' | 'remote' | 'test'
+  /** The server it talks to, for messages ("the ollama backend at …"); absent in-process. */
+  readonly url?: string
   /** How many completions it runs at once; more are queued by the peer. */
   readonly capacity: number
   models: (signal?: AbortSignal) => Promise<string[]>

@@ -16,6 +16,7 @@ export {
   LOG_LEVELS,
   ModelSchema,
   MultiaddrSchema,
+  nodeListen,
   nodeModels,
   PeerOptionsSchema,
   PortSchema,

@@ -70,15 +70,39 @@ export const ModelSchema = z.union(
 const HostSchema = z.string(expected('a host name or IP address')).min(1)
 const BooleanSchema = z.boolean(expected('true or false'))
 
+const BackendSchema = z.enum(BACKENDS, expected('embedded, ollama, openai or none'))
+const BackendUrlSchema = z.url({ protocol: /^https?$/, ...expected('an http(s) URL') })
+const NonEmptySchema = z.string(expected('a non-empty string')).min(1)
+// The variable is looked up on the machine that starts the node, so only its name is checked here
+const EnvNameSchema = z.string(expected('an environment variable name')).regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+const ListenSchema = z.union([MultiaddrSchema, z.array(MultiaddrSchema).min(1)], expected('a multiaddr or a non-empty list of multiaddrs'))
+
+/**
+ * The seed's node entry, extended with how that machine runs its peer (backend, API bind
+ * address, mesh listen address), so one file describes the whole cluster and every machine
+ * runs `start --config cluster.yaml --name <me>`. The extension keys apply only to the peer
+ * whose --name picks the entry; flags still override them.
+ */
 export const ClusterNodeSchema = z.strictObject({
   name: z.string(expected('a non-empty node name')).min(1),
   host: HostSchema,
   port: PortSchema,
   model: ModelSchema,
   tier: TierSchema,
-  auth_token: z.string(expected('a non-empty string')).min(1).optional(),
-  enabled: BooleanSchema.default(DEFAULT_NODE_ENABLED)
-}, expected('a node mapping with name, host, port, model and tier'))
+  auth_token: NonEmptySchema.optional(),
+  enabled: BooleanSchema.default(DEFAULT_NODE_ENABLED),
+  backend: BackendSchema.optional(),
+  backend_url: BackendUrlSchema.optional(),
+  backend_key: NonEmptySchema.optional(),
+  backend_key_env: EnvNameSchema.optional(),
+  model_file: z.string(expected('a file path')).min(1).optional(),
+  api_host: HostSchema.optional(),
+  listen: ListenSchema.optional()
+}, expected('a node mapping with name, host, port, model and tier')).superRefine((node, ctx) => {
+  if (node.backend_key != null && node.backend_key_env != null) {
+    ctx.addIssue({ code: 'custom', path: ['backend_key_env'], input: node.backend_key_env, message: 'set backend_key or backend_key_env, not both' })
+  }
+})
 
 // Names identify peers in the view and pick "this peer" for `start --config`,
 // so a duplicate would make either ambiguous
@@ -148,12 +172,17 @@ export function nodeModels (node: Pick<ClusterNode, 'model'>): string[] {
   return typeof node.model === 'string' ? [node.model] : [...node.model]
 }
 
+/** A node's `listen` field, one multiaddr or a list, as a list (undefined when absent) */
+export function nodeListen (node: Pick<ClusterNode, 'listen'>): string[] | undefined {
+  return node.listen == null ? undefined : typeof node.listen === 'string' ? [node.listen] : [...node.listen]
+}
+
 /** The peer's start options once CLI flags, env and the config file are merged */
 export const PeerOptionsSchema = z.object({
   name: z.string(expected('a non-empty peer name')).min(1),
   tier: TierSchema.default(DEFAULT_TIER),
-  backend: z.enum(BACKENDS, expected('embedded, ollama, openai or none')).default(DEFAULT_BACKEND),
-  backendUrl: z.url({ protocol: /^https?$/, ...expected('an http(s) URL') }).optional(),
+  backend: BackendSchema.default(DEFAULT_BACKEND),
+  backendUrl: BackendUrlSchema.optional(),
   backendKey: z.string(expected('a non-empty string')).min(1).optional(),
   // Empty means every model the backend lists
   models: z.array(ModelNameSchema, expected('a list of model names')).default(() => []),

@@ -1,5 +1,6 @@
 import type { ClusterView, ViewChange } from '../membership/view.js'
 import type { Member } from '../membership/types.js'
+import type { ListedNodeJson } from './listed-nodes-json.js'
 
 /** One peer as `GET /api/cluster` and `harombe-peer status --json` show it. */
 export interface PeerJson {
@@ -25,6 +26,8 @@ export interface ClusterJson {
   self: { peer_id: string, name: string, api: string, addrs: string[] }
   generated_at: string
   peers: PeerJson[]
+  /** Every node of the cluster file this peer was started with (empty without one), in file order. */
+  nodes: ListedNodeJson[]
 }
 
 export function memberJson (member: Member, selfId: string, now: number, latencyMs?: number): PeerJson {
@@ -53,12 +56,13 @@ export function clusterJson (
   view: ClusterView,
   self: ClusterJson['self'],
   now: number,
-  latencies: ReadonlyMap<string, number>
+  latencies: ReadonlyMap<string, number>,
+  nodes: ListedNodeJson[] = []
 ): ClusterJson {
   const peers = [...view.members.values()]
     .map(m => memberJson(m, view.self, now, latencies.get(m.peerId)))
     .sort((a, b) => a.name.localeCompare(b.name) || a.peer_id.localeCompare(b.peer_id))
-  return { self, generated_at: new Date(now).toISOString(), peers }
+  return { self, generated_at: new Date(now).toISOString(), peers, nodes }
 }
 
 export function changeJson (change: ViewChange, selfId: string, now: number): Record<string, unknown> {

@@ -38,6 +38,10 @@ export interface TimingProfile {
   tickMs: number
   /** How long `start` may try to reach a bootstrap peer before it gives up (mDNS off). */
   joinTimeoutMs: number
+  /** How often the cluster file's nodes are checked over HTTP (their state in status, their mesh address). */
+  listedCheckIntervalMs: number
+  /** How often the backend's model list is asked again, so announced models follow `ollama pull` / `ollama rm`. */
+  modelCheckIntervalMs: number
 }
 
 export const PROFILES = {
@@ -61,7 +65,11 @@ export const PROFILES = {
     // Longer than a VM pause or a debugger stop, short of a user giving up on a stalled answer.
     answeringGraceMs: 10_000,
     tickMs: 100, // detection latency includes one tick; a tenth of a second keeps the bounds comfortable
-    joinTimeoutMs: 30_000 // machines booting together: give the bootstrap peer time to come up
+    joinTimeoutMs: 30_000, // machines booting together: give the bootstrap peer time to come up
+    // A handful of small GETs per interval; a listed node that comes up is in every view within ~3 s
+    listedCheckIntervalMs: 2_000,
+    // One cheap GET (Ollama's /api/tags); a pulled or removed model shows within seconds
+    modelCheckIntervalMs: 5_000
   },
   test: {
     probeIntervalMs: 100, // three peers probe each other every 100–300 ms: detection well inside a test's patience
@@ -78,7 +86,9 @@ export const PROFILES = {
     reconnectIntervalMs: 300, // as redial: tests that kill peers must not flood the loopback with dials
     answeringGraceMs: 2_000, // long enough for a test to freeze and resume a peer mid-answer
     tickMs: 50,
-    joinTimeoutMs: 3_000
+    joinTimeoutMs: 3_000,
+    listedCheckIntervalMs: 300,
+    modelCheckIntervalMs: 300
   }
 } as const satisfies Record<string, TimingProfile>
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPeer, type Peer, type PeerInit } from '../../src/peer.js'
 import { PROFILES } from '../../src/membership/profiles.js'
+import { createSyntheticBackend } from '../../src/backends/synthetic.js'
 import type { MemberState } from '../../src/membership/types.js'
 import { stateOf, waitForView } from '../helpers/wait.js'
 
@@ -23,7 +24,9 @@ describe('membership with 3 real peers in one process', function () {
   async function startPeer (init: Omit<PeerInit, 'dataDir'> & { dataDir?: string }): Promise<Peer> {
     const dataDir = init.dataDir ?? await mkdtemp(join(tmpdir(), 'harombe-it-'))
     if (init.dataDir == null) dirs.push(dataDir)
-    const peer = createPeer({ apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test', ...init, dataDir })
+    // A backend that lists the peer's models: a peer announces only what its backend has.
+    const backend = init.models != null ? createSyntheticBackend({ models: init.models }) : undefined
+    const peer = createPeer({ apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test', backend, ...init, dataDir })
     peers.push(peer)
     await peer.start()
     return peer

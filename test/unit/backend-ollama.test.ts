@@ -42,12 +42,6 @@ describe('ollama backend', () => {
       assert.equal(mock.requests[0]?.path, '/api/tags')
     })
 
-    it('should return a configured list without asking the server', async () => {
-      const configured = createOllamaBackend({ baseUrl: mock.url, models: ['only-this'] })
-      assert.deepEqual(await configured.models(), ['only-this'])
-      assert.equal(mock.requests.length, 0)
-      await configured.close()
-    })
 
     it('should default capacity to OLLAMA_NUM_PARALLEL\'s default of 1', () => {
       assert.equal(backend.capacity, OLLAMA_DEFAULT_CAPACITY)

@@ -6,7 +6,7 @@ import { painter, padVisible, shouldColor, stripAnsi, visibleWidth } from '../..
 import { renderTable } from '../../src/cli/table.js'
 import { formatStatus, statusExitCode } from '../../src/cli/status.js'
 import { apiFailureOf, describeApiFailure, type ApiFailure } from '../../src/cli/api-failure.js'
-import { createRemoteClient } from '../../src/client/remote-client.js'
+import { createPeerHttpBackend } from '../../src/client/peer-http-backend.js'
 import type { ClusterJson, PeerJson } from '../../src/http/cluster-json.js'
 import { closedLoopbackPort } from '../helpers/run-cli.js'
 
@@ -42,7 +42,8 @@ const CLUSTER: ClusterJson = {
     peer('b-with-a-long-name', 'suspect'),
     peer('c', 'dead', { enabled: false }),
     peer('d', 'left')
-  ]
+  ],
+  nodes: []
 }
 
 /** Where each column starts, from the header's titles (`LAST SEEN` is one): the same offsets must hold on every row. */
@@ -148,7 +149,7 @@ describe('cli format', function () {
     })
 
     const completeError = async (api: string, token?: string): Promise<unknown> => {
-      const client = createRemoteClient({ baseUrl: api, token })
+      const client = createPeerHttpBackend({ baseUrl: api, token })
       try {
         await client.complete({ messages: [{ role: 'user', content: 'hi' }] }, { signal: AbortSignal.timeout(10_000) })
       } catch (err) {
