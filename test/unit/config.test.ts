@@ -101,6 +101,37 @@ describe('config', () => {
     })
   })
 
+  describe('node entries with how the machine runs its peer', () => {
+    it('should accept every backend and address key', () => {
+      const { config, warnings } = parseClusterConfig(clusterYaml({
+        nodes: [
+          '{ name: a, host: h, port: 8000, model: m, tier: 0, backend: ollama, backend_url: "http://127.0.0.1:11434", api_host: 0.0.0.0, listen: /ip4/0.0.0.0/tcp/4700 }',
+          '{ name: b, host: h, port: 8000, model: m, tier: 1, backend: openai, backend_url: "http://127.0.0.1:8080/v1", backend_key_env: OPENAI_KEY, listen: [/ip4/0.0.0.0/tcp/4700, /ip6/::/tcp/4700] }',
+          '{ name: c, host: h, port: 8000, model: m, tier: 2, backend: embedded, model_file: models/q.gguf }',
+          '{ name: d, host: h, port: 8000, model: m, tier: 0, backend: none, backend_key: sk-1 }'
+        ]
+      }))
+      assert.deepEqual(warnings, [])
+      assert.deepEqual(config.nodes.map(n => [n.backend, n.backend_url, n.backend_key, n.backend_key_env, n.model_file, n.api_host, n.listen]), [
+        ['ollama', 'http://127.0.0.1:11434', undefined, undefined, undefined, '0.0.0.0', '/ip4/0.0.0.0/tcp/4700'],
+        ['openai', 'http://127.0.0.1:8080/v1', undefined, 'OPENAI_KEY', undefined, undefined, ['/ip4/0.0.0.0/tcp/4700', '/ip6/::/tcp/4700']],
+        ['embedded', undefined, undefined, undefined, 'models/q.gguf', undefined, undefined],
+        ['none', undefined, 'sk-1', undefined, undefined, undefined, undefined]
+      ])
+    })
+
+    it('should parse the seed\'s own example unchanged, with no warnings', async () => {
+      const { config, warnings } = await loadClusterConfig(fileURLToPath(new URL('../fixtures/config/seed-cluster.yaml', import.meta.url)))
+      assert.deepEqual(warnings, [])
+      assert.deepEqual(config.nodes.map(n => [n.name, n.host, n.model, n.tier, n.enabled, n.auth_token]), [
+        ['my-macbook', 'localhost', 'qwen2.5:3b', 0, true, undefined],
+        ['gaming-pc', '192.168.1.100', 'qwen2.5:14b', 1, true, undefined],
+        ['server', 'server.local', 'qwen2.5:72b', 2, true, undefined],
+        ['cloud-gpu', '203.0.113.42', 'qwen2.5:32b', 2, true, 'your-token-here']
+      ])
+    })
+  })
+
   describe('nodeModels', () => {
     it('should turn a single model name into a list', () => {
       assert.deepEqual(nodeModels({ model: 'qwen2.5:3b' }), ['qwen2.5:3b'])
@@ -240,6 +271,36 @@ describe('config', () => {
         title: 'missing name in a block-style node',
         yaml: 'cluster:\n  nodes:\n    - name: a\n      host: h\n      port: 8000\n      model: m\n      tier: 0\n    - host: h\n      port: 8000\n      model: m\n      tier: 0\n',
         problem: { path: 'cluster.nodes[1].name', message: 'required (expected a non-empty node name)', line: 8 }
+      },
+      {
+        title: 'an unknown backend',
+        yaml: clusterYaml({ nodes: ['{ name: a, host: h, port: 8000, model: m, tier: 0, backend: llamafile }'] }),
+        problem: { path: 'cluster.nodes[0].backend', message: 'expected embedded, ollama, openai or none', line: 6 }
+      },
+      {
+        title: 'a backend_url that is not http(s)',
+        yaml: clusterYaml({ nodes: [GOOD_NODE, '{ name: b, host: h, port: 8000, model: m, tier: 0, backend: ollama, backend_url: "ftp://x" }'] }),
+        problem: { path: 'cluster.nodes[1].backend_url', message: 'expected an http(s) URL', line: 7 }
+      },
+      {
+        title: 'both backend_key and backend_key_env',
+        yaml: clusterYaml({ nodes: ['{ name: a, host: h, port: 8000, model: m, tier: 0, backend_key: k, backend_key_env: K }'] }),
+        problem: { path: 'cluster.nodes[0].backend_key_env', message: 'set backend_key or backend_key_env, not both', line: 6 }
+      },
+      {
+        title: 'a backend_key_env that is no variable name',
+        yaml: clusterYaml({ nodes: ['{ name: a, host: h, port: 8000, model: m, tier: 0, backend_key_env: "MY KEY" }'] }),
+        problem: { path: 'cluster.nodes[0].backend_key_env', message: 'expected an environment variable name', line: 6 }
+      },
+      {
+        title: 'a listen address that is no multiaddr',
+        yaml: clusterYaml({ nodes: ['{ name: a, host: h, port: 8000, model: m, tier: 0, listen: "0.0.0.0:4700" }'] }),
+        problem: { path: 'cluster.nodes[0].listen', message: 'not a valid multiaddr "0.0.0.0:4700": must start with "/"', line: 6 }
+      },
+      {
+        title: 'an empty model_file',
+        yaml: clusterYaml({ nodes: ['{ name: a, host: h, port: 8000, model: m, tier: 0, model_file: "" }'] }),
+        problem: { path: 'cluster.nodes[0].model_file', message: 'expected a file path', line: 6 }
       },
       {
         title: 'a bad value reached through an alias',
