@@ -43,6 +43,8 @@ export const DEFAULT_DATA_DIR = join(homedir(), '.config', 'harombe-peer')
 export interface ResolvedStart {
   options: PeerOptions
   listedNodes: ListedNode[]
+  /** False when this peer's own entry says `enabled: false`: it announces itself disabled and is never routed to. */
+  enabled: boolean
   routing: RoutingPolicy
   warnings: string[]
 }
@@ -103,11 +105,11 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   const listedNodes = (cluster?.nodes ?? [])
     .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token, models: nodeModels(n), tier: n.tier, enabled: n.enabled }))
   const routing = cluster != null ? policyFromConfig(cluster.routing) : DEFAULT_POLICY
-  return { options, listedNodes, routing, warnings }
+  return { options, listedNodes, enabled: entry?.enabled ?? true, routing, warnings }
 }
 
 export async function runStart (flags: StartFlags): Promise<void> {
-  const { options, listedNodes, routing, warnings } = await resolveStartOptions(flags)
+  const { options, listedNodes, enabled, routing, warnings } = await resolveStartOptions(flags)
   const log = createLogger({ level: options.logLevel, json: options.jsonLogs })
   for (const warning of [...warnings, exposedApiWarning(options.apiHost, options.token)]) if (warning != null) log.warn(warning)
   const meshKey = options.meshKeyFile != null ? await readMeshKey(options.meshKeyFile) : undefined
@@ -140,6 +142,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     dataDir: options.dataDir,
     name: options.name,
     tier: options.tier,
+    enabled,
     models: options.models,
     apiHost: options.apiHost,
     apiPort: options.apiPort,

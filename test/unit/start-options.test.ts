@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveStartOptions, type StartFlags } from '../../src/cli/start.js'
+
+// One cluster file describes every machine: `start --config cluster.yaml --name <me>` takes this
+// machine's backend, addresses and model from its entry; flags still win.
+const CLUSTER = `cluster:
+  discovery: { method: explicit }
+  nodes:
+    - name: mac
+      host: 192.0.2.10
+      port: 8001
+      model: "qwen2.5:3b"
+      tier: 0
+      backend: ollama
+      backend_url: http://127.0.0.1:11434
+      api_host: 0.0.0.0
+      listen: /ip4/0.0.0.0/tcp/4701
+    - name: gpu
+      host: 192.0.2.20
+      port: 8002
+      model: [big, bigger]
+      tier: 2
+      backend: openai
+      backend_url: http://127.0.0.1:8080/v1
+      backend_key_env: GPU_KEY
+      listen: [/ip4/0.0.0.0/tcp/4702, /ip6/::/tcp/4702]
+    - name: tiny
+      host: 192.0.2.30
+      port: 8003
+      model: mine
+      tier: 1
+      model_file: models/mine.gguf
+      backend_key: sk-inline
+      enabled: false
+`
+
+describe('start options from the node entry', () => {
+  let dir: string
+  let file: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'harombe-start-options-'))
+    file = join(dir, 'cluster.yaml')
+    await writeFile(file, CLUSTER)
+  })
+  after(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  const resolve = async (flags: Omit<StartFlags, 'config'>, env: NodeJS.ProcessEnv = {}): ReturnType<typeof resolveStartOptions> =>
+    await resolveStartOptions({ config: file, dataDir: dir, ...flags }, env)
+
+  it('should take backend, URL, API host, listen address, port and model from the entry', async () => {
+    const { options, enabled } = await resolve({ name: 'mac' })
+    assert.deepEqual(
+      [options.backend, options.backendUrl, options.apiHost, options.apiPort, options.listen, options.models, options.tier, enabled],
+      ['ollama', 'http://127.0.0.1:11434', '0.0.0.0', 8001, ['/ip4/0.0.0.0/tcp/4701'], ['qwen2.5:3b'], 0, true]
+    )
+  })
+
+  it('should read the backend key from the variable backend_key_env names', async () => {
+    const { options } = await resolve({ name: 'gpu' }, { GPU_KEY: 'sk-from-env' })
+    assert.deepEqual([options.backend, options.backendKey, options.listen, options.models], ['openai', 'sk-from-env', ['/ip4/0.0.0.0/tcp/4702', '/ip6/::/tcp/4702'], ['big', 'bigger']])
+  })
+
+  it('should fail naming the variable when backend_key_env is not set here', async () => {
+    await assert.rejects(resolve({ name: 'gpu' }, {}), (err: Error) => err.name === 'UsageError' &&
+      err.message === `${file}: node "gpu": backend_key_env names GPU_KEY, which is not set in this environment`)
+  })
+
+  it('should resolve model_file against the cluster file\'s directory, take an inline key and say disabled', async () => {
+    const { options, enabled } = await resolve({ name: 'tiny' })
+    assert.deepEqual([options.backend, options.modelFile, options.backendKey, enabled], ['embedded', join(dir, 'models/mine.gguf'), 'sk-inline', false])
+  })
+
+  it('should let flags override every entry setting', async () => {
+    const { options } = await resolve({
+      name: 'mac', backend: 'openai', backendUrl: 'http://127.0.0.1:9999/v1', backendKey: 'k', apiHost: '127.0.0.1', apiPort: '0',
+      listen: ['/ip4/127.0.0.1/tcp/0'], model: ['other'], modelFile: '/m.gguf', tier: '2'
+    })
+    assert.deepEqual(
+      [options.backend, options.backendUrl, options.backendKey, options.apiHost, options.apiPort, options.listen, options.models, options.modelFile, options.tier],
+      ['openai', 'http://127.0.0.1:9999/v1', 'k', '127.0.0.1', 0, ['/ip4/127.0.0.1/tcp/0'], ['other'], '/m.gguf', 2]
+    )
+  })
+
+  it('should hand every node, this one and disabled ones included, to the peer', async () => {
+    const { listedNodes } = await resolve({ name: 'mac' })
+    assert.deepEqual(listedNodes.map(n => [n.name, n.enabled, n.models]), [['mac', true, ['qwen2.5:3b']], ['gpu', true, ['big', 'bigger']], ['tiny', false, ['mine']]])
+  })
+})
