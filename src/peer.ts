@@ -290,6 +290,7 @@ export function createPeer (init: PeerInit): Peer {
         const meshNames = (): Set<string> => new Set([...(membership?.view().members.values() ?? [])].filter(x => x.state === 'alive').map(x => x.announcement.name))
         completions = createPeerCompletions({
           extraCandidates: () => l.candidates(meshNames()),
+          disabledNames: new Set((init.listedNodes ?? []).filter(n => n.enabled === false).map(n => n.name)),
           runHttp: l.run,
           node,
           membership,

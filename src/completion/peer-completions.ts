@@ -28,6 +28,8 @@ export interface PeerCompletionsInit {
   firstTokenTimeoutMs: number
   /** HTTP-only nodes from the cluster file (the seed's RemoteLLMClient path). */
   extraCandidates?: () => RouteCandidate[]
+  /** Names the cluster file switches off (`enabled: false`): never routed to, whatever they announce. */
+  disabledNames?: ReadonlySet<string>
   runHttp?: (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
   logger: Logger
 }
@@ -104,10 +106,13 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     return await local.execute(request, options)
   }
 
+  const disabled = init.disabledNames ?? new Set<string>()
+  const disabledByFile = (c: RouteCandidate): RouteCandidate => disabled.has(c.name) ? { ...c, enabled: false } : c
+
   const service = createDispatcher({
     selfId,
     candidates: () => [
-      ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(withFreshestLoad),
+      ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(withFreshestLoad).map(disabledByFile),
       ...(init.extraCandidates?.() ?? [])
     ],
     policy: init.policy,
