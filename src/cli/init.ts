@@ -12,8 +12,10 @@ export interface InitFlags {
 export const MESH_KEY_FILE = 'mesh.key'
 
 /** The seed's cluster shape, commented so a new user can fill it in without the docs. */
-export const CLUSTER_TEMPLATE = `# harombe-peer cluster file. Start each machine with:
+export const CLUSTER_TEMPLATE = `# harombe-peer cluster file: one file describes the whole cluster. Copy it and mesh.key to
+# every machine and start each with its own entry's name:
 #   npx harombe-peer start --config cluster.yaml --name <its name> --mesh-key mesh.key
+# Flags given on the command line win over the entry.
 cluster:
   # Host that CLI commands (status, complete, models) talk to by default.
   coordinator:
@@ -32,23 +34,40 @@ cluster:
     load_balance: true            # least loaded peer within a tier
 
   # One entry per machine. host:port is its HTTP API; tier 0 fast, 1 medium, 2 powerful.
+  # model: what the machine serves. Its backend must really have it: a peer never answers
+  # under a name its backend does not list (start fails with exit 2 and says what it has).
+  # Optional, read only by the machine the entry names (the others ignore them):
+  #   backend: embedded | ollama | openai | none   (default embedded: the bundled tiny model)
+  #   backend_url: http://127.0.0.1:11434          (ollama's default; openai needs one, e.g. .../v1)
+  #   backend_key: "sk-..."  or  backend_key_env: OPENAI_API_KEY   (openai-compatible servers)
+  #   model_file: models/my-model.gguf             (embedded; relative to this file)
+  #   api_host: 0.0.0.0                            (default 127.0.0.1: only this machine)
+  #   listen: /ip4/0.0.0.0/tcp/4700                (mesh address; one or a list)
+  # enabled: false keeps a machine listed (shown as disabled) but never used.
   nodes:
     - name: laptop
       host: localhost
       port: 8000
       model: "qwen2.5:3b"
       tier: 0
+      backend: ollama
+      # backend_url: http://127.0.0.1:11434
     - name: workstation
       host: 192.0.2.20
       port: 8000
       model: "qwen2.5:14b"
       tier: 1
+      backend: ollama
+      api_host: 0.0.0.0           # other machines reach its API; set auth_token / --token then
     - name: cloud-gpu
       host: 203.0.113.42
       port: 8000
       model: "qwen2.5:32b"
       tier: 2
       auth_token: "change-me"     # the --token that peer was started with
+      backend: openai
+      backend_url: http://127.0.0.1:8080/v1
+      # backend_key_env: GPU_API_KEY
       enabled: true
 `
 

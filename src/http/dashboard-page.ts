@@ -68,9 +68,9 @@ tr.gone .chip, tr.gone .fill { opacity: .5; }
 .pill { display: inline-flex; align-items: center; gap: 6px; padding: 1px 9px; border-radius: 999px; font-size: 12.5px; font-weight: 600; }
 .pill::before { content: ""; width: 7px; height: 7px; border-radius: 50%; background: currentColor; }
 .pill.alive, .pill.ok { color: var(--ok); background: var(--ok-bg); }
-.pill.suspect, .pill.aborted { color: var(--warn); background: var(--warn-bg); }
-.pill.dead, .pill.error { color: var(--bad); background: var(--bad-bg); }
-.pill.left { color: var(--gone); background: var(--gone-bg); }
+.pill.suspect, .pill.aborted, .pill.reachable { color: var(--warn); background: var(--warn-bg); }
+.pill.dead, .pill.error, .pill.unreachable { color: var(--bad); background: var(--bad-bg); }
+.pill.left, .pill.checking, .pill.disabled { color: var(--gone); background: var(--gone-bg); }
 .reason { display: block; font-size: 12px; color: var(--muted); margin-top: 2px; max-width: 260px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .load { display: flex; align-items: center; gap: 8px; min-width: 130px; }
 .bar { flex: 1; height: 8px; border-radius: 999px; background: var(--bar); overflow: hidden; }

@@ -19,7 +19,7 @@ let generation = 0
 let events = null
 let live = false
 const timers = { cluster: 0, requests: 0 }
-const view = { self: null, peers: new Map() }
+const view = { self: null, peers: new Map(), nodes: [] }
 const log = { available: null, requests: [] }
 
 function h (tag, props, ...children) {
@@ -97,6 +97,8 @@ function setSnapshot (snapshot) {
   const peers = new Map()
   for (const p of Array.isArray(snapshot.peers) ? snapshot.peers : []) peers.set(p.peer_id, keep(p, now, view.peers.get(p.peer_id)))
   view.peers = peers
+  // Cluster-file nodes change state through HTTP checks, not view events: each snapshot brings them.
+  view.nodes = Array.isArray(snapshot.nodes) ? snapshot.nodes : []
   renderPeers()
 }
 function applyChange (change) {
@@ -190,15 +192,36 @@ function seenText (p) {
   return ago(Date.now() - p.seenAt)
 }
 
+// A cluster-file node the mesh does not hold: its row says what the file lists and why it is not in the mesh.
+function nodeRow (n) {
+  const s = ['reachable', 'unreachable', 'checking', 'disabled', 'alive'].includes(n.state) ? n.state : 'unknown'
+  const models = Array.isArray(n.models) ? n.models : []
+  return h('tr', { class: s === 'unreachable' || s === 'disabled' ? 'gone' : '', data: { peer: str(n.name), node: str(n.name), state: s } },
+    h('td', {}, h('span', { class: 'name' }, str(n.name)), h('span', { class: 'tag', title: 'listed in the cluster file; not in the mesh' }, 'cluster file')),
+    h('td', { class: 'mono muted', title: str(n.host) + ':' + str(n.port) }, n.peer_id ? shortId(n.peer_id) : str(n.host) + ':' + str(n.port)),
+    h('td', {}, models.map(m => h('span', { class: 'chip muted' }, str(m)))),
+    h('td', { class: 'num' }, tierText(n.tier)),
+    h('td', { data: { field: 'state' }, title: str(n.reason) },
+      h('span', { class: 'pill ' + s }, s),
+      s !== 'alive' && n.reason && s !== 'disabled' ? h('span', { class: 'reason' }, str(n.reason)) : null),
+    h('td', {}, h('span', { class: 'muted small' }, '–')),
+    h('td', { class: 'num' }, ms(n.latency_ms)),
+    h('td', { class: 'num' }, n.since ? ago(Date.now() - Date.parse(n.since)) : '–'))
+}
+
 function renderPeers () {
   const peers = [...view.peers.values()].sort((a, b) => str(a.name).localeCompare(str(b.name)) || str(a.peer_id).localeCompare(str(b.peer_id)))
+  const listed = new Set(view.nodes.map(n => str(n.name)))
+  const inMesh = new Set(peers.map(p => str(p.name)))
+  const fileOnly = view.nodes.filter(n => !inMesh.has(str(n.name)))
   const state = s => (['alive', 'suspect', 'dead', 'left'].includes(s) ? s : 'unknown')
   $('peers').replaceChildren(...peers.map(p => {
     const s = state(p.state)
     const gone = s === 'dead' || s === 'left'
     const models = Array.isArray(p.models) ? p.models : []
     return h('tr', { class: gone ? 'gone' : '', data: { peer: str(p.name), peerId: str(p.peer_id), state: s } },
-      h('td', {}, h('span', { class: 'name' }, str(p.name)), p.self ? h('span', { class: 'tag' }, 'this peer') : null),
+      h('td', {}, h('span', { class: 'name' }, str(p.name)), p.self ? h('span', { class: 'tag' }, 'this peer') : null,
+        listed.has(str(p.name)) ? h('span', { class: 'tag', title: 'listed in the cluster file and found in the mesh' }, 'cluster file') : null),
       h('td', { class: 'mono muted', title: str(p.peer_id) }, shortId(p.peer_id)),
       h('td', {}, models.length > 0 ? models.map(m => h('span', { class: 'chip' }, str(m))) : h('span', { class: 'muted small' }, 'routing only')),
       h('td', { class: 'num' }, tierText(p.tier)),
@@ -209,14 +232,19 @@ function renderPeers () {
       h('td', {}, gone ? h('span', { class: 'muted small' }, '–') : loadBar(p.load)),
       h('td', { class: 'num' }, p.self ? 'local' : gone ? '–' : ms(p.latency_ms)),
       h('td', { class: 'num', data: { field: 'seen' } }, seenText(p)))
-  }))
-  $('peers-empty').hidden = peers.length > 0
+  }), ...fileOnly.map(nodeRow))
+  const total = peers.length + fileOnly.length
+  $('peers-empty').hidden = total > 0
   const alive = peers.filter(p => p.state === 'alive')
-  $('stat-alive').replaceChildren(String(alive.length), h('small', {}, ' / ' + peers.length))
+  $('stat-alive').replaceChildren(String(alive.length), h('small', {}, ' / ' + total))
   const models = new Set(alive.flatMap(p => (Array.isArray(p.models) ? p.models.map(str) : [])))
   $('stat-models').textContent = String(models.size)
   $('self').textContent = view.self ? 'view of ' + str(view.self.name) : ''
-  $('peers-note').textContent = peers.length - alive.length > 0 ? (peers.length - alive.length) + ' not alive' : ''
+  const down = fileOnly.filter(n => n.state === 'unreachable').length
+  const notes = []
+  if (peers.length - alive.length > 0) notes.push((peers.length - alive.length) + ' not alive')
+  if (down > 0) notes.push(down + ' listed node' + (down === 1 ? '' : 's') + ' unreachable')
+  $('peers-note').textContent = notes.join(' · ')
   fillSelect($('model'), 'auto', 'auto', [...models].sort())
   fillSelect($('peer'), '', 'routed', alive.map(p => str(p.name)))
 }
