@@ -33,6 +33,10 @@ export interface PeerInit {
   dataDir: string
   name?: string
   tier?: Tier
+  /**
+   * Models to serve; each must be one the backend lists (else `start` throws ModelNotServedError).
+   * Empty or absent: whatever the backend lists. Without a backend the peer announces none.
+   */
   models?: string[]
   enabled?: boolean
   /** This peer's backend (embedded, ollama, openai); absent = a routing-only peer. */

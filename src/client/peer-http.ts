@@ -1,6 +1,6 @@
 // One peer's own HTTP API (`/api/complete`, `/api/models`, `/api/cluster`), spoken by the public
 // RemoteClient and by the Backend that makes an HTTP-only listed node a routing candidate.
-import { errorFromCode, isCompletionErrorCode, UnauthorizedError, UnavailableError, type CompletionError } from '../completion/errors.js'
+import { BadRequestError, errorFromCode, isCompletionErrorCode, UnauthorizedError, UnavailableError, type CompletionError } from '../completion/errors.js'
 import type { CompleteOptions, CompletionRequest, Health } from '../completion/types.js'
 import { readNdjson } from '../backends/sse.js'
 import { createUpstream, errorDetail, errorFromStatus, MAX_ERROR_BODY_BYTES, type UpstreamCall } from '../backends/upstream.js'
@@ -105,6 +105,8 @@ export function errorFromPeer (status: number, body: string, label: string): Com
   if (status === 401 || status === 403) return new UnauthorizedError(message)
   const code = peerErrorCode(body)
   if (isCompletionErrorCode(code)) return errorFromCode(code, message)
+  // Not `unknown_model`: no route at that path, so the base URL is wrong, not the model.
+  if (status === 404) return new BadRequestError(`${message} (is ${label.replace(/^peer at /, '')} a harombe peer's API?)`)
   return errorFromStatus(status, body, label)
 }
 
