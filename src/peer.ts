@@ -6,7 +6,7 @@ import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
 import { createConnectionTrimmer, type ConnectionTrimmer } from './mesh/connection-trimmer.js'
 import { DEFAULT_MAX_CONNECTED_PEERS, SWIM_PROTOCOL } from './mesh/constants.js'
 import { COMPLETE_PROTOCOL } from './protocol/constants.js'
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN } from './config/constants.js'
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_MAX_TOKENS_CAP, DEFAULT_REQUEST_TIMEOUT_MS } from './config/constants.js'
 import { createMembership, type Membership } from './membership/service.js'
 import { PROFILES, type ProfileName, type TimingProfile } from './membership/profiles.js'
 import type { Tier } from './membership/types.js'
@@ -19,7 +19,11 @@ import type { CompletionService } from './completion/service.js'
 import { createPeerCompletions, type PeerCompletions } from './completion/peer-completions.js'
 import { isAnswering } from './protocol/answering.js'
 import { createDrain, drainableBackend } from './completion/drain.js'
-import { NoPeerError, UnavailableError } from './completion/errors.js'
+import { continuingBackend } from './completion/continuing-backend.js'
+import { DEFAULT_MAX_HANDOVERS } from './completion/continuation.js'
+import { NoPeerError, TimeoutError, UnavailableError } from './completion/errors.js'
+import { createDeadline } from './completion/deadline.js'
+import { boundedBackend } from './completion/bounded-backend.js'
 import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
 import { createListedNodes, type ListedNode, type ListedNodes } from './client/listed-nodes.js'
 import { createLocalClient } from './client/local-client.js'
@@ -48,8 +52,27 @@ export interface PeerInit {
   maxRetries?: number
   /** Bound on each attempt until its first token. */
   firstTokenTimeoutMs?: number
+  /** After the first token, the longest pause between tokens before the answer is handed over (default firstTokenTimeoutMs). */
+  interTokenTimeoutMs?: number
+  /**
+   * Hand an answer to another peer serving the same model when its peer dies mid-answer
+   * (default true; `--no-continue`), at most `maxHandovers` times per request (default 2).
+   */
+  continuation?: boolean
+  maxHandovers?: number
   /** Graceful stop: how long in-flight completions may run on before they are aborted (default DEFAULT_DRAIN_TIMEOUT_MS). */
   drainTimeoutMs?: number
+  /**
+   * Tokens one request may generate on this peer's backend, whoever sent it (default
+   * DEFAULT_MAX_TOKENS_CAP); more is answered up to the cap with finish_reason `length`. 0 = no
+   * cap beyond the backend's own (the embedded model's context).
+   */
+  maxTokensCap?: number
+  /**
+   * Wall-clock bound on each completion through this peer, and on each run of its backend (default
+   * DEFAULT_REQUEST_TIMEOUT_MS); past it the answer ends with a timeout error. 0 = none.
+   */
+  requestTimeoutMs?: number
   apiHost?: string
   /** 0 = any free port. */
   apiPort?: number
@@ -130,7 +153,7 @@ export function createPeer (init: PeerInit): Peer {
       intervalMs: timing.modelCheckIntervalMs,
       timeoutMs: MODEL_LIST_TIMEOUT_MS,
       logger: log.child({ component: 'backend' }),
-      onChange: models => { membership?.updateSelf({ models }) }
+      onChange: (models, digests) => { membership?.updateSelf({ models, digests }) }
     })
     : undefined
   const models = (): string[] => modelWatch?.models() ?? []
@@ -144,7 +167,14 @@ export function createPeer (init: PeerInit): Peer {
     refuse: () => new UnavailableError('the serving peer is shutting down'),
     abort: ms => new UnavailableError(`the serving peer shut down before the answer was finished (drain timeout ${ms} ms)`)
   })
-  const backend = init.backend != null ? drainableBackend(init.backend, backendDrain) : undefined
+  // No request runs for ever (issue 17): each one through this peer is bounded in time, and so is each
+  // run of our backend, for any caller (HTTP here or a mesh peer): every peer enforces its own cap and timeout.
+  const requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const requestDeadline = createDeadline({ timeoutMs: requestTimeoutMs, error: ms => new TimeoutError(`the request ran longer than this peer's request timeout (${ms} ms)`) })
+  const backendDeadline = createDeadline({ timeoutMs: requestTimeoutMs, error: ms => new TimeoutError(`the generation ran longer than the serving peer's request timeout (${ms} ms)`) })
+  const bounded = init.backend != null ? boundedBackend(init.backend, { maxTokensCap: init.maxTokensCap ?? DEFAULT_MAX_TOKENS_CAP, deadline: backendDeadline }) : undefined
+  // Continued requests (a handover after a peer died mid-answer) return only new text, whatever the server echoes.
+  const backend = bounded != null ? drainableBackend(continuingBackend(bounded), backendDrain) : undefined
 
   const must = <T>(value: T | undefined): T => {
     if (value == null) throw new Error('peer is not started')
@@ -180,7 +210,8 @@ export function createPeer (init: PeerInit): Peer {
 
   const completionService: CompletionService = {
     // Field by field (every ServeOptions field): a spread here cost microseconds per request.
-    complete: async (request, options) => await requestDrain.run(options.signal, async signal => await must(completions).service.complete(request, { signal, onAttempt: options.onAttempt, onCommit: options.onCommit, onDelta: options.onDelta })),
+    complete: async (request, options) => await requestDrain.run(options.signal, async drained => await requestDeadline.run(drained, async signal =>
+      await must(completions).service.complete(request, { signal, onAttempt: options.onAttempt, onCommit: options.onCommit, onDelta: options.onDelta }))),
     models: () => completions?.service.models() ?? []
   }
 
@@ -237,6 +268,7 @@ export function createPeer (init: PeerInit): Peer {
           meshConnections: () => node?.getConnections().length ?? 0,
           breakers: () => completions?.breakers.snapshot(Date.now()) ?? new Map(),
           gossip: () => membership?.gossipCounts(),
+          timeouts: () => ({ request: requestDeadline.expired, backend: backendDeadline.expired }),
           completions: completionService
         })
         // The API comes up first: its port goes into our announcement.
@@ -270,6 +302,7 @@ export function createPeer (init: PeerInit): Peer {
           self: {
             name,
             models: models(),
+            digests: modelWatch?.digests() ?? {},
             tier: init.tier ?? 0,
             enabled: init.enabled ?? true,
             load: { active: 0, queued: 0, capacity: init.backend?.capacity ?? 0 },
@@ -304,6 +337,8 @@ export function createPeer (init: PeerInit): Peer {
           maxQueue: init.maxQueue ?? Math.max(1, init.backend?.capacity ?? 1) * DEFAULT_QUEUE_PER_SLOT,
           maxRetries: init.maxRetries ?? 2,
           firstTokenTimeoutMs: init.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
+          ...(init.interTokenTimeoutMs != null ? { interTokenTimeoutMs: init.interTokenTimeoutMs } : {}),
+          continuation: { enabled: init.continuation ?? true, maxHandovers: init.maxHandovers ?? DEFAULT_MAX_HANDOVERS },
           logger: log.child({ component: 'complete' })
         })
         await completions.start()

@@ -1,7 +1,8 @@
 // The embedded backend: a GGUF model run in-process by node-llama-cpp (llama.cpp, CPU build).
 // One context with N sequences; each request borrows a sequence, so N requests generate at once
 // (llama.cpp batches them) and the rest wait for a free one.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { basename } from 'node:path'
@@ -9,7 +10,9 @@ import { getLlama, LlamaChat, resolveChatWrapper } from 'node-llama-cpp'
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, Llama, LlamaContextSequence, Tokenizer } from 'node-llama-cpp'
 import { AbortedError, BadRequestError, CompletionError, InternalError, UnavailableError } from '../completion/errors.js'
 import type { Backend, BackendRequest, ChatMessage, CompleteOptions, CompletionResult, FinishReason, Health, ToolCall, ToolDefinition } from '../completion/types.js'
+import { cappedTokens } from '../completion/token-budget.js'
 import { readGgufHeader } from './gguf-writer.js'
+import { withPrefix } from './prefix.js'
 import type { Logger } from '../log.js'
 
 /** Two at once: a short request need not wait behind a long one; each sequence costs its own KV cache. */
@@ -118,7 +121,7 @@ export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise
     const context = await model.createContext({ sequences, threads, contextSize: init.contextSize })
     const pool = new SequencePool(Array.from({ length: sequences }, () => context.getSequence()))
     log?.info({ model: path, sequences, threads, contextSize: context.contextSize, ms: Date.now() - started }, 'model loaded')
-    return new EmbeddedBackend({
+    const backend = new EmbeddedBackend({
       modelName: init.modelName ?? basename(path).replace(/\.gguf$/i, ''),
       chatWrapper: resolveChatWrapper(model),
       pool,
@@ -129,10 +132,20 @@ export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise
         await model.dispose()
       }
     })
+    // In the background: a 40 GB file takes a while, and nothing waits for it but handovers.
+    fileSha256(path).then(digest => { backend.digest = digest }, (err: Error) => { log?.warn(`cannot hash ${path}: ${err.message}`) })
+    return backend
   } catch (err) {
     await model.dispose()
     throw err
   }
+}
+
+/** A file's sha256 in hex, read in chunks so the event loop keeps serving meanwhile. */
+async function fileSha256 (path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 /** Free sequences plus a FIFO of requests waiting for one. */
@@ -186,12 +199,19 @@ class EmbeddedBackend implements Backend {
   private readonly closing = new AbortController()
   private closed?: Promise<void>
 
+  /** The GGUF file's sha256, once hashed. */
+  digest?: string
+
   constructor (private readonly c: EmbeddedBackendComponents) {
     this.capacity = c.capacity
   }
 
   async models (): Promise<string[]> {
     return [this.c.modelName]
+  }
+
+  digests (): Record<string, string> {
+    return this.digest != null ? { [this.c.modelName]: this.digest } : {}
   }
 
   async health (): Promise<Health> {
@@ -218,7 +238,8 @@ class EmbeddedBackend implements Backend {
       : this.closing.signal.aborted ? new UnavailableError('embedded backend closed during the completion') : undefined
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.c.chatWrapper })
     try {
-      const history = toChatHistory(request.messages)
+      // A handover: the prefix is the model turn's start, evaluated as prompt, and generation goes on from it.
+      const history = toChatHistory(withPrefix(request), request.continuation != null)
       const functions = toFunctions(request.tools)
       const { contextText } = this.c.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions })
       const promptTokens = contextText.tokenize(this.c.tokenizer).length
@@ -229,7 +250,8 @@ class EmbeddedBackend implements Backend {
       let completionTokens = 0
       const response = await chat.generateResponse(history, {
         temperature: request.temperature ?? DEFAULT_TEMPERATURE,
-        maxTokens: request.max_tokens ?? DEFAULT_MAX_TOKENS,
+        // Never past the context: node-llama-cpp would shift it and generate for ever (the tiny model never stops by itself).
+        maxTokens: cappedTokens(request.max_tokens ?? DEFAULT_MAX_TOKENS, 0, sequence.contextSize - promptTokens),
         customStopTriggers: request.stop,
         functions,
         signal: AbortSignal.any([signal, this.closing.signal]),
@@ -283,9 +305,10 @@ class EmbeddedBackend implements Backend {
  * OpenAI-style messages as node-llama-cpp chat history. Tool results are attached to the call
  * they answer (`tool_call_id`). History ends with the model turn to generate: a new empty one,
  * or, right after tool results, the assistant turn that made the calls (the model continues it,
- * as node-llama-cpp does with its own function calling).
+ * as node-llama-cpp does with its own function calling). `continueLast` makes a trailing assistant
+ * message the turn to continue (a handover's prefix) instead of a finished one.
  */
-export function toChatHistory (messages: ChatMessage[]): ChatHistoryItem[] {
+export function toChatHistory (messages: ChatMessage[], continueLast = false): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = []
   const calls = new Map<string, ChatModelFunctionCall>()
   for (const message of messages) {
@@ -318,7 +341,8 @@ export function toChatHistory (messages: ChatMessage[]): ChatHistoryItem[] {
   }
   const last = history.at(-1)
   const continuesToolCalls = last?.type === 'model' && typeof last.response.at(-1) === 'object'
-  if (!continuesToolCalls) history.push({ type: 'model', response: [] })
+  const continuesText = continueLast && last?.type === 'model'
+  if (!continuesToolCalls && !continuesText) history.push({ type: 'model', response: [] })
   return history
 }
 

@@ -12,8 +12,8 @@ export interface ModelWatchInit {
   /** Bound on one listing. */
   timeoutMs: number
   logger: Logger
-  /** Called with the new list whenever what the peer may announce changes. */
-  onChange: (models: string[]) => void
+  /** Called with the new list (and the digests known for it) whenever what the peer may announce changes. */
+  onChange: (models: string[], digests: Record<string, string>) => void
 }
 
 export interface ModelWatch {
@@ -26,12 +26,28 @@ export interface ModelWatch {
   start: () => void
   stop: () => void
   models: () => string[]
+  /** Short digests (16 hex digits) of the announced models the backend knows one for. */
+  digests: () => Record<string, string>
+}
+
+/** Announced digests: 16 hex digits tell model versions apart and keep the announcement small. */
+export const ANNOUNCED_DIGEST_LENGTH = 16
+
+/** Pure: the short digests of `models` among what the backend reports. */
+export function announcedDigests (models: readonly string[], reported: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const model of models) {
+    const digest = reported?.[model]?.toLowerCase()
+    if (digest != null && /^[0-9a-f]{16,}$/.test(digest)) out[model] = digest.slice(0, ANNOUNCED_DIGEST_LENGTH)
+  }
+  return out
 }
 
 /** Keeps the announced models equal to what the backend really lists. */
 export function createModelWatch (init: ModelWatchInit): ModelWatch {
   const backendName = describeBackend(init.backend)
   let models: string[] = []
+  let digests: Record<string, string> = {}
   let failedInARow = 0
   let missingShown = ''
   let timer: NodeJS.Timeout | undefined
@@ -55,13 +71,18 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
       init.logger.warn(`${modelNotServedMessage(init.peerName, decision.missing, init.backend, listing.models)}; not announced`)
     }
     missingShown = shown
-    if (decision.models.join('\n') !== models.join('\n')) {
+    const nextDigests = announcedDigests(decision.models, init.backend.digests?.())
+    const digestsChanged = JSON.stringify(nextDigests) !== JSON.stringify(digests)
+    digests = nextDigests
+    if (decision.models.join('\n') === models.join('\n')) {
+      if (digestsChanged) init.onChange([...models], { ...digests })
+    } else {
       const before = models
       models = decision.models
       if (models.length > 0) init.logger.info(`announcing ${models.join(', ')} (listed by ${backendName})`)
       else if (!listing.ok) init.logger.warn(`${backendName} does not answer (${listing.reason}); announcing no model until it lists one, asking every ${init.intervalMs / 1000} s`)
       else init.logger.warn(`${backendName} lists none of the models to serve; announcing none`)
-      if (before.length > 0 || models.length > 0) init.onChange([...models])
+      if (before.length > 0 || models.length > 0) init.onChange([...models], { ...digests })
     }
     return decision.missing
   }
@@ -99,6 +120,7 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
       clearTimeout(timer)
       timer = undefined
     },
-    models: () => models
+    models: () => models,
+    digests: () => digests
   }
 }

@@ -5,6 +5,7 @@ import { BadRequestError, UnavailableError } from '../completion/errors.js'
 import type { Backend, BackendRequest, ChatMessage, CompletionResult, FinishReason, ToolCall } from '../completion/types.js'
 import { silentLogger, type Logger } from '../log.js'
 import { readNdjson } from './sse.js'
+import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
 
 /** Where `ollama serve` listens unless OLLAMA_HOST says otherwise. */
@@ -61,8 +62,12 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
     logger: log
   })
 
+  // From the last /api/tags: a handover continues only on a peer with the same model blob.
+  let digests: Record<string, string> = {}
+
   return {
     kind: 'ollama',
+    digests: () => digests,
     url: baseUrl,
     capacity: checkCapacity(init.capacity ?? OLLAMA_DEFAULT_CAPACITY, label),
 
@@ -70,11 +75,14 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
       const call = upstream.call(signal)
       try {
         const response = await upstream.request(call, '/api/tags')
-        const body = await response.json() as { models?: Array<{ name?: unknown, model?: unknown }> }
+        const body = await response.json() as { models?: Array<{ name?: unknown, model?: unknown, digest?: unknown }> }
         if (!Array.isArray(body?.models)) throw new UnavailableError(`${label}: /api/tags answered without a models list`)
-        return body.models
-          .map(m => typeof m.name === 'string' ? m.name : m.model)
-          .filter((name): name is string => typeof name === 'string')
+        const listed = body.models.flatMap(m => {
+          const name = typeof m.name === 'string' ? m.name : m.model
+          return typeof name === 'string' ? [{ name, digest: m.digest }] : []
+        })
+        digests = Object.fromEntries(listed.flatMap(m => typeof m.digest === 'string' ? [[m.name, m.digest.replace(/^sha256:/, '')]] : []))
+        return listed.map(m => m.name)
       } catch (err) {
         throw call.explain(err)
       } finally {
@@ -146,7 +154,8 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
 export function ollamaChatBody (request: BackendRequest, stream: boolean): { model: string, messages: OllamaMessage[], stream: boolean, tools?: unknown, options?: Record<string, unknown> } {
   const body: ReturnType<typeof ollamaChatBody> = {
     model: request.model,
-    messages: toOllamaMessages(request.messages),
+    // A handover continues the answer another peer started: Ollama continues a trailing assistant message.
+    messages: toOllamaMessages(withPrefix(request)),
     // Explicit both ways: Ollama streams when `stream` is missing.
     stream
   }

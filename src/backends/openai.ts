@@ -1,6 +1,6 @@
 // Backend for any OpenAI-compatible server: llama.cpp `llama-server`, vLLM, LM Studio, a cloud API.
 // Speaks `/chat/completions` (SSE when the caller wants deltas) and `/models`.
-import { UnavailableError } from '../completion/errors.js'
+import { BadRequestError, UnavailableError } from '../completion/errors.js'
 import type {
   Backend,
   BackendRequest,
@@ -12,7 +12,8 @@ import type {
 } from '../completion/types.js'
 import { silentLogger, type Logger } from '../log.js'
 import { readSse } from './sse.js'
-import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
+import { withPrefix } from './prefix.js'
+import { checkCapacity, createUpstream, errorFromStatus, type UpstreamCall } from './upstream.js'
 
 /**
  * llama-server starts 4 slots unless told otherwise, and vLLM or a cloud API take at least as
@@ -43,6 +44,20 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
     ...(init.timeoutMs != null ? { timeoutMs: init.timeoutMs } : {}),
     logger: log
   })
+
+  // Servers that refuse unknown fields (OpenAI itself) answer 400 to the continuation flags:
+  // the continuation is sent again without them, and they are not sent to this server again.
+  let continueFlags = true
+  const requestChat = async (call: UpstreamCall, request: BackendRequest, streaming: boolean): Promise<Response> => {
+    try {
+      return await upstream.request(call, '/chat/completions', { json: chatBody(request, streaming, continueFlags) })
+    } catch (err) {
+      if (request.continuation == null || !continueFlags || !(call.explain(err) instanceof BadRequestError)) throw err
+      continueFlags = false
+      log.info(`${label} refused continue_final_message/add_generation_prompt; continuing with the trailing assistant message alone`)
+      return await upstream.request(call, '/chat/completions', { json: chatBody(request, streaming, false) })
+    }
+  }
 
   return {
     kind: 'openai',
@@ -80,7 +95,7 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
             }
           }
       try {
-        const response = await upstream.request(call, '/chat/completions', { json: chatBody(request, streaming) })
+        const response = await requestChat(call, request, streaming)
         const isSse = (response.headers.get('content-type') ?? '').includes('text/event-stream')
         const result = streaming && isSse && response.body != null
           ? await readStream(response.body, request, onDelta, label)
@@ -107,11 +122,17 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
 }
 
 /** The upstream body: only what the request sets, so server defaults stay in force. */
-export function chatBody (request: BackendRequest, stream: boolean): Record<string, unknown> {
+export function chatBody (request: BackendRequest, stream: boolean, continueFlags = true): Record<string, unknown> {
   const body: Record<string, unknown> = {
     model: request.model,
-    messages: request.messages.map(toOpenAIMessage),
+    messages: withPrefix(request).map(toOpenAIMessage),
     stream
+  }
+  // A handover: continue the trailing assistant message (llama.cpp's server does by default;
+  // vLLM and SGLang need the flags). `continueFlags: false` for servers that refuse unknown fields.
+  if (request.continuation != null && continueFlags) {
+    body.continue_final_message = true
+    body.add_generation_prompt = false
   }
   // Asks for the usage chunk at the end of the stream; otherwise token counts are guesses.
   if (stream) body.stream_options = { include_usage: true }

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander'
 import { VERSION } from '../version.js'
 import { describeError, exitCodeFor, EXIT_USAGE } from './errors.js'
 import { DEFAULT_API, DEFAULT_WATCH_INTERVAL_MS } from './defaults.js'
+import { DEFAULT_MAX_TOKENS_CAP, DEFAULT_REQUEST_TIMEOUT_MS } from '../config/constants.js'
 
 // The bin only parses and dispatches; each command is imported lazily, so `status` does not load libp2p.
 
@@ -96,6 +97,8 @@ program.command('start')
   .option('--json-logs', 'log JSON lines to stderr')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace (default info)')
   .option('--drain-timeout <ms>', 'on SIGINT/SIGTERM, how long in-flight completions may finish (default 10000)')
+  .option('--max-tokens-cap <n>', `tokens one request may generate on this peer; more ends at the cap with finish reason "length"; 0 = no cap beyond the model's context (default ${DEFAULT_MAX_TOKENS_CAP})`)
+  .option('--request-timeout <ms>', `wall-clock bound on each completion; past it the answer ends with a timeout error; 0 = none (default ${DEFAULT_REQUEST_TIMEOUT_MS})`)
   .addOption(new Option('--profile <profile>', 'membership timing profile').choices(['lan', 'test']).hideHelp())
   .action(async (options) => {
     const { runStart } = await import('./start.js')

@@ -29,6 +29,8 @@ export interface StartFlags {
   jsonLogs?: boolean
   logLevel?: string
   drainTimeout?: string
+  maxTokensCap?: string
+  requestTimeout?: string
   profile?: 'lan' | 'test'
 }
 
@@ -85,7 +87,9 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     profile: flags.profile,
     logLevel: flags.logLevel,
     jsonLogs: flags.jsonLogs,
-    drainTimeoutMs: flags.drainTimeout != null ? toNumber(flags.drainTimeout) : undefined
+    drainTimeoutMs: flags.drainTimeout != null ? toNumber(flags.drainTimeout) : undefined,
+    maxTokensCap: flags.maxTokensCap != null ? toNumber(flags.maxTokensCap) : undefined,
+    requestTimeoutMs: flags.requestTimeout != null ? toNumber(flags.requestTimeout) : undefined
   }
 
   let options: PeerOptions
@@ -156,6 +160,8 @@ export async function runStart (flags: StartFlags): Promise<void> {
     // Without mDNS or listed nodes a bootstrap list is the only way in: not reaching it is fatal.
     requireBootstrap: options.bootstrap.length > 0 && !options.mdns && !listedNodes.some(n => n.name !== options.name && n.enabled),
     drainTimeoutMs: options.drainTimeoutMs,
+    maxTokensCap: options.maxTokensCap,
+    requestTimeoutMs: options.requestTimeoutMs,
     logger: log
   })
 
@@ -207,5 +213,5 @@ function emptyToUndefined (value: string | undefined): string | undefined {
 function kebab (path: string): string {
   const key = path.replace(/\[\d+\]$/, '')
   const flag = key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)
-  return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns', 'drain-timeout-ms': 'drain-timeout' }[flag] ?? flag
+  return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns', 'drain-timeout-ms': 'drain-timeout', 'request-timeout-ms': 'request-timeout' }[flag] ?? flag
 }

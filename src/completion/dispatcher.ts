@@ -4,6 +4,7 @@ import type { Breakers } from '../routing/breaker.js'
 import { AbortedError, NoPeerError, TimeoutError, UnavailableError, UnknownModelError, toCompletionError, type CompletionError } from './errors.js'
 import type { CompletionService, ModelInfo, NodeRef, ServeOptions, Served } from './service.js'
 import type { BackendRequest, CompleteOptions, CompletionRequest, CompletionResult } from './types.js'
+import { combineAnswer, continuationCandidates, continuedRequest, DEFAULT_MAX_HANDOVERS, refuseHandover, type Delivered } from './continuation.js'
 
 export type Runner = (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
 
@@ -19,6 +20,10 @@ export interface DispatcherInit {
   maxRetries: number
   /** Each attempt's own bound until its first token (or its whole answer when not streamed). */
   firstTokenTimeoutMs: number
+  /** After the first token, the longest pause between tokens before the peer is given up on (default firstTokenTimeoutMs). */
+  interTokenTimeoutMs?: number
+  /** Handing an answer to another peer when its peer dies mid-answer (continuation.ts); default on, 2 handovers. */
+  continuation?: { enabled: boolean, maxHandovers: number }
   now?: () => number
   logger?: Logger
 }
@@ -32,20 +37,24 @@ const PEER_CHECK_MS = 100
 
 /**
  * The failover loop around the pure router: try candidates in order; a failure before the
- * first token moves on to the next (bounded), a failure after it ends the answer with an error
- * (never a silent truncation). Breakers learn from every attempt.
+ * first token moves on to the next (bounded). A failure after it hands the answer to another
+ * peer serving the same model, which continues from the text already delivered (bounded
+ * handovers); where that cannot be, the answer ends with an error (never a silent truncation).
+ * Breakers learn from every attempt.
  */
 export function createDispatcher (init: DispatcherInit): CompletionService {
   const now = init.now ?? Date.now
   const watch = watchWaitingAttempts(init.candidates)
+  const interTokenTimeoutMs = init.interTokenTimeoutMs ?? init.firstTokenTimeoutMs
+  const continuation = init.continuation ?? { enabled: true, maxHandovers: DEFAULT_MAX_HANDOVERS }
 
   const complete = async (request: CompletionRequest, options: ServeOptions): Promise<Served> => {
     const pin = (all: RouteCandidate[]): RouteCandidate[] => request.peer != null ? all.filter(c => c.id === request.peer || c.name === request.peer) : all
     const pinned = pin(init.candidates())
     if (request.peer != null && pinned.length === 0) throw new NoPeerError(`no peer named "${request.peer}" in the view`)
-    const decide = (candidates: RouteCandidate[]): ReturnType<typeof route> => route({
+    const decide = (candidates: RouteCandidate[], model = request.model): ReturnType<typeof route> => route({
       candidates,
-      request: { model: request.model, tier: request.tier },
+      request: { model, tier: request.tier },
       selfId: init.selfId,
       policy: init.policy,
       breakers: init.breakers.isOpen,
@@ -56,58 +65,82 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       throw decision.code === 'unknown_model' ? new UnknownModelError(decision.reason) : new NoPeerError(decision.reason)
     }
 
+    const continueOn = continuation.enabled && request.continue !== false
+    // With continuation on, the text is collected even for a non-streaming caller: a handover needs it.
+    const collect = options.onDelta != null || continueOn
     let attempts = 0
     let lastError: CompletionError | undefined
     let candidates = decision.candidates
     let rerouted = false
+    const tried = new Set<string>()
+    // What earlier attempts delivered, once an answer is handed over; `handing` holds the model it continues.
+    const delivered: Delivered = { text: '', tokens: 0 }
+    let handing: { model: string, digest?: string } | undefined
+    const passedThrough: NodeRef[] = []
+    let committedOnce = false
     for (let i = 0; ; i++) {
       if (i === candidates.length) {
         // All decided candidates failed: route once more from the view as it is now. A peer that
         // came back meanwhile (restarted, or cleared of a false suspicion) still gets its turn
         // within the retry budget, instead of a 503 while it serves (chaos test, issue 7).
-        if (rerouted) break
+        if (rerouted || handing != null) break
         rerouted = true
-        const tried = new Set(candidates.map(c => c.id))
         const again = decide(pin(init.candidates()))
         candidates = again.ok ? again.candidates.filter(c => !tried.has(c.id)) : []
         i = -1
         continue
       }
       const candidate = candidates[i] as RouteCandidate & { reason: string }
-      if (attempts > init.maxRetries) break
+      // A handover tries each peer serving the model once; refuseHandover bounds the handovers.
+      if (handing == null && attempts > init.maxRetries) break
       if (options.signal.aborted) throw new AbortedError('client went away')
       if (!init.breakers.acquire(candidate.id, now())) continue
       attempts++
+      tried.add(candidate.id)
       const node: NodeRef = { name: candidate.name, peer_id: candidate.id, tier: candidate.tier }
       options.onAttempt?.(node)
-      const model = isAnyModel(request.model) ? (candidate.models[0] ?? '') : (request.model ?? '')
+      const model = handing?.model ?? (isAnyModel(request.model) ? (candidate.models[0] ?? '') : (request.model ?? ''))
+      const attemptRequest: BackendRequest = handing != null ? continuedRequest({ ...request, model }, delivered.text) : { ...request, model }
       const attempt = new AbortController()
       const firstToken = setTimeout(() => { attempt.abort(new TimeoutError(`no first token from ${candidate.name} within ${init.firstTokenTimeoutMs} ms`)) }, init.firstTokenTimeoutMs)
+      let nextToken: NodeJS.Timeout | undefined
       const onClientAbort = (): void => { attempt.abort(new AbortedError('client went away')) }
       options.signal.addEventListener('abort', onClientAbort, { once: true })
       // After the first token a dead peer's stream fails by itself (its connection is closed).
       if (candidate.via !== 'local') watch.add(attempt, candidate)
       let committed = false
+      let text = ''
+      let tokens = 0
       const commit = (): void => {
         if (committed) return
         committed = true
         clearTimeout(firstToken)
         watch.remove(attempt)
+        // A peer that stops sending mid-answer (a hung host) is given up on like a dead one.
+        nextToken = setTimeout(() => { attempt.abort(new TimeoutError(`no token from ${candidate.name} for ${interTokenTimeoutMs} ms`)) }, interTokenTimeoutMs)
+        if (committedOnce) return
+        committedOnce = true
         options.onCommit?.(node)
       }
       try {
-        const result = await init.run(candidate, { ...request, model }, {
+        const result = await init.run(candidate, attemptRequest, {
           signal: attempt.signal,
-          onDelta: options.onDelta == null
+          onDelta: !collect
             ? undefined
             : delta => {
               commit()
+              nextToken?.refresh()
+              text += delta.content
+              tokens += delta.tokens ?? 1
               options.onDelta?.(delta)
             }
         })
         init.breakers.success(candidate.id)
         commit()
-        return { result, node, reason: candidate.reason, attempts }
+        if (passedThrough.length > 0) {
+          init.logger?.info({ peer: candidate.id, handovers: passedThrough.length }, `answer continued by ${candidate.name} after ${delivered.tokens} token(s) from ${passedThrough.map(n => n.name).join(', ')}`)
+        }
+        return { result: combineAnswer(delivered, result), node, reason: candidate.reason, attempts, handovers: passedThrough }
       } catch (thrown) {
         const reason = attempt.signal.reason
         const err = attempt.signal.aborted && reason instanceof Error ? toCompletionError(reason) : toCompletionError(thrown)
@@ -118,11 +151,28 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
         // A busy peer is healthy, and a bad request is the caller's fault: neither trips the breaker.
         if (err.code === 'busy' || err.code === 'bad_request' || err.code === 'unknown_model') init.breakers.release(candidate.id)
         else init.breakers.failure(candidate.id, now())
-        if (committed || !err.retryable) throw err
+        if (committed) {
+          delivered.text += text
+          delivered.tokens += tokens
+          const refused = refuseHandover(err, attemptRequest, { enabled: continueOn, handovers: passedThrough.length, maxHandovers: continuation.maxHandovers, delivered: delivered.text })
+          const next = refused == null ? handoverCandidates(model, candidate, tried) : []
+          if (next.length === 0) {
+            if (refused == null) init.logger?.warn({ peer: candidate.id }, `${candidate.name} failed after ${delivered.tokens} token(s) and no other peer serves ${model}: ${err.message}`)
+            throw err
+          }
+          init.logger?.warn({ peer: candidate.id, code: err.code }, `${candidate.name} failed after ${delivered.tokens} token(s) (${err.message}); handing the answer to ${next[0]?.name ?? '?'}`)
+          handing = { model, digest: handing?.digest ?? candidate.digests?.[model] }
+          passedThrough.push(node)
+          candidates = next
+          i = -1
+          continue
+        }
+        if (!err.retryable) throw err
         init.logger?.warn({ peer: candidate.id, code: err.code }, `attempt on ${candidate.name} failed before its first token: ${err.message}; trying the next peer`)
         lastError = err
       } finally {
         clearTimeout(firstToken)
+        clearTimeout(nextToken)
         watch.remove(attempt)
         options.signal.removeEventListener('abort', onClientAbort)
       }
@@ -130,6 +180,15 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
     throw new NoPeerError(lastError != null
       ? `no peer could serve the request after ${attempts} attempt(s); last error: ${lastError.message}`
       : 'no peer could serve the request: every candidate is unavailable')
+
+    /** Who may continue an answer `failed` wrote with `model`: routed as the request was, same model and digest. */
+    function handoverCandidates (model: string, failed: RouteCandidate, triedIds: ReadonlySet<string>): Array<RouteCandidate & { reason: string }> {
+      const again = decide(pin(init.candidates()), model)
+      if (!again.ok) return []
+      const digest = handing?.digest ?? failed.digests?.[model]
+      const allowed = new Set(continuationCandidates(again.candidates, model, digest, triedIds).map(c => c.id))
+      return again.candidates.filter(c => allowed.has(c.id))
+    }
   }
 
   const models = (): ModelInfo[] => {

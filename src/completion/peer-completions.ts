@@ -26,6 +26,10 @@ export interface PeerCompletionsInit {
   maxQueue: number
   maxRetries: number
   firstTokenTimeoutMs: number
+  /** After the first token, the longest pause between tokens (default firstTokenTimeoutMs). */
+  interTokenTimeoutMs?: number
+  /** Mid-answer handovers (continuation.ts); default on with DEFAULT_MAX_HANDOVERS. */
+  continuation?: { enabled: boolean, maxHandovers: number }
   /** HTTP-only nodes from the cluster file (the seed's RemoteLLMClient path). */
   extraCandidates?: () => RouteCandidate[]
   /** Names the cluster file switches off (`enabled: false`): never routed to, whatever they announce. */
@@ -119,6 +123,8 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     breakers,
     maxRetries: init.maxRetries,
     firstTokenTimeoutMs: init.firstTokenTimeoutMs,
+    ...(init.interTokenTimeoutMs != null ? { interTokenTimeoutMs: init.interTokenTimeoutMs } : {}),
+    ...(init.continuation != null ? { continuation: init.continuation } : {}),
     logger: log,
     run: async (candidate, request, options) => {
       if (candidate.via === 'local') return await runLocal(request, options)

@@ -24,6 +24,8 @@ export interface RequestRecord {
   servedBy?: NodeRef
   /** Peers tried; 0 when routing refused before any attempt. */
   attempts: number
+  /** Peers that wrote part of the answer before `servedBy` continued it (handovers after a failure mid-answer). */
+  handovers?: NodeRef[]
   /** Until the first streamed delta reached the client writer; unset for whole answers. */
   ttftMs?: number
   durationMs: number
@@ -143,6 +145,7 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
           }
       })
       const record: RequestRecord = { id, startedAt, api, model: served.result.model, stream, outcome: 'ok', servedBy: served.node, attempts: served.attempts, durationMs: now() - started, completionTokens: served.result.usage.completion_tokens }
+      if (served.handovers != null && served.handovers.length > 0) record.handovers = served.handovers
       if (ttftMs != null) record.ttftMs = ttftMs
       publish(record)
       return served

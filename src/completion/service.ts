@@ -22,6 +22,8 @@ export interface Served {
   /** Why this node served it (`tier 2 as requested, least loaded`), for headers and the demo. */
   reason: string
   attempts: number
+  /** Peers that wrote part of the answer before `node` finished it (a handover after a failure mid-answer). */
+  handovers?: NodeRef[]
 }
 
 export interface ModelInfo {

@@ -34,6 +34,16 @@ export interface CompletionRequest {
   stop?: string[]
   /** Pin the request to one peer (name or peer id): `harombe-peer test` checks each peer this way. */
   peer?: string
+  /**
+   * Hand the answer to another peer if its serving peer dies after the first token (default on;
+   * `--no-continue` on the entry peer or `x-harombe-continue: off` per request turn it off).
+   */
+  continue?: boolean
+  /**
+   * Set by the entry peer when it hands an unfinished answer over: the assistant text the client
+   * already has. The backend continues it (a trailing assistant message) and returns only new text.
+   */
+  continuation?: { prefix: string }
 }
 
 /** A request bound to one concrete model, as a backend receives it. */
@@ -58,6 +68,11 @@ export interface CompletionResult {
 /** Streamed text. Tool calls arrive whole in the result, never as deltas. */
 export interface CompletionDelta {
   content: string
+  /**
+   * How many backend deltas (about one token each) this one merges; absent means one. The mesh
+   * batches deltas into frames, and a handover counts the tokens the client already has.
+   */
+  tokens?: number
 }
 
 export interface CompleteOptions {
@@ -75,6 +90,11 @@ export interface Backend {
   /** How many completions it runs at once; more are queued by the peer. */
   readonly capacity: number
   models: (signal?: AbortSignal) => Promise<string[]>
+  /**
+   * Content digests by model name where the backend knows them (GGUF sha256, Ollama's digest),
+   * full hex; filled as a side effect of `models()` or a background hash. Absent: none known.
+   */
+  digests?: () => Readonly<Record<string, string>>
   complete: (request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
   health: (signal?: AbortSignal) => Promise<Health>
   close: () => Promise<void>

@@ -50,3 +50,18 @@ export const DEFAULT_LOG_LEVEL = 'info'
 // A cluster file of a thousand nodes is ~150 KB; 1 MiB leaves room for comments and bounds the
 // parse time of a runaway file (a deeply nested one takes yaml ~1 s per few MB)
 export const MAX_CONFIG_CHARS = 1024 * 1024
+
+/**
+ * Tokens one request may generate on this peer's backend, whatever it asks for: above any answer a
+ * chat client waits for (OpenAI's largest models stop at 16–32k), low enough that a client asking
+ * for 10^9 on a model that never stops by itself (the bundled tiny one) is done in seconds to
+ * minutes, not never. 0 turns the cap off; the backend's own limit (context) still applies.
+ */
+export const DEFAULT_MAX_TOKENS_CAP = 8_192
+
+/**
+ * Wall-clock bound on one completion request: a long answer from a slow CPU model (8k tokens at
+ * ~15 tokens/s) fits, while a client that hangs on, or a backend that stalls, does not hold a
+ * sequence for ever. 0 turns it off.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 600_000

@@ -14,8 +14,11 @@ import {
   DEFAULT_NODE_ENABLED,
   DEFAULT_PREFER_LOCAL,
   DEFAULT_PROFILE,
-  DEFAULT_TIER
+  DEFAULT_TIER,
+  DEFAULT_MAX_TOKENS_CAP,
+  DEFAULT_REQUEST_TIMEOUT_MS
 } from './constants.js'
+import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
 
 export const TIERS = [0, 1, 2] as const
 export const DISCOVERY_METHODS = ['mdns', 'explicit'] as const
@@ -200,7 +203,11 @@ export const PeerOptionsSchema = z.object({
   logLevel: z.enum(LOG_LEVELS, expected(LOG_LEVELS.join(', '))).default(DEFAULT_LOG_LEVEL),
   jsonLogs: BooleanSchema.default(false),
   // Bounded: a stop must end; 0 ends in-flight work at once.
-  drainTimeoutMs: z.int(expected('a whole number of milliseconds from 0 to 600000')).min(0).max(600_000).default(DEFAULT_DRAIN_TIMEOUT_MS)
+  drainTimeoutMs: z.int(expected('a whole number of milliseconds from 0 to 600000')).min(0).max(600_000).default(DEFAULT_DRAIN_TIMEOUT_MS),
+  // 0 = no cap beyond the backend's own context; the top is what the mesh protocol carries.
+  maxTokensCap: z.int(expected(`a whole number of tokens from 0 to ${MAX_REQUEST_TOKENS} (0 = no cap)`)).min(0).max(MAX_REQUEST_TOKENS).default(DEFAULT_MAX_TOKENS_CAP),
+  // 0 = none; at most a day, well inside what a timer holds (2^31 ms), and longer is as good as none.
+  requestTimeoutMs: z.int(expected('a whole number of milliseconds from 0 to 86400000 (0 = none)')).min(0).max(86_400_000).default(DEFAULT_REQUEST_TIMEOUT_MS)
 })
 
 export type PeerOptions = z.output<typeof PeerOptionsSchema>

@@ -33,6 +33,8 @@ export async function serveCompletion (
   dialect: Dialect
 ): Promise<void> {
   const res = reply.raw
+  // Per request, whatever the dialect: `x-harombe-continue: off` ends a stream whose peer dies with the error instead of a handover.
+  if (continueHeaderOff(reply.request.headers['x-harombe-continue'])) completion = { ...completion, continue: false }
   const controller = new AbortController()
   // The response closing before we finished means the client left: stop generating at once.
   res.on('close', () => { if (!res.writableFinished) controller.abort() })
@@ -75,6 +77,12 @@ export async function serveCompletion (
       res.end(JSON.stringify(dialect.error(e.status, e.message, e.code)))
     }
   }
+}
+
+/** `off`, `false`, `no` or `0` (any case) turn continuation off; anything else leaves it to the peer. */
+export function continueHeaderOff (value: string | string[] | undefined): boolean {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim().toLowerCase()
+  return text === 'off' || text === 'false' || text === 'no' || text === '0'
 }
 
 async function sendError (reply: FastifyReply, dialect: Dialect, err: CompletionError): Promise<void> {

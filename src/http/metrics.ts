@@ -14,6 +14,15 @@ export interface MetricsSource {
   breakers?: () => ReadonlyMap<string, BreakerState>
   /** Undefined until membership has started. */
   gossip?: () => GossipCounts | undefined
+  /** Completions ended by the peer's request timeout so far. */
+  timeouts?: () => TimeoutCounts
+}
+
+export interface TimeoutCounts {
+  /** Requests through this peer (its API or its client), whichever peer served them. */
+  request: number
+  /** Runs of this peer's backend, for any caller. */
+  backend: number
 }
 
 /** Request durations from a sub-millisecond cluster read to a minutes-long generation. */
@@ -117,6 +126,22 @@ export function registerMetrics (app: FastifyInstance, source: MetricsSource): v
     })
   }
 
+  const timeouts = source.timeouts
+  if (timeouts != null) {
+    new Counter({
+      name: 'harombe_request_timeouts_total',
+      help: 'Completions ended by this peer\'s --request-timeout: request (through this peer, retries and handovers included) or backend (a run of this peer\'s backend, for any caller)',
+      labelNames: ['where'],
+      registers: [registry],
+      collect () {
+        // The deadlines own the running totals; mirror them.
+        const counts = timeouts()
+        this.reset()
+        for (const where of ['request', 'backend'] as const) this.inc({ where }, counts[where])
+      }
+    })
+  }
+
   const count = (route: string, status: string, seconds: number): void => {
     requests.inc({ route, status })
     duration.observe({ route }, seconds)
@@ -148,6 +173,7 @@ function registerCompletionMetrics (app: FastifyInstance, registry: Registry, so
   const duration = new Histogram({ name: 'harombe_completion_duration_seconds', help: 'Completion request duration, by API and outcome', labelNames: ['api', 'outcome'], buckets: DURATION_BUCKETS, registers: [registry] })
   const tokens = new Counter({ name: 'harombe_completion_tokens_total', help: 'Completion tokens generated, by the node that served them', labelNames: ['served_by'], registers: [registry] })
   const retries = new Counter({ name: 'harombe_completion_retries_total', help: 'Attempts beyond the first (failover to the next peer), by API', labelNames: ['api'], registers: [registry] })
+  const handovers = new Counter({ name: 'harombe_completion_handovers_total', help: 'Answers handed to another peer after their peer failed mid-answer (continued from the delivered text), by API', labelNames: ['api'], registers: [registry] })
   new Gauge({
     name: 'harombe_completion_in_flight',
     help: 'Completion requests received by this peer\'s API and not finished yet',
@@ -162,6 +188,7 @@ function registerCompletionMetrics (app: FastifyInstance, registry: Registry, so
     if (record.ttftMs != null) ttft.observe({ api: record.api }, record.ttftMs / 1000)
     if (record.completionTokens != null && record.completionTokens > 0) tokens.inc({ served_by: servedBy }, record.completionTokens)
     if (record.attempts > 1) retries.inc({ api: record.api }, record.attempts - 1)
+    if (record.handovers != null && record.handovers.length > 0) handovers.inc({ api: record.api }, record.handovers.length)
   })
   app.addHook('onClose', async () => { unsubscribe() })
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { ChatMessage, CompletionRequest, ToolCall, ToolDefinition } from '../completion/types.js'
 import type { Tier } from '../membership/types.js'
+import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
 
 // Request bodies of the three API dialects, validated at the door and turned into the one
 // internal CompletionRequest. Unknown fields (top_p, seed, keep_alive…) are accepted and ignored,
@@ -8,7 +9,9 @@ import type { Tier } from '../membership/types.js'
 
 const Tier = z.union([z.literal(0), z.literal(1), z.literal(2)])
 const Temperature = z.number().min(0).max(2)
-const MaxTokens = z.number().int().positive()
+// Asking for more than any peer generates is not an error: the serving peer answers up to its cap
+// with finish_reason `length` (token-budget.ts). The mesh carries at most MAX_REQUEST_TOKENS.
+const MaxTokens = z.number().int().positive().transform(n => Math.min(n, MAX_REQUEST_TOKENS))
 const Stop = z.union([z.string(), z.array(z.string()).max(16)])
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() }).loose()
@@ -153,7 +156,7 @@ function ollamaOptions (options: z.infer<typeof OllamaOptions> | undefined): Pic
   return {
     temperature: options?.temperature,
     // Ollama's -1/-2 mean "no limit"; ours is "absent".
-    max_tokens: options?.num_predict != null && options.num_predict > 0 ? options.num_predict : undefined,
+    max_tokens: options?.num_predict != null && options.num_predict > 0 ? Math.min(options.num_predict, MAX_REQUEST_TOKENS) : undefined,
     stop: options?.stop
   }
 }

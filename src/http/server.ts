@@ -5,7 +5,8 @@ import type { CompletionService } from '../completion/service.js'
 import { openAIError, registerOpenAIRoutes } from './openai-routes.js'
 import { ollamaError, registerOllamaRoutes } from './ollama-routes.js'
 import { harombeError, registerHarombeRoutes } from './harombe-routes.js'
-import { registerMetrics } from './metrics.js'
+import { registerMetrics, type TimeoutCounts } from './metrics.js'
+import { readBodiesAsJson } from './json-body.js'
 import { registerDashboard } from './dashboard.js'
 import { bearerTokenCheck } from './auth.js'
 import { registerRequestsRoutes } from './requests-routes.js'
@@ -24,6 +25,8 @@ export interface HttpServerInit {
   /** Circuit breakers and gossip counts, for /metrics. */
   breakers?: () => ReadonlyMap<string, BreakerState>
   gossip?: () => GossipCounts | undefined
+  /** Completions ended by the request timeout, for /metrics. */
+  timeouts?: () => TimeoutCounts
   /** Completion endpoints (OpenAI, Ollama, /api/complete); absent = cluster API only. */
   completions?: CompletionService
   logger: Logger
@@ -48,6 +51,9 @@ export class ListenError extends Error {
  * dashboard page is static; the data it fetches needs the token like any other call.
  */
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/'])
+
+/** Endpoints that read a JSON body whatever the content-type says, as Ollama does (json-body.ts). */
+const COMPLETION_PATHS = ['/v1/chat/completions', '/api/chat', '/api/generate', '/api/complete']
 
 /** Each API answers errors in its own format, so clients show the message instead of a parse error. */
 function errorFor (url: string, status: number, message: string, code?: string): unknown {
@@ -81,9 +87,10 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   registerClusterRoutes(app, init.cluster)
   // One journal feeds both /metrics and /api/requests, so the two never disagree.
   const requestLog = createRequestLog()
-  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip })
+  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts })
   registerDashboard(app)
   if (init.completions != null) {
+    readBodiesAsJson(app, COMPLETION_PATHS)
     registerOpenAIRoutes(app, requestLog.wrap(init.completions, 'openai'))
     registerOllamaRoutes(app, requestLog.wrap(init.completions, 'ollama'))
     registerHarombeRoutes(app, requestLog.wrap(init.completions, 'harombe'))

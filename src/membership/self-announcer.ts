@@ -8,6 +8,8 @@ import type { Logger } from '../log.js'
 export interface SelfDescription {
   name: string
   models: string[]
+  /** Digests of (some of) `models`, 16 hex digits each; absent or empty when the backend reports none. */
+  digests?: Record<string, string>
   tier: Tier
   enabled: boolean
   load: Load
@@ -68,6 +70,7 @@ export class SelfAnnouncer {
       seq: ++this.seq,
       state,
       models: d.models,
+      ...(d.digests != null && Object.keys(d.digests).length > 0 ? { digests: d.digests } : {}),
       tier: d.tier,
       enabled: d.enabled,
       load: d.load,

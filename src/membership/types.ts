@@ -18,6 +18,11 @@ export interface Announcement {
   seq: number
   state: 'alive' | 'leaving'
   models: string[]
+  /**
+   * Content digests of served models, where the backend reports one (GGUF sha256, Ollama's digest),
+   * shortened to 16 hex digits: a handover continues an answer only on the same model.
+   */
+  digests?: Record<string, string>
   tier: Tier
   enabled: boolean
   load: Load

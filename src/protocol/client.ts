@@ -107,7 +107,7 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
           deltas++
           answering ??= markAnswering(node, peer.toString())
           try {
-            options.onDelta?.({ content: response.content })
+            options.onDelta?.(response.tokens != null ? { content: response.content, tokens: response.tokens } : { content: response.content })
           } catch (err) {
             // The caller's own callback failed (e.g. its HTTP client left): not the peer's fault.
             throw new CallbackError(err)

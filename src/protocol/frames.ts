@@ -21,6 +21,8 @@ export interface RequestFrame {
 export interface DeltaFrame {
   type: 'delta'
   content: string
+  /** Backend deltas merged into this frame; absent means one. */
+  tokens?: number
 }
 
 /** Who answered, so the HTTP edge can report `node: {name, peer_id, tier}` without a view lookup. */
@@ -92,7 +94,9 @@ const CompletionRequestSchema = z.object({
   max_tokens: z.number().int().positive().max(100_000_000).optional(),
   model: name.optional(),
   tier: tier.optional(),
-  stop: z.array(z.string().min(1).max(256)).max(16).optional()
+  stop: z.array(z.string().min(1).max(256)).max(16).optional(),
+  // A handover: the text the client already has, for the backend to continue (bounded by the frame size)
+  continuation: z.object({ prefix: z.string() }).optional()
 })
 
 const RequestFrameSchema = z.object({
@@ -102,7 +106,9 @@ const RequestFrameSchema = z.object({
 
 const DeltaFrameSchema = z.object({
   type: z.literal('delta'),
-  content: z.string()
+  content: z.string(),
+  // Backend deltas (about a token each) merged into this frame; absent means one
+  tokens: count.optional()
 })
 
 const DoneFrameSchema = z.object({

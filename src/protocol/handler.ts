@@ -260,13 +260,16 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
 
     // 3. Deltas, batched: a frame every DELTA_BATCH_WINDOW_MS or every DELTA_BATCH_MAX_CHARS.
     let batch = ''
+    let batchTokens = 0
     let batchTimer: NodeJS.Timeout | undefined
     const flush = (): void => {
       clearTimeout(batchTimer)
       batchTimer = undefined
       if (batch === '' || controller.signal.aborted) return
-      write({ type: 'delta', content: batch })
+      // The count lets an entry peer that hands the answer over know the tokens already delivered.
+      write(batchTokens === 1 ? { type: 'delta', content: batch } : { type: 'delta', content: batch, tokens: batchTokens })
       batch = ''
+      batchTokens = 0
       if (outgoing.readableLength > MAX_BUFFERED_RESPONSE_BYTES) {
         // The sink only takes what the muxer's window allows; a caller that stops reading would
         // otherwise make us buffer its whole answer.
@@ -277,6 +280,7 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
     const onDelta = (delta: CompletionDelta): void => {
       if (finished || controller.signal.aborted || delta.content === '') return
       batch += delta.content
+      batchTokens += delta.tokens ?? 1
       if (batch.length >= DELTA_BATCH_MAX_CHARS) flush()
       else batchTimer ??= setTimeout(flush, DELTA_BATCH_WINDOW_MS)
     }

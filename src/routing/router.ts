@@ -12,6 +12,8 @@ export interface RouteCandidate {
   name: string
   /** Exact model names it serves. An empty list serves nothing, not even `auto`. */
   models: readonly string[]
+  /** Model digests where known: a handover continues only on the same model (continuation.ts). */
+  digests?: Readonly<Record<string, string>>
   tier: Tier
   enabled: boolean
   state: MemberState
@@ -85,6 +87,7 @@ export function candidatesFromView (view: ClusterView, latencies: ReadonlyMap<st
       id: member.peerId,
       name: ann.name,
       models: ann.models,
+      ...(ann.digests != null ? { digests: ann.digests } : {}),
       tier: ann.tier,
       enabled: ann.enabled,
       state: member.state,

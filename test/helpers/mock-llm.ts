@@ -35,6 +35,11 @@ export interface MockBehavior {
   answerTool: (toolContent: string) => string[]
   /** Require `Authorization: Bearer <apiKey>` (401 otherwise). */
   apiKey?: string
+  /**
+   * Continuing a trailing assistant message, return that message's text again at the start (its
+   * first chunk holds the prefix plus the first token), as llama.cpp's llama-server does.
+   */
+  echoPrefix?: boolean
 }
 
 export const DEFAULT_BEHAVIOR: MockBehavior = {
@@ -134,7 +139,10 @@ export function planTurn (body: any, behavior: MockBehavior, maxTokens: number |
     const calls = (behavior.toolCalls ?? [{ arguments: '{}' }]).map(c => ({ name: c.name ?? first, arguments: c.arguments }))
     return { kind: 'tools', calls }
   }
-  const tokens = last?.role === 'tool' ? behavior.answerTool(String(last.content ?? '')) : behavior.tokens
+  let tokens = last?.role === 'tool' ? behavior.answerTool(String(last.content ?? '')) : behavior.tokens
+  if (last?.role === 'assistant' && behavior.echoPrefix === true && tokens.length > 0) {
+    tokens = [String(last.content ?? '') + (tokens[0] ?? ''), ...tokens.slice(1)]
+  }
   if (maxTokens != null && maxTokens < tokens.length) return { kind: 'text', tokens: tokens.slice(0, maxTokens), finish: 'length' }
   return { kind: 'text', tokens, finish: 'stop' }
 }
