@@ -30,6 +30,8 @@ export interface StartFlags {
   logLevel?: string
   drainTimeout?: string
   maxTokensCap?: string
+  /** `--no-continue` sets it false: no mid-answer handovers from this peer. */
+  continue?: boolean
   requestTimeout?: string
   profile?: 'lan' | 'test'
 }
@@ -160,6 +162,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     // Without mDNS or listed nodes a bootstrap list is the only way in: not reaching it is fatal.
     requireBootstrap: options.bootstrap.length > 0 && !options.mdns && !listedNodes.some(n => n.name !== options.name && n.enabled),
     drainTimeoutMs: options.drainTimeoutMs,
+    continuation: flags.continue !== false,
     maxTokensCap: options.maxTokensCap,
     requestTimeoutMs: options.requestTimeoutMs,
     logger: log
