@@ -40,6 +40,8 @@ export interface MockBehavior {
    * first chunk holds the prefix plus the first token), as llama.cpp's llama-server does.
    */
   echoPrefix?: boolean
+  /** Ollama: the `digest` /api/tags reports per model (default `mock`, which is not a sha256). */
+  digests?: Record<string, string>
 }
 
 export const DEFAULT_BEHAVIOR: MockBehavior = {

@@ -26,7 +26,7 @@ export async function startMockOllamaServer (options: MockStartOptions = {}): Pr
           model: name,
           modified_at: new Date(0).toISOString(),
           size: 1,
-          digest: 'mock',
+          digest: behavior.digests?.[name] ?? 'mock',
           details: { format: 'gguf', family: 'mock', parameter_size: '1M', quantization_level: 'Q4_0' }
         }))
       }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createCluster, MODEL, ndjson, postJson, sseData, type ClusterNode, type NodeSpec } from '../helpers/cluster.js'
 import type { RecordedRequest } from '../helpers/mock-llm.js'
+import { waitForView } from '../helpers/wait.js'
 
 // Issue 14: an answer survives the death of the peer writing it. Real peers in one process, each
 // on its own paced mock upstream (OpenAI or Ollama flavour) that records every request. The
@@ -147,6 +148,28 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
     assert.equal(answer.errors.length, 1, 'the stream ends with an error event')
     assert.equal(heirNode.mock?.chatRequests().length, 0, 'the peer with another model got nothing')
   })
+
+  for (const same of [true, false]) {
+    it(`should ${same ? '' : 'never '}continue on a peer whose model has ${same ? 'the same' : 'another'} digest`, async () => {
+      const digest = (c: string): Record<string, string> => ({ [MODEL]: `sha256:${c.repeat(64)}` })
+      const [entry, victim, heirNode] = await cluster.start(specs('ollama', { behavior: { digests: digest(same ? 'a' : 'b') } })
+        .map(s => s.name === 'victim' ? { ...s, behavior: { ...s.behavior, digests: digest('a') } } : s))
+      if (entry == null || victim == null || heirNode == null) throw new Error('cluster did not start')
+      // Digests are announced with the models: wait until the entry peer has both
+      await waitForView(entry.peer, cl => cl.peers.filter(p => p.name !== 'entry' && p.models.includes(MODEL)).length === 2, 5_000, 'both serving')
+      const res = await postJson(`${entry.api}/api/chat`, { model: MODEL, tier: 1, messages: [{ role: 'user', content: 'count' }] }, { timeoutMs: 20_000 })
+      let killed = false
+      const text = await readAll(res, so => {
+        if (!killed && ndjson(so.slice(0, so.lastIndexOf('\n') + 1)).length >= BEFORE_KILL) {
+          killed = true
+          void victim.peer.crash()
+        }
+      })
+      const lines = ndjson(text)
+      assert.equal(lines.some((l: any) => l.error != null), !same, text)
+      assert.equal(heirNode.mock?.chatRequests().length, same ? 1 : 0)
+    })
+  }
 
   it('should not continue when the request says x-harombe-continue: off', async () => {
     const [entry, victim, heirNode] = await cluster.start(specs('openai'))
