@@ -24,8 +24,10 @@ interface Trial {
   noPeerRoutesMs: number | null
   allDeadMs: number | null
   requests: number
-  /** Streams already committed to the victim when it died: they cannot move (DESIGN), so they fail. */
+  /** Requests that had tokens from the victim when it died and still failed (target 0: they are handed over). */
   committedToVictim: number
+  /** Answers the entry peers handed to another peer after the victim died mid-answer (their handover counters). */
+  handedOver: number
   /** Every other failed request (target: 0). */
   otherFailures: number
   otherErrors: string[]
@@ -69,13 +71,14 @@ export const failurePart: Part = {
       }
       const trial = await killUnderLoad(ctx, { entries, survivors: [...mesh.members], victim, label: `trial ${t + 1}/${trials}` })
       results.push(trial)
-      note(`trial ${t + 1}: no peer routes to the victim after ${trial.noPeerRoutesMs ?? 'never'} ms, all see it dead after ${trial.allDeadMs ?? 'never'} ms; failures: ${trial.committedToVictim} committed streams, ${trial.otherFailures} others`)
+      note(`trial ${t + 1}: no peer routes to the victim after ${trial.noPeerRoutesMs ?? 'never'} ms, all see it dead after ${trial.allDeadMs ?? 'never'} ms; ${trial.handedOver} answer(s) handed over; failures: ${trial.committedToVictim} committed to the victim, ${trial.otherFailures} others`)
     }
 
     const detect = results.map(r => r.noPeerRoutesMs).filter((v): v is number => v != null)
     const worst = detect.length < results.length ? Infinity : Math.max(...detect)
     const otherFailures = results.reduce((s, r) => s + r.otherFailures, 0)
     const committed = results.reduce((s, r) => s + r.committedToVictim, 0)
+    const handedOver = results.reduce((s, r) => s + r.handedOver, 0)
     return {
       title: this.title,
       params: {
@@ -88,16 +91,18 @@ export const failurePart: Part = {
         noPeerRoutesMs: roundSummary(summarize(detect)),
         allDeadMs: roundSummary(summarize(results.map(r => r.allDeadMs).filter((v): v is number => v != null))),
         committedToVictim: committed,
+        handedOver,
         otherFailures,
         trials: results
       },
       targets: [
         { what: 'kill -9 → no peer routes to the killed peer (worst of trials)', target: '≤ 2 s', measured: Number.isFinite(worst) ? `${round(worst, 1)} ms` : 'not detected within 15 s', met: worst <= 2_000 },
-        { what: 'client-visible failures while another candidate exists (requests not already streaming from the killed peer)', target: '0', measured: String(otherFailures), met: otherFailures === 0 }
+        { what: 'client-visible failures while another candidate exists (requests not already streaming from the killed peer)', target: '0', measured: String(otherFailures), met: otherFailures === 0 },
+        { what: 'answers that had tokens from the killed peer and still failed (another peer serves the same model: handed over instead)', target: '0', measured: `${committed} (${handedOver} handed over)`, met: committed === 0 }
       ],
       notes: [
         '"Not routable" = the victim is no longer `alive` in that peer\'s view (the router only picks alive peers), as that peer\'s /api/cluster/events stream reports it; every surviving peer is followed.',
-        `Streams that had already received tokens from the victim cannot fail over (DESIGN: a failure after the first token ends the answer with an error): ${committed} such stream(s) over all trials, reported apart from the target.`,
+        `Answers the victim had started are handed over (issue 14): the entry peer sends the request plus the text already delivered to the surviving peer serving the same model, which continues it. ${handedOver} answer(s) were handed over over all trials (the entry peers' harombe_completion_handovers_total), ${committed} that had tokens from the victim failed anyway. Before continuation (stop 10) such streams failed: 6 over 3 trials.`,
         'On 127.0.0.1 the kernel closes a killed process\'s sockets at once, so peers connected to the victim see the connection drop immediately; a machine that vanishes from a LAN is only noticed through missed heartbeats (3 s in the lan profile).'
       ]
     }
@@ -133,6 +138,7 @@ async function killUnderLoad (ctx: BenchContext, init: KillInit): Promise<Trial>
     if ((entry == null || entry.state === 'dead') && !dead.has(p.peer.name)) dead.set(p.peer.name, at)
   }))
 
+  const handoversBefore = await handoverCount(init.entries)
   await sleep(ctx.quick ? 1_000 : 1_500)
   status(`${init.label}: kill -9 ${init.victim.peer.name} under load (${outcomes.length} requests so far)`)
   killAt = performance.now()
@@ -151,6 +157,7 @@ async function killUnderLoad (ctx: BenchContext, init: KillInit): Promise<Trial>
   const since = (m: Map<string, number>): Record<string, number | null> =>
     Object.fromEntries(init.survivors.map(p => [p.peer.name, m.has(p.peer.name) ? round((m.get(p.peer.name) as number) - killAt, 1) : null]))
   const worst = (m: Map<string, number>): number | null => m.size === init.survivors.length ? round(Math.max(...m.values()) - killAt, 1) : null
+  const handedOver = (await handoverCount(init.entries)) - handoversBefore
   const failed = outcomes.filter(o => !o.ok)
   const committed = failed.filter(o => o.node === init.victim.peer.name)
   const others = failed.filter(o => o.node !== init.victim.peer.name)
@@ -163,6 +170,7 @@ async function killUnderLoad (ctx: BenchContext, init: KillInit): Promise<Trial>
     allDeadMs: worst(dead),
     requests: outcomes.length,
     committedToVictim: committed.length,
+    handedOver,
     otherFailures: others.length,
     otherErrors: [...new Set(others.map(o => o.error ?? ''))].slice(0, 5),
     windowRequests: inWindow.length,
@@ -170,4 +178,14 @@ async function killUnderLoad (ctx: BenchContext, init: KillInit): Promise<Trial>
     baselineLatencyMs: roundSummary(summarize(before.map(o => o.totalMs))),
     victimServedBeforeKill: before.filter(o => o.node === init.victim.peer.name).length
   }
+}
+
+/** Answers the peers handed over so far: the sum of their `harombe_completion_handovers_total`. */
+async function handoverCount (peers: PeerProc[]): Promise<number> {
+  let total = 0
+  for (const p of peers) {
+    const text = await (await fetch(`${p.peer.api}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+    for (const match of text.matchAll(/^harombe_completion_handovers_total\{[^}]*\} (\d+)/gm)) total += Number(match[1])
+  }
+  return total
 }

@@ -60,9 +60,12 @@ export function createSyntheticBackend (init: SyntheticBackendInit = {}): Backen
       if (lifetime.signal.aborted) throw new UnavailableError('synthetic backend is closed')
       const signal = AbortSignal.any([options.signal, lifetime.signal])
       const count = Math.max(0, Math.floor(request.max_tokens ?? defaultMaxTokens))
+      // A continued answer goes on where the prefix ends, so prefix + continuation is the same text
+      // an unbroken run gives (the chaos run checks every answer against it).
+      const first = Math.floor((request.continuation?.prefix.length ?? 0) / SYNTHETIC_TOKEN_CHARS)
       const pieces: string[] = []
       const emit = (i: number): void => {
-        const token = TOKENS[i % TOKENS.length] as string
+        const token = TOKENS[(first + i) % TOKENS.length] as string
         pieces.push(token)
         options.onDelta?.({ content: token })
       }

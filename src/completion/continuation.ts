@@ -47,9 +47,19 @@ export function continuationCandidates (
     (digest == null || c.digests?.[model] == null || c.digests[model] === digest))
 }
 
-/** The request a continuing peer gets: the original, bound to the same model, plus the prefix. */
-export function continuedRequest (request: BackendRequest, delivered: string): BackendRequest {
-  return { ...request, continuation: { prefix: delivered } }
+/**
+ * The request a continuing peer gets: the original, bound to the same model, plus the prefix, and
+ * a token budget less what was delivered, so the whole answer stays within the client's max_tokens.
+ */
+export function continuedRequest (request: BackendRequest, delivered: Delivered): BackendRequest {
+  const continued: BackendRequest = { ...request, continuation: { prefix: delivered.text } }
+  if (request.max_tokens != null) continued.max_tokens = Math.max(1, request.max_tokens - delivered.tokens)
+  return continued
+}
+
+/** The client's max_tokens was used up before the peer died: the answer is whole, ended by its length. */
+export function budgetSpent (request: Pick<BackendRequest, 'max_tokens'>, delivered: Delivered): boolean {
+  return request.max_tokens != null && delivered.tokens >= request.max_tokens
 }
 
 /** What the attempts before the last one produced, for the one answer the client sees. */

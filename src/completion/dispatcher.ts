@@ -4,7 +4,7 @@ import type { Breakers } from '../routing/breaker.js'
 import { AbortedError, NoPeerError, TimeoutError, UnavailableError, UnknownModelError, toCompletionError, type CompletionError } from './errors.js'
 import type { CompletionService, ModelInfo, NodeRef, ServeOptions, Served } from './service.js'
 import type { BackendRequest, CompleteOptions, CompletionRequest, CompletionResult } from './types.js'
-import { combineAnswer, continuationCandidates, continuedRequest, DEFAULT_MAX_HANDOVERS, refuseHandover, type Delivered } from './continuation.js'
+import { budgetSpent, combineAnswer, continuationCandidates, continuedRequest, DEFAULT_MAX_HANDOVERS, refuseHandover, type Delivered } from './continuation.js'
 
 export type Runner = (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
 
@@ -100,7 +100,7 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       const node: NodeRef = { name: candidate.name, peer_id: candidate.id, tier: candidate.tier }
       options.onAttempt?.(node)
       const model = handing?.model ?? (isAnyModel(request.model) ? (candidate.models[0] ?? '') : (request.model ?? ''))
-      const attemptRequest: BackendRequest = handing != null ? continuedRequest({ ...request, model }, delivered.text) : { ...request, model }
+      const attemptRequest: BackendRequest = handing != null ? continuedRequest({ ...request, model }, delivered) : { ...request, model }
       const attempt = new AbortController()
       const firstToken = setTimeout(() => { attempt.abort(new TimeoutError(`no first token from ${candidate.name} within ${init.firstTokenTimeoutMs} ms`)) }, init.firstTokenTimeoutMs)
       let nextToken: NodeJS.Timeout | undefined
@@ -154,6 +154,11 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
         if (committed) {
           delivered.text += text
           delivered.tokens += tokens
+          if (continueOn && budgetSpent(request, delivered)) {
+            // Every token the client asked for arrived before the peer died: nothing to continue.
+            const whole: CompletionResult = { message: { role: 'assistant', content: delivered.text }, finish_reason: 'length', model, usage: { prompt_tokens: 0, completion_tokens: delivered.tokens } }
+            return { result: whole, node, reason: candidate.reason, attempts, handovers: passedThrough }
+          }
           const refused = refuseHandover(err, attemptRequest, { enabled: continueOn, handovers: passedThrough.length, maxHandovers: continuation.maxHandovers, delivered: delivered.text })
           const next = refused == null ? handoverCandidates(model, candidate, tried) : []
           if (next.length === 0) {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { combineAnswer, continuationCandidates, continuedRequest, createEchoStripper, refuseHandover, stripEcho, type HandoverState } from '../../src/completion/continuation.js'
+import { budgetSpent, combineAnswer, continuationCandidates, continuedRequest, createEchoStripper, refuseHandover, stripEcho, type HandoverState } from '../../src/completion/continuation.js'
 import { continuingBackend } from '../../src/completion/continuing-backend.js'
+import { createSyntheticBackend, SYNTHETIC_TOKEN_CHARS } from '../../src/backends/synthetic.js'
 import { announcedDigests } from '../../src/backends/model-watch.js'
 import { chatBody, createOpenAIBackend } from '../../src/backends/openai.js'
 import { ollamaChatBody } from '../../src/backends/ollama.js'
@@ -59,7 +60,27 @@ describe('continuation rules', () => {
   })
 
   it('should keep the original request, sampling included, and add the prefix', () => {
-    assert.deepEqual(continuedRequest(REQUEST, 'Once upon'), { ...REQUEST, continuation: { prefix: 'Once upon' } })
+    assert.deepEqual(continuedRequest(REQUEST, { text: 'Once upon', tokens: 2 }), { ...REQUEST, continuation: { prefix: 'Once upon' } })
+    assert.equal(continuedRequest({ ...REQUEST, max_tokens: 10 }, { text: 'Once upon', tokens: 2 }).max_tokens, 8, 'the budget less what was delivered')
+    assert.equal(continuedRequest({ ...REQUEST, max_tokens: 2 }, { text: 'Once upon', tokens: 5 }).max_tokens, 1)
+  })
+
+  it('should count the client\'s max_tokens spent once the delivered tokens reach it', () => {
+    assert.deepEqual([
+      budgetSpent({ max_tokens: 8 }, { text: 'x', tokens: 8 }),
+      budgetSpent({ max_tokens: 8 }, { text: 'x', tokens: 7 }),
+      budgetSpent({}, { text: 'x', tokens: 1_000 })
+    ], [true, false, false])
+  })
+
+  it('should make the synthetic backend continue where the prefix ends (prefix + continuation = one unbroken run)', async () => {
+    const backend = createSyntheticBackend()
+    const whole = await backend.complete({ model: 'synthetic', messages: REQUEST.messages, max_tokens: 12 }, { signal: AbortSignal.timeout(1000) })
+    const text = whole.message.content ?? ''
+    const prefix = text.slice(0, 5 * SYNTHETIC_TOKEN_CHARS)
+    const rest = await backend.complete(continuedRequest({ model: 'synthetic', messages: REQUEST.messages, max_tokens: 12 }, { text: prefix, tokens: 5 }), { signal: AbortSignal.timeout(1000) })
+    assert.equal(prefix + (rest.message.content ?? ''), text)
+    await backend.close()
   })
 
   describe('combineAnswer', () => {
@@ -111,13 +132,13 @@ describe('continuation rules', () => {
       }
     }
     const deltas: string[] = []
-    const result = await continuingBackend(echoing).complete(continuedRequest(REQUEST, 'Once upon'), { signal: AbortSignal.timeout(1000), onDelta: d => deltas.push(d.content) })
+    const result = await continuingBackend(echoing).complete(continuedRequest(REQUEST, { text: 'Once upon', tokens: 2 }), { signal: AbortSignal.timeout(1000), onDelta: d => deltas.push(d.content) })
     assert.deepEqual(deltas, [' a', ' time'])
     assert.equal(result.message.content, ' a time')
   })
 
   describe('what each backend sends for a continued request', () => {
-    const continued = continuedRequest(REQUEST, 'Once upon')
+    const continued = continuedRequest(REQUEST, { text: 'Once upon', tokens: 2 })
     it('should give an OpenAI-compatible server a trailing assistant message and the continuation flags', () => {
       const body = chatBody(continued, true)
       assert.deepEqual((body.messages as unknown[]).at(-1), { role: 'assistant', content: 'Once upon' })
@@ -167,9 +188,9 @@ describe('continuation rules', () => {
 
     it('should continue with the trailing assistant message alone, and not send the flags again', async () => {
       const backend = createOpenAIBackend({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` })
-      const first = await backend.complete(continuedRequest(REQUEST, 'Once upon'), { signal: AbortSignal.timeout(5_000) })
+      const first = await backend.complete(continuedRequest(REQUEST, { text: 'Once upon', tokens: 2 }), { signal: AbortSignal.timeout(5_000) })
       assert.equal(first.message.content, ' a time')
-      const second = await backend.complete(continuedRequest(REQUEST, 'Twice'), { signal: AbortSignal.timeout(5_000) })
+      const second = await backend.complete(continuedRequest(REQUEST, { text: 'Twice', tokens: 1 }), { signal: AbortSignal.timeout(5_000) })
       assert.equal(second.message.content, ' a time')
       assert.deepEqual(bodies.map(b => 'continue_final_message' in b), [true, false, false])
       assert.deepEqual(bodies.map(b => b.messages.at(-1).content), ['Once upon', 'Once upon', 'Twice'])
