@@ -82,7 +82,8 @@ export class BenchContext {
   private async buildMesh (): Promise<SyntheticMesh> {
     status('starting the synthetic server and the serving peer')
     const [direct, serveA] = await Promise.all([
-      spawnScript('synthetic server', 'synthetic-server.ts', []).then(p => this.track(p)),
+      // It lists the model the openai-backend peer serves: a peer announces only what its backend has.
+      spawnScript('synthetic server', 'synthetic-server.ts', ['--model', MODEL_VIA_HTTP]).then(p => this.track(p)),
       spawnBenchPeer({ name: 'serve-a', dataDir: this.dataDir('serve-a'), synthetic: {} }).then(p => this.track(p))
     ])
     const bootstrap = serveA.peer.mesh

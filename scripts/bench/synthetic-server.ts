@@ -2,7 +2,7 @@
 // (GET /v1/models, POST /v1/chat/completions, SSE when stream is true), as llama-server or vLLM
 // would serve a model. One SSE event per token, like those servers.
 //
-// Run alone: tsx scripts/bench/synthetic-server.ts [--tps N] [--ttft MS] [--port P]
+// Run alone: tsx scripts/bench/synthetic-server.ts [--tps N] [--ttft MS] [--port P] [--model NAME…]
 // prints `synthetic-server ready url=http://127.0.0.1:<port>/v1`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -111,8 +111,9 @@ async function readJson (req: IncomingMessage): Promise<any> {
 }
 
 if (process.argv[1] != null && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { tps: { type: 'string' }, ttft: { type: 'string' }, port: { type: 'string' } } })
+  const { values } = parseArgs({ options: { tps: { type: 'string' }, ttft: { type: 'string' }, port: { type: 'string' }, model: { type: 'string', multiple: true } } })
   const server = await startSyntheticServer({
+    ...(values.model != null ? { models: values.model } : {}),
     tokensPerSecond: Number(values.tps ?? 0),
     firstTokenMs: Number(values.ttft ?? 0),
     port: Number(values.port ?? 0)

@@ -63,11 +63,12 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
     }
   }
 
-  const apply = (listing: Listing): string[] => {
+  /** `atStart`: missing models fail the start instead of being logged. */
+  const apply = (listing: Listing, atStart = false): string[] => {
     failedInARow = listing.ok ? 0 : failedInARow + 1
     const decision = decideModels(init.configured, listing, models, failedInARow)
     const shown = decision.missing.join(',')
-    if (listing.ok && shown !== missingShown && decision.missing.length > 0) {
+    if (listing.ok && !atStart && shown !== missingShown && decision.missing.length > 0) {
       init.logger.warn(`${modelNotServedMessage(init.peerName, decision.missing, init.backend, listing.models)}; not announced`)
     }
     missingShown = shown
@@ -102,7 +103,7 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
     async first (signal) {
       const listing = await list(signal)
       if (listing.ok) {
-        const missing = apply(listing)
+        const missing = apply(listing, true)
         if (missing.length > 0) throw new ModelNotServedError(modelNotServedMessage(init.peerName, missing, init.backend, listing.models))
         if (models.length === 0) init.logger.warn(`${backendName} lists no model yet; announcing none, asking every ${init.intervalMs / 1000} s`)
       } else {
