@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { mulberry32 } from '../src/util/prng.js'
 import { cpuMs, peerRuntime } from './bench/procs.js'
+import { handoverCount } from './bench/client.js'
 import { gitInfo, machineInfo, writeResult, type ResultFile } from './bench/results.js'
 import { renderReport } from './bench/report.js'
 import { startChaosCluster, type ChaosCluster } from './chaos/cluster.js'
@@ -170,6 +171,8 @@ const cpu = {
   chaosScriptMs: Math.round((usage.user + usage.system) / 1000),
   wallMs: Math.round(clock())
 }
+// Answers the client peers handed to another serving peer when theirs died mid-answer (issue 14).
+const handedOver = await handoverCount(c.clients.map(p => p.peer.api)).catch(() => null)
 say(`load ended after ${((loadEnded - loadFrom) / 1000).toFixed(1)} s; stopping peers`)
 await c.close()
 finished = true
@@ -203,7 +206,7 @@ const result: ResultFile = {
     loadAvg1_5_15Start: loadStart.map(v => Math.round(v * 100) / 100),
     loadAvg1_5_15End: loadEnd.map(v => Math.round(v * 100) / 100)
   },
-  data: { ...summary, perPeer, cpu, detection, viewPoints: views.points.map(p => ({ ...p, t: Math.round(p.t) })), events, liveTimeline: c.liveTimeline.map(p => ({ t: Math.round(p.t), live: p.live })) },
+  data: { ...summary, handedOver, perPeer, cpu, detection, viewPoints: views.points.map(p => ({ ...p, t: Math.round(p.t) })), events, liveTimeline: c.liveTimeline.map(p => ({ t: Math.round(p.t), live: p.live })) },
   targets: [
     { what: 'hung requests (no answer within the request timeout)', target: '0', measured: String(summary.totals.hung), met: summary.totals.hung === 0 },
     { what: 'mid-stream truncations without an error', target: '0', measured: String(summary.totals.truncated), met: summary.totals.truncated === 0 },
@@ -213,7 +216,7 @@ const result: ResultFile = {
     '"Up" = the serving peer\'s process has printed its ready line and is neither killed nor frozen (SIGSTOP). A request counts towards the success rate when at least one serving peer was up during all of it; the schedule never disturbs the last serving peer that is up, so that is normally every request. This is process state, not what the client peers\' views say: right after a kill or a freeze the views still list the peer as alive.',
     `A stricter subset, for diagnosis: requests during all of which a serving peer was up and also alive in the view of the client peer they entered through (${summary.withRoutableCandidate.sent} requests, ${summary.successWithRoutableCandidatePct} % success). Failures outside it are the views' doing (a running peer held suspect or dead, a gone peer still listed alive), not routing's or the HTTP edge's.`,
     'Completed = the API\'s final chunk / `[DONE]` / `done` line or whole JSON arrived and its text equals the synthetic backend\'s output for that max_tokens (checked for every request). Clean error = an HTTP error status with an error body in the API\'s format, or an in-stream error event. Hung = the request timeout fired first. Truncated = the stream or body ended without a final chunk and without an error.',
-    `Clean errors of streams whose serving peer was killed or frozen while they ran: ${summary.cleanErrorsOnDisturbedPeer} of ${summary.totals.cleanError}. A stream that has already delivered tokens cannot move to another peer (DESIGN); it ends with an in-stream error.`
+    `Answers handed to another serving peer after theirs was killed or frozen mid-answer (continued from the delivered text, issue 14; the client peers' harombe_completion_handovers_total): ${handedOver ?? 'not read'}. Clean errors of requests whose serving peer was killed or frozen while they ran: ${summary.cleanErrorsOnDisturbedPeer} of ${summary.totals.cleanError}.`
   ]
 }
 const file = writeResult(result)
@@ -227,6 +230,7 @@ if (values.json === true) {
     `  all requests:            ${line(summary.totals)}`,
     `  with a serving peer up:  ${line(summary.withCandidate)} → success ${summary.successWithCandidatePct} %`,
     `  … and alive in the entry peer's view: ${line(summary.withRoutableCandidate)} → success ${summary.successWithRoutableCandidatePct} %`,
+    `  handed over mid-answer:  ${handedOver ?? 'not read'}`,
     `  latency of completed ms: p50 ${summary.latencyMs.p50} · p99 ${summary.latencyMs.p99} · max ${summary.latencyMs.max}`,
     `  views of ${CLIENT_PEERS.join('/')}: ${viewLine(detection)}`,
     `  chaos: ${events.filter(e => e.action === 'kill -9').length} kill -9, ${events.filter(e => e.action === 'SIGSTOP').length} SIGSTOP, ${events.filter(e => e.action === 'restart').length} restarts, ${events.filter(e => e.action === 'restart failed').length} failed restarts`,

@@ -310,3 +310,13 @@ export function allAliveTracker (n: number): { complete: Map<number, number>, wa
   }
   return { complete, watches, watch }
 }
+
+/** Answers the peers at `apis` handed to another peer so far: the sum of their `harombe_completion_handovers_total`. */
+export async function handoverCount (apis: string[]): Promise<number> {
+  let total = 0
+  for (const api of apis) {
+    const text = await (await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+    for (const match of text.matchAll(/^harombe_completion_handovers_total\{[^}]*\} (\d+)/gm)) total += Number(match[1])
+  }
+  return total
+}

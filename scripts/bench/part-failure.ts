@@ -2,7 +2,7 @@
 // model; steady load through two entry peers, then kill -9 of one of the two. Measured: time
 // until every surviving peer stops considering it routable (its view no longer shows it alive)
 // and until it is dead, and every client-visible failure around the kill.
-import { chat, watchCluster, type ChatOutcome } from './client.js'
+import { chat, handoverCount, watchCluster, type ChatOutcome } from './client.js'
 import { hasAlive, sleep, waitForView, type BenchContext, type Part, type PeerProc } from './context.js'
 import { note, status } from './progress.js'
 import { spawnBenchPeer } from './procs.js'
@@ -138,7 +138,7 @@ async function killUnderLoad (ctx: BenchContext, init: KillInit): Promise<Trial>
     if ((entry == null || entry.state === 'dead') && !dead.has(p.peer.name)) dead.set(p.peer.name, at)
   }))
 
-  const handoversBefore = await handoverCount(init.entries)
+  const handoversBefore = await handoverCount(init.entries.map(p => p.peer.api))
   await sleep(ctx.quick ? 1_000 : 1_500)
   status(`${init.label}: kill -9 ${init.victim.peer.name} under load (${outcomes.length} requests so far)`)
   killAt = performance.now()
@@ -157,7 +157,7 @@ async function killUnderLoad (ctx: BenchContext, init: KillInit): Promise<Trial>
   const since = (m: Map<string, number>): Record<string, number | null> =>
     Object.fromEntries(init.survivors.map(p => [p.peer.name, m.has(p.peer.name) ? round((m.get(p.peer.name) as number) - killAt, 1) : null]))
   const worst = (m: Map<string, number>): number | null => m.size === init.survivors.length ? round(Math.max(...m.values()) - killAt, 1) : null
-  const handedOver = (await handoverCount(init.entries)) - handoversBefore
+  const handedOver = (await handoverCount(init.entries.map(p => p.peer.api))) - handoversBefore
   const failed = outcomes.filter(o => !o.ok)
   const committed = failed.filter(o => o.node === init.victim.peer.name)
   const others = failed.filter(o => o.node !== init.victim.peer.name)
@@ -178,14 +178,4 @@ async function killUnderLoad (ctx: BenchContext, init: KillInit): Promise<Trial>
     baselineLatencyMs: roundSummary(summarize(before.map(o => o.totalMs))),
     victimServedBeforeKill: before.filter(o => o.node === init.victim.peer.name).length
   }
-}
-
-/** Answers the peers handed over so far: the sum of their `harombe_completion_handovers_total`. */
-async function handoverCount (peers: PeerProc[]): Promise<number> {
-  let total = 0
-  for (const p of peers) {
-    const text = await (await fetch(`${p.peer.api}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
-    for (const match of text.matchAll(/^harombe_completion_handovers_total\{[^}]*\} (\d+)/gm)) total += Number(match[1])
-  }
-  return total
 }
