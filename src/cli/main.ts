@@ -100,6 +100,7 @@ program.command('start')
   .option('--max-tokens-cap <n>', `tokens one request may generate on this peer; more ends at the cap with finish reason "length"; 0 = no cap beyond the model's context (default ${DEFAULT_MAX_TOKENS_CAP})`)
   .option('--request-timeout <ms>', `wall-clock bound on each completion; past it the answer ends with a timeout error; 0 = none (default ${DEFAULT_REQUEST_TIMEOUT_MS})`)
   .option('--no-continue', 'end a stream with an error when its serving peer dies mid-answer, instead of handing it to another peer serving the same model')
+  .option('--max-handovers <n>', 'times one answer may be handed to another peer (default 2)')
   .addOption(new Option('--profile <profile>', 'membership timing profile').choices(['lan', 'test']).hideHelp())
   .action(async (options) => {
     const { runStart } = await import('./start.js')

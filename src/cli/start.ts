@@ -32,6 +32,7 @@ export interface StartFlags {
   maxTokensCap?: string
   /** `--no-continue` sets it false: no mid-answer handovers from this peer. */
   continue?: boolean
+  maxHandovers?: string
   requestTimeout?: string
   profile?: 'lan' | 'test'
 }
@@ -90,6 +91,7 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     logLevel: flags.logLevel,
     jsonLogs: flags.jsonLogs,
     drainTimeoutMs: flags.drainTimeout != null ? toNumber(flags.drainTimeout) : undefined,
+    maxHandovers: flags.maxHandovers != null ? toNumber(flags.maxHandovers) : undefined,
     maxTokensCap: flags.maxTokensCap != null ? toNumber(flags.maxTokensCap) : undefined,
     requestTimeoutMs: flags.requestTimeout != null ? toNumber(flags.requestTimeout) : undefined
   }
@@ -163,6 +165,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     requireBootstrap: options.bootstrap.length > 0 && !options.mdns && !listedNodes.some(n => n.name !== options.name && n.enabled),
     drainTimeoutMs: options.drainTimeoutMs,
     continuation: flags.continue !== false,
+    maxHandovers: options.maxHandovers,
     maxTokensCap: options.maxTokensCap,
     requestTimeoutMs: options.requestTimeoutMs,
     logger: log

@@ -19,6 +19,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS
 } from './constants.js'
 import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
+import { DEFAULT_MAX_HANDOVERS } from '../completion/continuation.js'
 
 export const TIERS = [0, 1, 2] as const
 export const DISCOVERY_METHODS = ['mdns', 'explicit'] as const
@@ -204,6 +205,8 @@ export const PeerOptionsSchema = z.object({
   jsonLogs: BooleanSchema.default(false),
   // Bounded: a stop must end; 0 ends in-flight work at once.
   drainTimeoutMs: z.int(expected('a whole number of milliseconds from 0 to 600000')).min(0).max(600_000).default(DEFAULT_DRAIN_TIMEOUT_MS),
+  // Each handover costs a prompt evaluation of the whole answer so far on another peer; ten is plenty.
+  maxHandovers: z.int(expected('a whole number from 0 to 10')).min(0).max(10).default(DEFAULT_MAX_HANDOVERS),
   // 0 = no cap beyond the backend's own context; the top is what the mesh protocol carries.
   maxTokensCap: z.int(expected(`a whole number of tokens from 0 to ${MAX_REQUEST_TOKENS} (0 = no cap)`)).min(0).max(MAX_REQUEST_TOKENS).default(DEFAULT_MAX_TOKENS_CAP),
   // 0 = none; at most a day, well inside what a timer holds (2^31 ms), and longer is as good as none.

@@ -10,6 +10,7 @@ import { chatBody, createOpenAIBackend } from '../../src/backends/openai.js'
 import { ollamaChatBody } from '../../src/backends/ollama.js'
 import { toChatHistory } from '../../src/backends/embedded.js'
 import { continueHeaderOff } from '../../src/http/dialect.js'
+import { resolveStartOptions } from '../../src/cli/start.js'
 import type { Backend, BackendRequest, CompletionResult } from '../../src/completion/types.js'
 import type { RouteCandidate } from '../../src/routing/router.js'
 import type { CompletionErrorCode } from '../../src/completion/errors.js'
@@ -207,5 +208,15 @@ describe('continuation rules', () => {
     const full = 'ABCDEF0123456789'.toLowerCase() + 'f'.repeat(48)
     assert.deepEqual(announcedDigests(['m', 'n'], { m: full, x: full, n: 'mock' }), { m: 'abcdef0123456789' })
     assert.deepEqual(announcedDigests(['m'], undefined), {})
+  })
+
+  it('should take --max-handovers from 0 to 10 and refuse anything else as a usage error', async () => {
+    const resolve = async (value: string): ReturnType<typeof resolveStartOptions> => await resolveStartOptions({ name: 'p', dataDir: '/tmp/unused', maxHandovers: value }, {})
+    assert.equal((await resolve('0')).options.maxHandovers, 0)
+    assert.equal((await resolve('10')).options.maxHandovers, 10)
+    assert.equal((await resolveStartOptions({ name: 'p', dataDir: '/tmp/unused' }, {})).options.maxHandovers, 2)
+    for (const bad of ['11', '-1', 'two', '1.5']) {
+      await assert.rejects(resolve(bad), (err: Error) => err.name === 'UsageError' && /--max-handovers: expected a whole number from 0 to 10/.test(err.message), bad)
+    }
   })
 })
