@@ -193,7 +193,7 @@ export function createPeer (init: PeerInit): Peer {
     const i = must(info)
     const view = m.view()
     const nodes = listed != null ? listedNodesJson(listed.nodes(), listed.checks(), view.members.values(), { name: i.name, peerId: i.peerId }) : []
-    const json = clusterJson(view, { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.latencies(), nodes)
+    const json = clusterJson(view, { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.rttMedians(), nodes)
     // Our own load is exact here; what we announce lags by up to a second.
     const load = completions?.localLoad()
     const self = json.peers.find(p => p.self)

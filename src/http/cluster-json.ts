@@ -48,7 +48,8 @@ export function memberJson (member: Member, selfId: string, now: number, latency
     incarnation: a.incarnation,
     last_seen_ms: Math.max(0, now - member.lastHeard),
     state_since: new Date(member.stateSince).toISOString(),
-    latency_ms: latencyMs ?? null
+    // Hundredths of a millisecond: a loopback or LAN round trip is a fraction of one
+    latency_ms: latencyMs != null ? Math.round(latencyMs * 100) / 100 : null
   }
 }
 

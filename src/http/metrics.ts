@@ -77,6 +77,19 @@ export function registerMetrics (app: FastifyInstance, source: MetricsSource): v
     }
   })
   new Gauge({
+    name: 'harombe_peer_rtt_seconds',
+    help: 'Round trip to each peer: median of the recent membership probes on the open connection',
+    labelNames: ['peer', 'peer_id'],
+    registers: [registry],
+    collect () {
+      // Reset first: peers dropped from the view must not linger with their last value.
+      this.reset()
+      for (const p of source.cluster().peers) {
+        if (!p.self && p.latency_ms != null) this.set({ peer: p.name, peer_id: p.peer_id }, p.latency_ms / 1000)
+      }
+    }
+  })
+  new Gauge({
     name: 'harombe_mesh_connections',
     help: 'Open libp2p connections',
     registers: [registry],

@@ -5,6 +5,8 @@
  */
 export interface Clock {
   now: () => number
+  /** A sub-millisecond monotonic reading for round-trip times; `now` when absent (virtual time). */
+  precise?: () => number
   /** Calls `fn` once after `ms`; the handle cancels it. Real timers are unref'd: they never keep a process alive. */
   setTimeout: (fn: () => void, ms: number) => TimerHandle
   clearTimeout: (handle: TimerHandle | undefined) => void
@@ -14,6 +16,7 @@ export type TimerHandle = unknown
 
 export const realClock: Clock = {
   now: () => Date.now(),
+  precise: () => performance.now(),
   setTimeout: (fn, ms) => {
     const timer = setTimeout(fn, ms)
     timer.unref()

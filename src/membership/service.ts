@@ -1,3 +1,4 @@
+import type { RttEstimate } from './rtt.js'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -42,8 +43,12 @@ export interface Membership extends TypedEventEmitter<MembershipEvents> {
   view: () => ClusterView
   /** Change what we announce (load, models…); it is spread as a change. */
   updateSelf: (patch: Partial<SelfDescription>) => void
-  /** Smoothed round trip of membership probes per peer (ms). */
+  /** Smoothed round trip of membership probes per peer (ms): what routing sorts by. */
   latencies: () => ReadonlyMap<string, number>
+  /** Median of recent probe round trips per peer (ms): what status, test, the dashboard and /metrics show. */
+  rttMedians: () => Map<string, number>
+  /** One peer's estimate (median, smoothed RTT and its variance). */
+  rtt: (peer: string) => RttEstimate | undefined
   /** Members worth keeping a connection to while the connection budget allows. */
   dialTargets: () => Array<{ peerId: string, addrs: string[] }>
   /** Membership messages since start, for /metrics. */
@@ -106,7 +111,17 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   }
 
   latencies (): ReadonlyMap<string, number> {
-    return this.swim.rtts
+    return this.swim.rtts.smoothed()
+  }
+
+  /** The median of recent probe round trips by member: what users are shown. */
+  rttMedians (): Map<string, number> {
+    return this.swim.rtts.medians()
+  }
+
+  /** Round-trip estimates by member (median of recent probes, smoothed RTT and its variance). */
+  rtt (peer: string): RttEstimate | undefined {
+    return this.swim.rtts.get(peer)
   }
 
   gossipCounts (): GossipCounts {

@@ -1,3 +1,4 @@
+import { RttTable } from './rtt.js'
 import { TypedEventEmitter } from 'main-event'
 import { every, type Clock } from './clock.js'
 import { createProber, type ProbeMode, type ProbeResult, type Prober } from './prober.js'
@@ -82,7 +83,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private targetsCache?: Targets
   readonly counts: MessageCounts = { in: 0, out: 0, rejected: 0 }
   /** Smoothed round trip of direct probes per member (ms). */
-  readonly rtts = new Map<string, number>()
+  /** Round trips of our probes on the open membership channel (rtt.ts). */
+  readonly rtts = new RttTable()
 
   constructor (init: SwimInit) {
     super()
@@ -261,11 +263,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     this.applyUpdates(from, reply.updates)
     if (reply.type !== 'ack') return
     if (reply.self != null) this.applyUpdates(from, [{ type: 'alive', announcement: reply.self }])
-    if (rttMs != null) {
-      const previous = this.rtts.get(from)
-      // EWMA as TCP's SRTT (α = 1/8): one slow answer does not swing routing.
-      this.rtts.set(from, previous == null ? rttMs : previous + (rttMs - previous) / 8)
-    }
+    if (rttMs != null) this.rtts.add(from, rttMs)
     if ('seen' in reply && reply.seen != null) void this.refuteIfNeeded(reply.seen.state, reply.seen)
   }
 
