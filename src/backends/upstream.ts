@@ -216,7 +216,8 @@ export function errorDetail (body: string): string {
   return text.slice(0, 300)
 }
 
-async function readErrorBody (response: Response): Promise<string> {
+/** At most MAX_ERROR_BODY_BYTES of an error body: enough for the message, never a whole page. */
+export async function readErrorBody (response: Response): Promise<string> {
   if (response.body == null) return ''
   const reader = response.body.getReader()
   const parts: Uint8Array[] = []

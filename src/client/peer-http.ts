@@ -3,7 +3,7 @@
 import { BadRequestError, errorFromCode, isCompletionErrorCode, UnauthorizedError, UnavailableError, type CompletionError } from '../completion/errors.js'
 import type { CompleteOptions, CompletionRequest, Health } from '../completion/types.js'
 import { readNdjson } from '../backends/sse.js'
-import { createUpstream, errorDetail, errorFromStatus, MAX_ERROR_BODY_BYTES, type UpstreamCall } from '../backends/upstream.js'
+import { createUpstream, errorDetail, errorFromStatus, readErrorBody, type UpstreamCall } from '../backends/upstream.js'
 import { silentLogger, type Logger } from '../log.js'
 import type { CompletionAnswer } from './types.js'
 
@@ -117,24 +117,4 @@ function peerErrorCode (body: string): unknown {
   } catch {
     return undefined
   }
-}
-
-/** At most MAX_ERROR_BODY_BYTES of an error body: enough for the message, never a whole page. */
-async function readErrorBody (response: Response): Promise<string> {
-  if (response.body == null) return ''
-  const parts: Uint8Array[] = []
-  let size = 0
-  const reader = response.body.getReader()
-  try {
-    while (size < MAX_ERROR_BODY_BYTES) {
-      const { done, value } = await reader.read()
-      if (done) break
-      parts.push(value)
-      size += value.byteLength
-    }
-  } finally {
-    // The rest of a long body is not wanted; cancelling frees the connection.
-    await reader.cancel().catch(() => {})
-  }
-  return Buffer.concat(parts).toString('utf8').slice(0, MAX_ERROR_BODY_BYTES)
 }

@@ -1,3 +1,4 @@
+import { withComplete } from './backend-wrapper.js'
 import { createEchoStripper, stripEcho } from './continuation.js'
 import type { Backend } from './types.js'
 
@@ -7,29 +8,20 @@ import type { Backend } from './types.js'
  * so neither the stream nor the final content repeats what the client already has.
  */
 export function continuingBackend (backend: Backend): Backend {
-  return {
-    get kind () { return backend.kind },
-    get url () { return backend.url },
-    get capacity () { return backend.capacity },
-    models: async signal => await backend.models(signal),
-    ...(backend.digests != null ? { digests: backend.digests } : {}),
-    health: async signal => await backend.health(signal),
-    close: async () => { await backend.close() },
-    async complete (request, options) {
-      const prefix = request.continuation?.prefix
-      if (prefix == null) return await backend.complete(request, options)
-      const stripper = createEchoStripper(prefix)
-      const onDelta = options.onDelta
-      const result = await backend.complete(request, {
-        signal: options.signal,
-        onDelta: onDelta == null
-          ? undefined
-          : delta => {
-            const text = stripper.push(delta.content)
-            if (text !== '') onDelta({ ...delta, content: text })
-          }
-      })
-      return { ...result, message: { ...result.message, content: stripEcho(prefix, result.message.content, stripper.echoed()) } }
-    }
-  }
+  return withComplete(backend, async (request, options) => {
+    const prefix = request.continuation?.prefix
+    if (prefix == null) return await backend.complete(request, options)
+    const stripper = createEchoStripper(prefix)
+    const onDelta = options.onDelta
+    const result = await backend.complete(request, {
+      signal: options.signal,
+      onDelta: onDelta == null
+        ? undefined
+        : delta => {
+          const text = stripper.push(delta.content)
+          if (text !== '') onDelta({ ...delta, content: text })
+        }
+    })
+    return { ...result, message: { ...result.message, content: stripEcho(prefix, result.message.content, stripper.echoed()) } }
+  })
 }

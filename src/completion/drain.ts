@@ -1,6 +1,7 @@
 // Graceful shutdown's drain: work already running may finish (up to a deadline), new work is
 // refused at once, and whatever still runs at the deadline is aborted with a clean error — a
 // stream then ends with an error trailer or event, never a silent truncation.
+import { withComplete } from './backend-wrapper.js'
 import type { CompletionError } from './errors.js'
 import type { Backend } from './types.js'
 
@@ -92,13 +93,6 @@ export function createDrain (init: DrainInit): Drain {
 
 /** `backend` with every completion run through `drain`; everything else passes straight through. */
 export function drainableBackend (backend: Backend, drain: Drain): Backend {
-  return {
-    get kind () { return backend.kind },
-    get capacity () { return backend.capacity },
-    models: async signal => await backend.models(signal),
-    // Field by field (every CompleteOptions field): a spread here cost microseconds per completion.
-    complete: async (request, options) => await drain.run(options.signal, async signal => await backend.complete(request, { signal, onDelta: options.onDelta })),
-    health: async signal => await backend.health(signal),
-    close: async () => { await backend.close() }
-  }
+  // Field by field (every CompleteOptions field): a spread here cost microseconds per completion.
+  return withComplete(backend, async (request, options) => await drain.run(options.signal, async signal => await backend.complete(request, { signal, onDelta: options.onDelta })))
 }
