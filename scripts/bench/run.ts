@@ -4,7 +4,7 @@
 // bench/results/<part>[.quick].json and regenerates BENCHMARKS.md.
 //
 //   tsx scripts/bench/run.ts [--quick] [--cpu-prof] [part...]
-//   parts: hop stream routed convergence failure startup embedded profile idle
+//   parts: hop stream routed convergence failure startup embedded profile idle fuzz rtt
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -20,12 +20,14 @@ import { startupPart } from './part-startup.js'
 import { embeddedPart } from './part-embedded.js'
 import { profilePart } from './part-profile.js'
 import { idlePart } from './part-idle.js'
+import { fuzzPart } from './part-fuzz.js'
+import { rttPart } from './part-rtt.js'
 import { beginPart, elapsedSeconds, note, status } from './progress.js'
 import { peerNodeFlags, peerRuntime, REPO_ROOT } from './procs.js'
 import { commandLine, gitInfo, machineInfo, writeResult } from './results.js'
 import { renderReport } from './report.js'
 
-const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart]
+const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart, fuzzPart, rttPart]
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
