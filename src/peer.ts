@@ -1,5 +1,6 @@
 import './polyfill.js'
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { createMeshNode, type MeshNode } from './mesh/node.js'
 import { loadOrCreateIdentity } from './mesh/identity.js'
 import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
@@ -31,6 +32,8 @@ import type { LlmClient } from './client/types.js'
 import { listedNodesJson } from './http/listed-nodes-json.js'
 import { createModelWatch } from './backends/model-watch.js'
 import { VERSION } from './version.js'
+import { createModelSharing, type ModelSharing } from './sharing/service.js'
+import { shareRoots, sharingMembers, type SharingOptions } from './sharing/options.js'
 
 export interface PeerInit {
   /** Directory for the identity key (stable peer id across restarts). */
@@ -93,6 +96,8 @@ export interface PeerInit {
   maxConnections?: number
   /** Connection trimming timing (defaults CONNECTION_IDLE_MS, CONNECTION_TRIM_INTERVAL_MS); tests shorten them. */
   connectionTrim?: { idleMs?: number, intervalMs?: number }
+  /** Share model files with the mesh and pull them from it (issue 16); absent = off. */
+  sharing?: SharingOptions
   logger?: Logger
 }
 
@@ -120,6 +125,8 @@ export interface Peer {
   completions: () => CompletionService
   /** A new LlmClient on this peer: the same interface as `createRemoteClient`, without HTTP. Closing it leaves the peer running. */
   client: () => LlmClient
+  /** Model file sharing, when `sharing` was given. */
+  sharing: () => ModelSharing | undefined
 }
 
 /** Queue depth per unit of capacity: long enough to absorb a burst, short enough to fail over fast. */
@@ -144,6 +151,7 @@ export function createPeer (init: PeerInit): Peer {
   let stopping: Promise<void> | undefined
   let completions: PeerCompletions | undefined
   let listed: ListedNodes | undefined
+  let sharing: ModelSharing | undefined
   // Model honesty: only what the backend lists is announced and accepted (backends/served-models.ts).
   const modelWatch = init.backend != null
     ? createModelWatch({
@@ -237,6 +245,7 @@ export function createPeer (init: PeerInit): Peer {
       await leaving
     }
     await listed?.stop()
+    await sharing?.stop()
     await completions?.stop()
     await membership?.stop()
     await http?.stop().catch(err => log.warn({ err }, 'HTTP server did not close cleanly'))
@@ -269,7 +278,8 @@ export function createPeer (init: PeerInit): Peer {
           breakers: () => completions?.breakers.snapshot(Date.now()) ?? new Map(),
           gossip: () => membership?.gossipCounts(),
           timeouts: () => ({ request: requestDeadline.expired, backend: backendDeadline.expired }),
-          completions: completionService
+          completions: completionService,
+          sharing: () => sharing
         })
         // The API comes up first: its port goes into our announcement.
         const apiUrl = await http.start()
@@ -316,6 +326,22 @@ export function createPeer (init: PeerInit): Peer {
         })
         await membership.start()
         modelWatch?.start()
+        if (init.sharing != null) {
+          const m = membership
+          const selfId = info.peerId
+          sharing = createModelSharing({
+            node,
+            members: () => sharingMembers(m.view().members.values(), selfId),
+            announce: files => { m.updateSelf({ files }) },
+            roots: shareRoots(init.sharing),
+            modelsDir: init.sharing.modelsDir,
+            cacheFile: join(init.dataDir, 'model-hashes.json'),
+            ...pickDefined(init.sharing, ['chunkSize', 'rescanIntervalMs', 'rateBytesPerSecond', 'maxUploads', 'fetcher', 'policy']),
+            logger: log.child({ component: 'sharing' })
+          })
+          // Registers the protocol and starts scanning; hashing runs on in the background.
+          await sharing.start()
+        }
         listed = createListedNodes({
           nodes: init.listedNodes ?? [],
           selfName: name,
@@ -379,6 +405,14 @@ export function createPeer (init: PeerInit): Peer {
     onChange,
     cluster: snapshot,
     completions: () => completionService,
-    client: () => createLocalClient({ completions: () => completionService, cluster: snapshot })
+    client: () => createLocalClient({ completions: () => completionService, cluster: snapshot }),
+    sharing: () => sharing
   }
+}
+
+/** The keys of `from` that are set, for optional fields under exactOptionalPropertyTypes-style checks. */
+function pickDefined<T extends object, K extends keyof T> (from: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {}
+  for (const key of keys) if (from[key] !== undefined) out[key] = from[key]
+  return out
 }

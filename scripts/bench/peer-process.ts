@@ -27,6 +27,7 @@ const peer = createPeer({
   listen: ['/ip4/127.0.0.1/tcp/0'],
   mdns: false,
   bootstrap: init.bootstrap,
+  token: init.token,
   // As `start` does: with only a bootstrap list, the ready line means the mesh was reached.
   requireBootstrap: (init.bootstrap ?? []).length > 0,
   logger: createLogger({ level: 'warn' })
@@ -41,6 +42,10 @@ const shutdown = (): void => {
   peer.stop().then(() => process.exit(0), () => process.exit(1))
 }
 process.on('SIGTERM', shutdown)
+// With --expose-gc, SIGUSR2 collects garbage: a benchmark then reads the heap that is really live
+// (nodejs_heap_size_used_bytes in /metrics), to tell a leak from a heap that has not been collected yet.
+const gc = (globalThis as { gc?: () => void }).gc
+if (gc != null) process.on('SIGUSR2', () => { gc() })
 process.on('SIGINT', shutdown)
 
 const info = await peer.start()

@@ -181,6 +181,8 @@ export interface BenchPeerInit {
   /** Synthetic backend settings; absent = a routing-only peer. */
   synthetic?: { tokensPerSecond?: number, firstTokenMs?: number, capacity?: number, models?: string[] }
   bootstrap?: string[]
+  /** Bearer token the HTTP API requires. */
+  token?: string
   timeoutMs?: number
 }
 

@@ -15,7 +15,7 @@ const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
 
 /** Part order and the npm script that reruns each. */
-const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle'] as const
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz'] as const
 
 const n0 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US')
 const n1 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(1)
@@ -293,6 +293,32 @@ function idleSection (after: ResultFile | undefined, before: ResultFile | undefi
   ].filter(x => x !== '').join('\n\n')
 }
 
+function fuzzSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const statuses = Object.keys(d.statuses).sort()
+  const summary = table(
+    ['cases', 'statuses seen', 'hangs', 'dropped', 'crashes', 'contract violations', 'normal completions ok / failed', 'peer RSS before → after (max), MB', 'case ms p50 / p99 / max', 'run'],
+    [[n0(d.cases), statuses.map(s => `${s}: ${n0(d.statuses[s])}`).join(', '), String(d.hangs), String(d.dropped), String(d.crashes), String(d.violations), `${d.health.ok} / ${d.health.failed}`, `${n1(d.rssMb.before)} → ${n1(d.rssMb.after)} (${n1(d.rssMb.max)})`, `${d.caseMs.p50} / ${d.caseMs.p99} / ${d.caseMs.max}`, `${n1(d.durationMs / 1000)} s`]]
+  )
+  const targets = Object.keys(d.byTarget).sort()
+  const byTarget = table(
+    ['what the case hit', ...statuses],
+    targets.map(t => [t === 'no route' || t === 'unknown method' ? t : `\`${t}\``, ...statuses.map(s => d.byTarget[t][s] != null ? n0(d.byTarget[t][s]) : '')])
+  )
+  const problems = (d.problems as string[]).length > 0 ? `\n\nProblems (first ${d.problems.length}):\n\n${(d.problems as string[]).map(x => `- \`${x.replace(/`/g, "'").slice(0, 300)}\``).join('\n')}` : ''
+  // Sample i was taken after (i + 1) × healthEvery cases; the last one after the run.
+  const samples = (d.rssMb.samples ?? []) as number[]
+  const stride = Math.max(1, Math.floor(samples.length / 10))
+  const inLoop = Math.floor(d.cases / p.healthEvery)
+  const points = samples.flatMap((v, i) => (i + 1) % stride === 0 || i === samples.length - 1 ? [`${i < inLoop ? n0((i + 1) * p.healthEvery) : 'end'}: ${n1(v)}`] : [])
+  const heap = (d.heapMb?.samples ?? []) as number[]
+  const heapPoints = heap.flatMap((v, i) => (i + 1) % stride === 0 || i === heap.length - 1 ? [`${i < inLoop ? n0((i + 1) * p.healthEvery) : 'end'}: ${n1(v)}`] : [])
+  const rssAt = (points.length > 0 ? `\n\nPeer RSS in MB by cases run: ${points.join(' · ')}.` : '') +
+    (heapPoints.length > 0 ? `\n\nPeer live heap in MB (after a forced full collection) by cases run — a leak would climb here: ${heapPoints.join(' · ')}.` : '')
+  return `${n0(p.cases)} cases, seed ${p.seed}; peer: ${p.peer}. Answers by status, and by what the case aimed at (${n0(d.transportAnswers)} came from Node's HTTP parser before any route):\n\n${summary}\n\n${byTarget}${rssAt}${problems}`
+}
+
 const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: ResultFile) => string }> = {
   hop: { heading: '1. Hop overhead', render: hopSection },
   stream: { heading: '2. Streaming throughput', render: streamSection },
@@ -303,7 +329,8 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   embedded: { heading: '7. Embedded tiny model (issue 5, item 4)', render: embeddedSection },
   profile: { heading: '8. Where the routed path spends CPU (profile)', render: profileSection },
   chaos: { heading: '9. Chaos (issue 7): kill -9, restart and SIGSTOP under load', render: chaosSection },
-  idle: { heading: '10. Idle cost per peer (issue 12)', render: r => idleSection(r, readResults('before').get('idle.json')) }
+  idle: { heading: '10. Idle cost per peer (issue 12)', render: r => idleSection(r, readResults('before').get('idle.json')) },
+  fuzz: { heading: '11. HTTP fuzz (issue 17): random and mutated requests against every route', render: fuzzSection }
 }
 
 /** Convergence p50 with a min–max bar per N, and the 1.5 s target as a dashed line. Plain SVG, no dependency. */
@@ -372,7 +399,7 @@ export function renderReport (): string {
   out.push('')
   out.push('What a mesh hop costs, how fast the cluster converges and heals, and what a peer costs to run. Every figure on this page is read from a result file in `bench/results/` by `scripts/bench/report.ts`; each section names its file, the command and the date. Paths that are compared ran side by side in the same run (interleaved), because this machine is shared and noisy: read ratios and added milliseconds rather than absolute figures.')
   out.push('')
-  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`; the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
+  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`, `bench:fuzz`; the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
   out.push('')
 
   const chosen = PARTS.map(part => ({ part, picked: pick(results, part) })).filter(x => x.picked != null) as Array<{ part: typeof PARTS[number], picked: { r: ResultFile, file: string } }>
@@ -532,6 +559,10 @@ function highlights (results: Map<string, ResultFile>): string[] {
   if (chaos != null) {
     const d = chaos.data as any
     out.push(`Chaos (${(chaos.params as any).durationS} s, seed ${(chaos.params as any).seed}): ${n0(d.totals.sent)} requests under kill -9, restart and SIGSTOP of serving peers; ${n0(d.totals.completed)} completed, ${n0(d.totals.cleanError)} clean error(s), ${d.totals.hung} hung, ${d.totals.truncated} truncated without an error; ${n2(d.successWithCandidatePct)} % success while a serving peer was up.`)
+  }
+  const fuzz = pick(results, 'fuzz')?.r.data as any
+  if (fuzz != null) {
+    out.push(`HTTP fuzz: ${n0(fuzz.cases)} random and mutated requests to every route of one peer; ${fuzz.hangs} hung, ${fuzz.dropped} dropped, ${fuzz.crashes} crashes, ${fuzz.violations} answers outside the documented statuses and formats; its RSS went ${n1(fuzz.rssMb.before)} → ${n1(fuzz.rssMb.after)} MB.`)
   }
   const startup = pick(results, 'startup')?.r.data as any
   if (startup != null) {

@@ -101,6 +101,12 @@ program.command('start')
   .option('--request-timeout <ms>', `wall-clock bound on each completion; past it the answer ends with a timeout error; 0 = none (default ${DEFAULT_REQUEST_TIMEOUT_MS})`)
   .option('--no-continue', 'end a stream with an error when its serving peer dies mid-answer, instead of handing it to another peer serving the same model')
   .option('--max-handovers <n>', 'times one answer may be handed to another peer (default 2)')
+  .option('--models-dir <dir>', 'shared GGUF files and where pulls land (default <data-dir>/models)')
+  .option('--share-dir <dir>', 'another directory whose GGUF files are shared with the mesh; repeatable', collect)
+  .option('--share-ollama [dir]', 'share Ollama\'s model blobs (default dir $OLLAMA_MODELS or ~/.ollama/models)')
+  .option('--no-share', 'share no model files and serve no pulls')
+  .option('--share-rate <rate>', 'upload limit over all uploads, bytes/s, e.g. 50M (default unlimited)')
+  .option('--share-uploads <n>', 'chunk uploads served at once (default 4)')
   .addOption(new Option('--profile <profile>', 'membership timing profile').choices(['lan', 'test']).hideHelp())
   .action(async (options) => {
     const { runStart } = await import('./start.js')
@@ -125,6 +131,26 @@ Examples:
   .action(async (prompt: string, options) => {
     const { runComplete } = await import('./complete.js')
     await runComplete(prompt, options)
+  })
+
+program.command('pull')
+  .description('fetch a model file from the peers that hold it: chunks from several peers at once, verified by sha256, resumable')
+  .argument('<model>', 'file name (without .gguf), Ollama name:tag, or sha256 (12+ hex digits)')
+  .option('--to <dir>', 'directory to write into (default: the peer\'s models dir)')
+  .option('--into-ollama [dir]', 'also add it to an Ollama models dir (default $OLLAMA_MODELS or ~/.ollama/models) so `ollama list` shows it')
+  .option('--json', 'print progress as NDJSON events, one per line')
+  .option('--api <url>', 'the peer that pulls (its machine gets the file)', DEFAULT_API)
+  .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .addHelpText('after', `
+The peer at --api does the download; run it against the peer on this machine. Interrupted pulls
+resume from the chunks already verified. Exit 1 when no peer holds the model or the pull fails.
+
+Examples:
+  $ harombe-peer pull qwen2.5-7b-instruct-q4_k_m
+  $ harombe-peer pull 3f9c2a1b7d4e --to ~/models --json`)
+  .action(async (model: string, options) => {
+    const { runPull } = await import('./pull.js')
+    await runPull(model, options)
   })
 
 program.command('models')

@@ -8,6 +8,7 @@ import type { ListedNode } from '../client/listed-nodes.js'
 import { UsageError } from './errors.js'
 import { DEFAULT_POLICY, policyFromConfig, type RoutingPolicy } from '../routing/router.js'
 import { createBackend } from '../backends/index.js'
+import { defaultOllamaDir, type SharingOptions } from '../sharing/options.js'
 
 export interface StartFlags {
   name?: string
@@ -35,6 +36,13 @@ export interface StartFlags {
   maxHandovers?: string
   requestTimeout?: string
   profile?: 'lan' | 'test'
+  /** `--no-share` sets it false. */
+  share?: boolean
+  modelsDir?: string
+  shareDir?: string[]
+  shareOllama?: boolean | string
+  shareRate?: string
+  shareUploads?: string
 }
 
 /**
@@ -93,7 +101,13 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     drainTimeoutMs: flags.drainTimeout != null ? toNumber(flags.drainTimeout) : undefined,
     maxHandovers: flags.maxHandovers != null ? toNumber(flags.maxHandovers) : undefined,
     maxTokensCap: flags.maxTokensCap != null ? toNumber(flags.maxTokensCap) : undefined,
-    requestTimeoutMs: flags.requestTimeout != null ? toNumber(flags.requestTimeout) : undefined
+    requestTimeoutMs: flags.requestTimeout != null ? toNumber(flags.requestTimeout) : undefined,
+    share: flags.share !== false,
+    modelsDir: flags.modelsDir,
+    shareDirs: flags.shareDir,
+    shareOllama: flags.shareOllama,
+    shareRate: flags.shareRate != null ? byteRate(flags.shareRate) : undefined,
+    shareUploads: flags.shareUploads != null ? toNumber(flags.shareUploads) : undefined
   }
 
   let options: PeerOptions
@@ -168,6 +182,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     maxHandovers: options.maxHandovers,
     maxTokensCap: options.maxTokensCap,
     requestTimeoutMs: options.requestTimeoutMs,
+    ...(options.share ? { sharing: sharingOptions(options) } : {}),
     logger: log
   })
 
@@ -207,6 +222,24 @@ function entryBackendKey (entry: ClusterNode, file: string, env: NodeJS.ProcessE
   return value
 }
 
+/** `--share-rate 50M` → 50000000 (K, M, G: powers of 1000, as link speeds are written). */
+export function byteRate (text: string): number | string {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(text.trim())
+  if (m == null) return text
+  const scale = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[(m[2] ?? '').toLowerCase()] ?? 1
+  return Math.round(Number(m[1]) * scale)
+}
+
+function sharingOptions (options: PeerOptions): SharingOptions {
+  return {
+    modelsDir: resolve(options.modelsDir ?? join(options.dataDir, 'models')),
+    shareDirs: options.shareDirs.map(d => resolve(d)),
+    ...(options.shareOllama !== false ? { ollamaDir: resolve(options.shareOllama === true ? defaultOllamaDir() : options.shareOllama) } : {}),
+    ...(options.shareRate != null ? { rateBytesPerSecond: options.shareRate } : {}),
+    maxUploads: options.shareUploads
+  }
+}
+
 function toNumber (text: string): number | string {
   // Keep non-numbers as strings so validation reports the value the user typed.
   return /^-?\d+$/.test(text.trim()) ? Number(text) : text
@@ -219,5 +252,5 @@ function emptyToUndefined (value: string | undefined): string | undefined {
 function kebab (path: string): string {
   const key = path.replace(/\[\d+\]$/, '')
   const flag = key.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)
-  return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns', 'drain-timeout-ms': 'drain-timeout', 'request-timeout-ms': 'request-timeout' }[flag] ?? flag
+  return { models: 'model', 'mesh-key-file': 'mesh-key', mdns: 'no-mdns', 'drain-timeout-ms': 'drain-timeout', 'request-timeout-ms': 'request-timeout', 'share-dirs': 'share-dir', share: 'no-share' }[flag] ?? flag
 }

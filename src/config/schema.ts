@@ -210,7 +210,16 @@ export const PeerOptionsSchema = z.object({
   // 0 = no cap beyond the backend's own context; the top is what the mesh protocol carries.
   maxTokensCap: z.int(expected(`a whole number of tokens from 0 to ${MAX_REQUEST_TOKENS} (0 = no cap)`)).min(0).max(MAX_REQUEST_TOKENS).default(DEFAULT_MAX_TOKENS_CAP),
   // 0 = none; at most a day, well inside what a timer holds (2^31 ms), and longer is as good as none.
-  requestTimeoutMs: z.int(expected('a whole number of milliseconds from 0 to 86400000 (0 = none)')).min(0).max(86_400_000).default(DEFAULT_REQUEST_TIMEOUT_MS)
+  requestTimeoutMs: z.int(expected('a whole number of milliseconds from 0 to 86400000 (0 = none)')).min(0).max(86_400_000).default(DEFAULT_REQUEST_TIMEOUT_MS),
+  // Model file sharing (issue 16). Absent models dir: <data-dir>/models.
+  share: BooleanSchema.default(true),
+  modelsDir: z.string(expected('a directory path')).min(1).optional(),
+  shareDirs: z.array(z.string(expected('a directory path')).min(1), expected('a list of directories')).default(() => []),
+  // true: Ollama's default store ($OLLAMA_MODELS or ~/.ollama/models); a string: that directory
+  shareOllama: z.union([BooleanSchema, z.string().min(1)], expected('true or an Ollama models directory')).default(false),
+  // Bytes per second over all uploads; absent = unlimited (a LAN is fast, inference traffic is small)
+  shareRate: z.int(expected('a whole number of bytes per second, e.g. 50000000 or 50M')).min(1).optional(),
+  shareUploads: z.int(expected('a whole number from 1 to 64')).min(1).max(64).default(4)
 })
 
 export type PeerOptions = z.output<typeof PeerOptionsSchema>

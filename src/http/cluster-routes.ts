@@ -30,6 +30,13 @@ export function registerClusterRoutes (app: FastifyInstance, cluster: ClusterSou
       connection: 'keep-alive',
       'x-accel-buffering': 'no'
     })
+    // HEAD asks for the headers only. Node sends them with the first body write, which HEAD never
+    // makes, so the client waited for ever; and an answer never ended stalls the keep-alive
+    // connection's next request (found by the HTTP fuzz suite, issue 17).
+    if (request.method === 'HEAD') {
+      res.end()
+      return
+    }
     const send = (event: string, data: unknown): void => {
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
     }

@@ -1,6 +1,10 @@
 // The dashboard's markup and styles. Kept as strings so the page ships inside the compiled
 // module: nothing to copy at build time, nothing to fetch from a CDN on an offline LAN.
-import { DASHBOARD_SCRIPT } from './dashboard-script.js'
+import { DASHBOARD_SCRIPT as CORE_SCRIPT } from './dashboard-script.js'
+import { MODELS_CARD, MODELS_SCRIPT } from './dashboard-models.js'
+
+/** One script (the CSP allows exactly its hash): the core dashboard, then the model files card. */
+const DASHBOARD_SCRIPT = CORE_SCRIPT + MODELS_SCRIPT
 
 export const DASHBOARD_STYLE = `
 :root {
@@ -116,7 +120,7 @@ const BODY = `
   </table>
   <p class="empty" id="peers-empty">Waiting for the cluster view…</p>
 </section>
-<div class="grid">
+${MODELS_CARD}<div class="grid">
   <section class="card">
     <h2>Recent requests <small>through this peer</small></h2>
     <table>

@@ -7,9 +7,12 @@ import { ollamaError, registerOllamaRoutes } from './ollama-routes.js'
 import { harombeError, registerHarombeRoutes } from './harombe-routes.js'
 import { registerMetrics, type TimeoutCounts } from './metrics.js'
 import { readBodiesAsJson } from './json-body.js'
+import { answerClientError, lingerOnRefusedBody } from './client-errors.js'
 import { registerDashboard } from './dashboard.js'
 import { bearerTokenCheck } from './auth.js'
 import { registerRequestsRoutes } from './requests-routes.js'
+import { registerModelsRoutes } from './models-routes.js'
+import type { ModelSharing } from '../sharing/service.js'
 import { createRequestLog } from '../completion/request-log.js'
 import type { BreakerState } from '../routing/breaker.js'
 import type { GossipCounts } from '../membership/service.js'
@@ -29,6 +32,8 @@ export interface HttpServerInit {
   timeouts?: () => TimeoutCounts
   /** Completion endpoints (OpenAI, Ollama, /api/complete); absent = cluster API only. */
   completions?: CompletionService
+  /** Model file sharing (issue 16): /api/models/files, /holders, /pull, /pulls. */
+  sharing?: () => ModelSharing | undefined
   logger: Logger
   /** Request body limit; larger bodies get 413 before they are read. */
   bodyLimitBytes?: number
@@ -55,11 +60,17 @@ const OPEN_PATHS = new Set(['/healthz', '/readyz', '/'])
 /** Endpoints that read a JSON body whatever the content-type says, as Ollama does (json-body.ts). */
 const COMPLETION_PATHS = ['/v1/chat/completions', '/api/chat', '/api/generate', '/api/complete']
 
+/**
+ * Ollama's endpoints, served or not: an Ollama client calling one a peer lacks (`ollama pull`,
+ * `/api/show`) gets its 404 in Ollama's format and shows the message.
+ */
+const OLLAMA_PATHS = new Set(['/api/chat', '/api/generate', '/api/tags', '/api/version', '/api/show', '/api/ps', '/api/pull', '/api/push', '/api/create', '/api/copy', '/api/delete', '/api/embed', '/api/embeddings'])
+
 /** Each API answers errors in its own format, so clients show the message instead of a parse error. */
 function errorFor (url: string, status: number, message: string, code?: string): unknown {
   const path = url.split('?')[0] ?? ''
   if (path.startsWith('/v1/')) return openAIError(status, message, code)
-  if (['/api/chat', '/api/generate', '/api/tags', '/api/version', '/api/show', '/api/ps'].includes(path)) return ollamaError(status, message)
+  if (OLLAMA_PATHS.has(path)) return ollamaError(status, message)
   return harombeError(status, message, code)
 }
 
@@ -69,7 +80,13 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
     bodyLimit: init.bodyLimitBytes ?? 4 * 1024 * 1024,
     // SSE streams stay open for hours; only idle keep-alive sockets are timed out.
     keepAliveTimeout: 65_000,
-    forceCloseConnections: true
+    forceCloseConnections: true,
+    // Requests the HTTP parser cannot read: answered, then a lingering close (client-errors.ts).
+    clientErrorHandler: answerClientError,
+    // A path with a broken %-escape never reaches a route or the error handler: answer it in the API's format too.
+    frameworkErrors: (err, request, reply) => {
+      void (reply as FastifyReply).code(400).send(errorFor(request.url, 400, err.message, 'bad_request'))
+    }
   })
   let baseUrl = ''
 
@@ -89,8 +106,10 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   const requestLog = createRequestLog()
   registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts })
   registerDashboard(app)
+  if (init.sharing != null) registerModelsRoutes(app, init.sharing)
+  // Before any route reads a body: completion bodies are JSON whatever their content-type, and a 404 reads none.
+  readBodiesAsJson(app, init.completions != null ? COMPLETION_PATHS : [])
   if (init.completions != null) {
-    readBodiesAsJson(app, COMPLETION_PATHS)
     registerOpenAIRoutes(app, requestLog.wrap(init.completions, 'openai'))
     registerOllamaRoutes(app, requestLog.wrap(init.completions, 'ollama'))
     registerHarombeRoutes(app, requestLog.wrap(init.completions, 'harombe'))
@@ -106,6 +125,7 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
     if (status >= 500) init.logger.error({ err }, 'request failed')
     const message = status === 413 ? `request body is larger than ${app.initialConfig.bodyLimit} bytes` : err.message
     const code = status === 413 ? 'body_too_large' : status === 400 ? 'bad_request' : undefined
+    if (status === 413) lingerOnRefusedBody(request.raw, reply)
     await reply.code(status).send(errorFor(request.url, status, message, code))
   })
 

@@ -26,6 +26,7 @@ export const AnnouncementSchema = z.object({
   models: z.array(printable(1, 256)).max(64),
   digests: z.record(printable(1, 256), z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits'))
     .refine(d => Object.keys(d).length <= 64, 'more than 64 digests').optional(),
+  files: z.array(z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits')).max(32).optional(),
   tier: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   enabled: z.boolean(),
   // capacity 0 is a routing-only peer (no backend), not an error.
@@ -166,7 +167,9 @@ export function announcementSigningBytes (ann: Announcement): Uint8Array {
     'harombe/announcement/1', ann.peer_id, ann.name, ann.incarnation, ann.seq, ann.state, ann.models, ann.tier,
     ann.enabled, [ann.load.active, ann.load.queued, ann.load.capacity], ann.api_port, ann.addrs, ann.version,
     // Only when present, so announcements without digests keep the bytes older peers sign
-    ...(ann.digests != null ? [Object.entries(ann.digests).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)] : [])
+    ...(ann.digests != null ? [Object.entries(ann.digests).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)] : []),
+    // Tagged, so a files list can never be read as a digests list (both are optional)
+    ...(ann.files != null ? [['files', ...ann.files]] : [])
   ]))
 }
 

@@ -10,6 +10,8 @@ export interface SelfDescription {
   models: string[]
   /** Digests of (some of) `models`, 16 hex digits each; absent or empty when the backend reports none. */
   digests?: Record<string, string>
+  /** Short sha256s of shared model files (sharing/constants.ts bounds them); absent or empty when none. */
+  files?: string[]
   tier: Tier
   enabled: boolean
   load: Load
@@ -71,6 +73,7 @@ export class SelfAnnouncer {
       state,
       models: d.models,
       ...(d.digests != null && Object.keys(d.digests).length > 0 ? { digests: d.digests } : {}),
+      ...(d.files != null && d.files.length > 0 ? { files: d.files } : {}),
       tier: d.tier,
       enabled: d.enabled,
       load: d.load,

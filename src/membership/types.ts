@@ -23,6 +23,11 @@ export interface Announcement {
    * shortened to 16 hex digits: a handover continues an answer only on the same model.
    */
   digests?: Record<string, string>
+  /**
+   * Model files this peer shares (issue 16), as the first 16 hex digits of their sha256, at most 32:
+   * enough to find holders; names, sizes and full hashes come from its `/harombe/models/1.0.0` catalogue.
+   */
+  files?: string[]
   tier: Tier
   enabled: boolean
   load: Load

@@ -518,6 +518,9 @@ describe('config', () => {
         profile: 'lan',
         logLevel: 'info',
         drainTimeoutMs: 10_000,
+        maxHandovers: 2,
+        maxTokensCap: 8_192,
+        requestTimeoutMs: 600_000,
         jsonLogs: false
       })
     })

@@ -89,3 +89,26 @@ describe('start options from the node entry', () => {
     assert.deepEqual(listedNodes.map(n => [n.name, n.enabled, n.models]), [['mac', true, ['qwen2.5:3b']], ['gpu', true, ['big', 'bigger']], ['tiny', false, ['mine']]])
   })
 })
+
+describe('start options: --max-tokens-cap and --request-timeout (issue 17)', () => {
+  const cases: Array<{ flags: Pick<StartFlags, 'maxTokensCap' | 'requestTimeout'>, expected: [number, number] | string }> = [
+    { flags: {}, expected: [8192, 600_000] },
+    { flags: { maxTokensCap: '512', requestTimeout: '30000' }, expected: [512, 30_000] },
+    { flags: { maxTokensCap: '0', requestTimeout: '0' }, expected: [0, 0] },
+    { flags: { maxTokensCap: '-1' }, expected: '--max-tokens-cap: expected a whole number of tokens from 0 to 100000000 (0 = no cap)' },
+    { flags: { maxTokensCap: 'lots' }, expected: '--max-tokens-cap: expected a whole number of tokens from 0 to 100000000 (0 = no cap)' },
+    { flags: { requestTimeout: '10m' }, expected: '--request-timeout: expected a whole number of milliseconds from 0 to 86400000 (0 = none)' },
+    { flags: { requestTimeout: '86400001' }, expected: '--request-timeout: expected a whole number of milliseconds from 0 to 86400000 (0 = none)' }
+  ]
+  for (const c of cases) {
+    it(`should resolve ${JSON.stringify(c.flags)} to ${JSON.stringify(c.expected)}`, async () => {
+      const resolved = resolveStartOptions({ name: 'n', dataDir: tmpdir(), ...c.flags }, {})
+      if (typeof c.expected === 'string') {
+        await assert.rejects(resolved, (err: Error) => err.name === 'UsageError' && err.message === c.expected)
+        return
+      }
+      const { options } = await resolved
+      assert.deepEqual([options.maxTokensCap, options.requestTimeoutMs], c.expected)
+    })
+  }
+})
