@@ -1,3 +1,4 @@
+import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
 import { z } from 'zod'
 import type { Decoded } from '../membership/announcement.js'
 import type { Load, Tier } from '../membership/types.js'
@@ -91,7 +92,7 @@ const CompletionRequestSchema = z.object({
   messages: z.array(ChatMessageSchema).min(1).max(100_000),
   tools: z.array(ToolDefinitionSchema).max(1_024).optional(),
   temperature: z.number().min(0).max(2).optional(),
-  max_tokens: z.number().int().positive().max(100_000_000).optional(),
+  max_tokens: z.number().int().positive().max(MAX_REQUEST_TOKENS).optional(),
   model: name.optional(),
   tier: tier.optional(),
   stop: z.array(z.string().min(1).max(256)).max(16).optional(),
