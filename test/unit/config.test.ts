@@ -521,7 +521,11 @@ describe('config', () => {
         maxHandovers: 2,
         maxTokensCap: 8_192,
         requestTimeoutMs: 600_000,
-        jsonLogs: false
+        jsonLogs: false,
+        share: true,
+        shareDirs: [],
+        shareOllama: false,
+        shareUploads: 4
       })
     })
 
