@@ -96,7 +96,8 @@ export function createProber (init: ProberInit): Prober {
       }
     }
     // Sub-millisecond where the clock has it: a loopback or LAN round trip is well under 1 ms.
-    const now = clock.precise ?? clock.now
+    // Called through the clock: a virtual clock's methods need their `this`.
+    const now = (): number => clock.precise?.() ?? clock.now()
     const started = now()
     const reply = await request(target, init.ping(target), timeoutMs)
     return { reply, rtt: now() - started }
