@@ -1,6 +1,7 @@
 // A wall-clock bound on work: `--request-timeout`. A completion that runs past it is aborted with
 // a clean error (TimeoutError, 504), so a stream ends with an error event in its API's format
 // rather than never — whether the client hangs on, the backend stalls, or the model never stops.
+import { runLinked } from '../util/linked-abort.js'
 import type { CompletionError } from './errors.js'
 
 export interface DeadlineInit {
@@ -27,23 +28,14 @@ export function createDeadline (init: DeadlineInit): Deadline {
     async run (signal, work) {
       if (timeoutMs === 0) return await work(signal)
       const controller = new AbortController()
-      // Forwarded by hand, as in drain.ts: AbortSignal.any() on every completion showed up in the routed-path profile.
-      const forward = (): void => { controller.abort(signal.reason) }
-      if (signal.aborted) forward()
-      else signal.addEventListener('abort', forward, { once: true })
       const timer = setTimeout(() => {
         expired++
         controller.abort(init.error(timeoutMs))
       }, timeoutMs)
       try {
-        return await work(controller.signal)
-      } catch (err) {
-        // The work's own error after our abort (often AbortedError "client went away") says less than why we aborted.
-        if (controller.signal.aborted && !signal.aborted) throw controller.signal.reason
-        throw err
+        return await runLinked(signal, controller, work)
       } finally {
         clearTimeout(timer)
-        signal.removeEventListener('abort', forward)
       }
     }
   }

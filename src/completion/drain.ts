@@ -1,6 +1,7 @@
 // Graceful shutdown's drain: work already running may finish (up to a deadline), new work is
 // refused at once, and whatever still runs at the deadline is aborted with a clean error — a
 // stream then ends with an error trailer or event, never a silent truncation.
+import { runLinked } from '../util/linked-abort.js'
 import { withComplete } from './backend-wrapper.js'
 import type { CompletionError } from './errors.js'
 import type { Backend } from './types.js'
@@ -66,20 +67,10 @@ export function createDrain (init: DrainInit): Drain {
     async run (signal, work) {
       if (drained != null) throw init.refuse()
       const controller = new AbortController()
-      // Forwarded by hand: AbortSignal.any() on every completion showed up in the routed-path
-      // profile (its signals are tracked weakly until garbage collection).
-      const forward = (): void => { controller.abort(signal.reason) }
-      if (signal.aborted) forward()
-      else signal.addEventListener('abort', forward, { once: true })
       running.add(controller)
       try {
-        return await work(controller.signal)
-      } catch (err) {
-        // The work's own error after our abort (often a bare AbortError) says less than why we aborted.
-        if (controller.signal.aborted && !signal.aborted) throw controller.signal.reason
-        throw err
+        return await runLinked(signal, controller, work)
       } finally {
-        signal.removeEventListener('abort', forward)
         running.delete(controller)
         if (running.size === 0) for (const wake of [...idleWaiters]) wake()
       }
