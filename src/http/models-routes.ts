@@ -71,6 +71,13 @@ export function registerModelsRoutes (app: FastifyInstance, sharing: () => Model
       return
     }
     const body = parsed.data
+    // A path on this machine is the caller's to choose only when the caller is on this machine (the
+    // CLI's `pull --to` / `--into-ollama`): over the network a token would otherwise let anyone
+    // write files wherever the peer process may. Remote callers pull into the models dir.
+    if ((body.to != null || body.into_ollama != null) && !isLoopback(request.socket.remoteAddress)) {
+      await reply.code(403).send(harombeError(403, '`to` and `into_ollama` are accepted only from this machine (loopback); a remote pull goes to the peer\'s models dir', 'forbidden'))
+      return
+    }
     const record: PullRecord = { model: body.model, started_at: new Date().toISOString(), last: { type: 'progress', bytes: 0, total: 0, transferred: 0, rate: 0, eta_s: null, sources: [] } }
     recent.push(record)
     if (recent.length > RECENT_PULLS) recent.shift()
@@ -91,4 +98,11 @@ export function registerModelsRoutes (app: FastifyInstance, sharing: () => Model
     }
     reply.raw.end()
   })
+}
+
+/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopback (address: string | undefined): boolean {
+  if (address == null) return false
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4)
 }
