@@ -15,7 +15,7 @@ const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
 
 /** Part order and the npm script that reruns each. */
-const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz'] as const
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull'] as const
 
 const n0 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US')
 const n1 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(1)
@@ -330,7 +330,30 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   profile: { heading: '8. Where the routed path spends CPU (profile)', render: profileSection },
   chaos: { heading: '9. Chaos (issue 7): kill -9, restart and SIGSTOP under load', render: chaosSection },
   idle: { heading: '10. Idle cost per peer (issue 12)', render: r => idleSection(r, readResults('before').get('idle.json')) },
-  fuzz: { heading: '11. HTTP fuzz (issue 17): random and mutated requests against every route', render: fuzzSection }
+  fuzz: { heading: '11. HTTP fuzz (issue 17): random and mutated requests against every route', render: fuzzSection },
+  rtt: { heading: '12. Round-trip estimate and new-stream cost (issue 15)', render: rttSection },
+  pull: { heading: '13. Models over the mesh (issue 16): `harombe-peer pull`', render: pullSection }
+}
+
+function rttSection (r: ResultFile): string {
+  const d = r.data as any
+  const row = (label: string, s: any): string[] => [label, String(s.p50), String(s.p99), String(s.max), n0(s.n)]
+  return table(['what (ms)', 'p50', 'p99', 'max', 'n'], [
+    ['membership RTT estimate a→b / b→a (median of recent probes)', `${String(d.meshRttMs['a→b'])} / ${String(d.meshRttMs['b→a'])}`, '', '', ''],
+    row('plain TCP echo between two processes', d.tcpEchoMs),
+    row('new stream, full negotiation', d.newStreamFullNegotiationMs),
+    row('new stream, optimistic (as the completion pool)', d.newStreamOptimisticMs)
+  ])
+}
+
+function pullSection (r: ResultFile): string {
+  const d = r.data as any
+  const rows: string[][] = []
+  if (d.one != null) rows.push(['one source', `${n1(d.one.bytes / 1048576)} MiB`, `${d.one.pull_mb_s} MB/s`, `node:net copy ${d.one.tcp_mb_s} MB/s (× ${d.one.ratio})`])
+  if (d.three != null) rows.push(['three sources, each limited', `${n1(d.three.bytes / 1048576)} MiB`, `${d.three.three_mb_s} MB/s`, `one limited source ${d.three.one_mb_s} MB/s (× ${d.three.speedup}); chunks per source ${(d.three.sources as Array<[string, number]>).map(([n, c]) => `${n} ${c}`).join(', ')}`])
+  if (d.resume != null) rows.push(['resume after kill -9 at 50 %', `${n1(d.resume.bytes / 1048576)} MiB`, `rerun moved ${Math.round(d.resume.rerun_fraction * 1000) / 10} %`, `${n1(d.resume.resumed_bytes / 1048576)} MiB kept from the partial file`])
+  if (d.startup != null) rows.push(['start with a 2 GiB file to hash', '', `ready ${d.startup.with_2gib_ready_ms} ms`, `empty models dir ${d.startup.empty_ready_ms} ms; still hashing at ready: ${String(d.startup.still_hashing_at_ready)}`])
+  return table(['case', 'size', 'measured', 'compared with'], rows)
 }
 
 /** Convergence p50 with a min–max bar per N, and the 1.5 s target as a dashed line. Plain SVG, no dependency. */
@@ -399,7 +422,7 @@ export function renderReport (): string {
   out.push('')
   out.push('What a mesh hop costs, how fast the cluster converges and heals, and what a peer costs to run. Every figure on this page is read from a result file in `bench/results/` by `scripts/bench/report.ts`; each section names its file, the command and the date. Paths that are compared ran side by side in the same run (interleaved), because this machine is shared and noisy: read ratios and added milliseconds rather than absolute figures.')
   out.push('')
-  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`, `bench:fuzz`; the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
+  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`, `bench:fuzz`, `bench:rtt`, `bench:pull` (section 13, not part of `npm run bench`: it moves a few GiB); the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
   out.push('')
 
   const chosen = PARTS.map(part => ({ part, picked: pick(results, part) })).filter(x => x.picked != null) as Array<{ part: typeof PARTS[number], picked: { r: ResultFile, file: string } }>
