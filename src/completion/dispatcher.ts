@@ -161,6 +161,17 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
           }
           const refused = refuseHandover(err, attemptRequest, { enabled: continueOn, handovers: passedThrough.length, maxHandovers: continuation.maxHandovers, delivered: delivered.text })
           const next = refused == null ? handoverCandidates(model, candidate, tried) : []
+          if (next.length === 0 && options.onDelta == null && err.retryable) {
+            // A whole (non-streamed) answer has shown the client nothing yet: it can start over
+            // elsewhere, as before continuation existed, whatever stopped the handover.
+            delivered.text = ''
+            delivered.tokens = 0
+            handing = undefined
+            passedThrough.length = 0
+            init.logger?.warn({ peer: candidate.id, code: err.code }, `${candidate.name} failed mid-answer (${err.message}); starting the answer over on the next peer`)
+            lastError = err
+            continue
+          }
           if (next.length === 0) {
             if (refused == null) init.logger?.warn({ peer: candidate.id }, `${candidate.name} failed after ${delivered.tokens} token(s) and no other peer serves ${model}: ${err.message}`)
             throw err

@@ -207,4 +207,23 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
     assert.equal(openaiText(text).errors.length, 1)
     assert.equal(heirNode.mock?.chatRequests().length, 0)
   })
+
+  it('should start a whole (non-streamed) answer over on another peer when it cannot be continued (a request with tools)', async () => {
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }]
+    const messages = [
+      { role: 'user', content: 'look it up' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'x' }
+    ]
+    const [entry, victim, heirNode] = await cluster.start(specs('openai').map(s => s.name === 'victim' ? { ...s, behavior: { ...s.behavior, answerTool: () => VICTIM_TOKENS } } : s))
+    if (entry == null || victim == null || heirNode == null) throw new Error('cluster did not start')
+    const pending = postJson(`${entry.api}/v1/chat/completions`, { model: MODEL, tier: 1, messages, tools }, { timeoutMs: 20_000 })
+    await new Promise(resolve => setTimeout(resolve, 25 * 8))
+    await victim.peer.crash()
+    const res = await pending
+    assert.equal(res.status, 200)
+    const body = await res.json() as any
+    assert.equal(body.choices[0].message.content, 'The tool said: x', 'the heir answered from the start')
+    assert.equal((lastChat(heirNode)?.body?.messages as Array<{ role: string }>).at(-1)?.role, 'tool', 'no prefix: started over')
+  })
 })
