@@ -107,7 +107,7 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       const onClientAbort = (): void => { attempt.abort(new AbortedError('client went away')) }
       options.signal.addEventListener('abort', onClientAbort, { once: true })
       // After the first token a dead peer's stream fails by itself (its connection is closed).
-      if (candidate.via !== 'local') watch.add(attempt, candidate)
+      if (candidate.via !== 'local') watch.add(attempt, candidate, model)
       let committed = false
       let text = ''
       let tokens = 0
@@ -226,23 +226,31 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
 /**
  * Attempts still waiting for their first token on a remote peer, checked together every
  * PEER_CHECK_MS by one timer that runs only while there are any (a timer per attempt showed in
- * the routed-path profile). Only the verdict aborts, not suspicion: a suspect peer may merely be
- * slow (a busy host), and abandoning the only candidate turns a short wait into a 503. A peer that
- * left drains the work it already accepted.
+ * the routed-path profile). A dead verdict aborts the wait. Suspicion aborts it only when another
+ * alive peer serves the same model: a suspect peer may merely be slow (a busy host), and abandoning
+ * the only candidate turns a short wait into a 503, but a frozen one (SIGSTOP, a VM pause) must
+ * not hold a request until its verdict when someone else could answer now (issue 7: routed around
+ * within 3 s). A peer that left drains the work it already accepted.
  */
-function watchWaitingAttempts (candidates: () => RouteCandidate[]): { add: (attempt: AbortController, candidate: RouteCandidate) => void, remove: (attempt: AbortController) => void } {
-  const waiting = new Map<AbortController, RouteCandidate>()
+function watchWaitingAttempts (candidates: () => RouteCandidate[]): { add: (attempt: AbortController, candidate: RouteCandidate, model: string) => void, remove: (attempt: AbortController) => void } {
+  const waiting = new Map<AbortController, { candidate: RouteCandidate, model: string }>()
   let timer: NodeJS.Timeout | undefined
   const check = (): void => {
-    const dead = new Set(candidates().filter(c => c.state === 'dead').map(c => c.id))
-    if (dead.size === 0) return
-    for (const [attempt, candidate] of waiting) {
-      if (dead.has(candidate.id)) attempt.abort(new UnavailableError(`${candidate.name} became dead before its first token`))
+    const all = candidates()
+    const states = new Map(all.map(c => [c.id, c.state]))
+    if (!all.some(c => c.state === 'dead' || c.state === 'suspect')) return
+    for (const [attempt, { candidate, model }] of waiting) {
+      const state = states.get(candidate.id)
+      if (state === 'dead') {
+        attempt.abort(new UnavailableError(`${candidate.name} became dead before its first token`))
+      } else if (state === 'suspect' && all.some(c => c.id !== candidate.id && c.state === 'alive' && c.enabled && c.models.includes(model))) {
+        attempt.abort(new UnavailableError(`${candidate.name} became suspect before its first token, and another peer serves ${model}`))
+      }
     }
   }
   return {
-    add (attempt, candidate) {
-      waiting.set(attempt, candidate)
+    add (attempt, candidate, model) {
+      waiting.set(attempt, { candidate, model })
       if (timer == null) {
         timer = setInterval(check, PEER_CHECK_MS)
         timer.unref()
