@@ -1,22 +1,16 @@
 import { isOversize } from './announcement.js'
 import { compareVersion } from './view.js'
 import { MAX_ANNOUNCEMENT_BYTES } from '../mesh/constants.js'
-import type { Announcement, Load, Tier } from './types.js'
+import type { Announcement } from './types.js'
 import type { Logger } from '../log.js'
 
-/** What this peer says about itself; membership adds identity and versions. */
-export interface SelfDescription {
-  name: string
-  models: string[]
-  /** Digests of (some of) `models`, 16 hex digits each; absent or empty when the backend reports none. */
-  digests?: Record<string, string>
-  /** Short sha256s of shared model files (sharing/constants.ts bounds them); absent or empty when none. */
-  files?: string[]
-  tier: Tier
-  enabled: boolean
-  load: Load
+/**
+ * What this peer says about itself: the announcement's own fields (documented there) without
+ * identity, versions, addresses and signature, which membership adds; digests and files are left
+ * out of the announcement when empty.
+ */
+export type SelfDescription = Pick<Announcement, 'name' | 'models' | 'digests' | 'files' | 'tier' | 'enabled' | 'load' | 'version'> & {
   apiPort: number
-  version: string
 }
 
 /** Signs our announcements and checks others' (the simulator's is a stand-in; the peer's is Ed25519). */
