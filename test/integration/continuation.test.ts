@@ -41,6 +41,35 @@ async function readAll (res: Response, onText: (text: string) => void): Promise<
   }
 }
 
+/** Reads the whole streamed body, crashing `victim` once `countDeltas` of what arrived reaches BEFORE_KILL. */
+async function readKilling (res: Response, victim: ClusterNode, countDeltas: (text: string) => number): Promise<string> {
+  let killed = false
+  const text = await readAll(res, so => {
+    if (!killed && countDeltas(so) >= BEFORE_KILL) {
+      killed = true
+      void victim.peer.crash()
+    }
+  })
+  assert.ok(killed, 'the victim was killed mid-stream')
+  return text
+}
+
+/** The victim's tokens (` v0`, ` v1`…) in a text. */
+const victimTokens = (text: string): number => text.split(' v').length - 1
+
+/** Victim deltas in an OpenAI SSE body so far. */
+const openaiDeltas = (so: string): number => victimTokens(openaiText(so).content)
+
+/** A request whose last message is a tool result: the mocks answer it in text, so the victim streams it. */
+const TOOLS = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }]
+const AFTER_TOOL_CALL = [
+  { role: 'user', content: 'look it up' },
+  { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+  { role: 'tool', tool_call_id: 'c1', content: 'x' }
+]
+/** The cluster where the victim streams its long answer to a tool result too. */
+const victimAnswersTools = (): NodeSpec[] => specs('openai').map(s => s.name === 'victim' ? { ...s, behavior: { ...s.behavior, answerTool: () => VICTIM_TOKENS } } : s)
+
 const openaiText = (body: string): { content: string, finish: unknown[], usage: any, errors: unknown[], ids: Set<string>, done: boolean } => {
   const data = sseData(body)
   const chunks = data.filter(d => d !== '[DONE]').map(d => JSON.parse(d))
@@ -66,21 +95,13 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
     const res = await postJson(`${entry.api}${path}`, { model: MODEL, tier: 1, stream: true, ...body }, { timeoutMs: 20_000 })
     assert.equal(res.status, 200)
     assert.equal(res.headers.get('x-harombe-node'), 'victim', 'the first peer is the one the header names')
-    let killed = false
-    const text = await readAll(res, so => {
-      if (!killed && countDeltas(so) >= BEFORE_KILL) {
-        killed = true
-        void victim.peer.crash()
-      }
-    })
-    assert.ok(killed, 'the victim was killed mid-stream')
-    return { text, victim, heirNode }
+    return { text: await readKilling(res, victim, countDeltas), victim, heirNode }
   }
 
   for (const echo of [false, true]) {
     it(`should continue an OpenAI SSE stream on the heir with the delivered prefix${echo ? ' (a server that echoes the prefix, as llama-server does)' : ''}`, async () => {
       const { text, heirNode } = await killMidStream('openai', '/v1/chat/completions', { messages: [{ role: 'user', content: 'count' }], stream_options: { include_usage: true } },
-        so => openaiText(so).content.split(' v').length - 1, { behavior: { echoPrefix: echo } })
+        openaiDeltas, { behavior: { echoPrefix: echo } })
       const answer = openaiText(text)
       assert.equal(answer.errors.length, 0, `no error event: ${text}`)
       assert.ok(answer.done, 'the stream ends with [DONE]')
@@ -95,13 +116,13 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
       assert.equal(answer.content, (prefix?.content ?? '') + HEIR_TOKENS.join(''), 'delivered prefix + continuation, nothing twice, nothing missing')
       assert.deepEqual(answer.finish, ['stop'], 'one finish_reason')
       assert.equal(answer.ids.size, 1, 'one id')
-      const delivered = (prefix?.content ?? '').split(' v').length - 1
+      const delivered = victimTokens(prefix?.content ?? '')
       assert.equal(answer.usage?.completion_tokens, delivered + HEIR_TOKENS.length, 'completion tokens of both attempts')
     })
   }
 
   it('should continue an Ollama NDJSON stream the same way', async () => {
-    const count = (so: string): number => ndjson(so.slice(0, so.lastIndexOf('\n') + 1)).map((l: any) => l.message?.content ?? '').join('').split(' v').length - 1
+    const count = (so: string): number => victimTokens(ndjson(so.slice(0, so.lastIndexOf('\n') + 1)).map((l: any) => l.message?.content ?? '').join(''))
     const { text, heirNode } = await killMidStream('ollama', '/api/chat', { messages: [{ role: 'user', content: 'count' }] }, count)
     const lines = ndjson(text)
     assert.equal(lines.filter((l: any) => l.error != null).length, 0, `no error line: ${text}`)
@@ -112,7 +133,7 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
     assert.equal(prefix?.role, 'assistant')
     const content = lines.map((l: any) => l.message?.content ?? '').join('')
     assert.equal(content, (prefix?.content ?? '') + HEIR_TOKENS.join(''))
-    assert.equal(final?.eval_count, (prefix?.content ?? '').split(' v').length - 1 + HEIR_TOKENS.length)
+    assert.equal(final?.eval_count, victimTokens(prefix?.content ?? '') + HEIR_TOKENS.length)
   })
 
   it('should continue a harombe /api/complete stream and say who finished it', async () => {
@@ -143,7 +164,7 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
 
   it('should never continue on a peer serving another model, and end the stream with the error', async () => {
     const { text, heirNode } = await killMidStream('openai', '/v1/chat/completions', { messages: [{ role: 'user', content: 'count' }] },
-      so => openaiText(so).content.split(' v').length - 1, { behavior: { models: ['other-model'] } })
+      openaiDeltas, { behavior: { models: ['other-model'] } })
     const answer = openaiText(text)
     assert.equal(answer.errors.length, 1, 'the stream ends with an error event')
     assert.equal(heirNode.mock?.chatRequests().length, 0, 'the peer with another model got nothing')
@@ -158,13 +179,7 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
       // Digests are announced with the models: wait until the entry peer has both
       await waitForView(entry.peer, cl => cl.peers.filter(p => p.name !== 'entry' && p.models.includes(MODEL)).length === 2, 5_000, 'both serving')
       const res = await postJson(`${entry.api}/api/chat`, { model: MODEL, tier: 1, messages: [{ role: 'user', content: 'count' }] }, { timeoutMs: 20_000 })
-      let killed = false
-      const text = await readAll(res, so => {
-        if (!killed && ndjson(so.slice(0, so.lastIndexOf('\n') + 1)).length >= BEFORE_KILL) {
-          killed = true
-          void victim.peer.crash()
-        }
-      })
+      const text = await readKilling(res, victim, so => ndjson(so.slice(0, so.lastIndexOf('\n') + 1)).length)
       const lines = ndjson(text)
       assert.equal(lines.some((l: any) => l.error != null), !same, text)
       assert.equal(heirNode.mock?.chatRequests().length, same ? 1 : 0)
@@ -175,49 +190,24 @@ describe('continuation: an answer handed to another peer when its peer dies mid-
     const [entry, victim, heirNode] = await cluster.start(specs('openai'))
     if (entry == null || victim == null || heirNode == null) throw new Error('cluster did not start')
     const res = await postJson(`${entry.api}/v1/chat/completions`, { model: MODEL, tier: 1, stream: true, messages: [{ role: 'user', content: 'count' }] }, { timeoutMs: 20_000, headers: { 'x-harombe-continue': 'off' } })
-    let killed = false
-    const text = await readAll(res, so => {
-      if (!killed && openaiText(so).content.split(' v').length - 1 >= BEFORE_KILL) {
-        killed = true
-        void victim.peer.crash()
-      }
-    })
+    const text = await readKilling(res, victim, openaiDeltas)
     assert.equal(openaiText(text).errors.length, 1, 'ends with the error, as asked')
     assert.equal(heirNode.mock?.chatRequests().length, 0)
   })
 
   it('should end a stream of a request with tools with the error (tool calls are never continued)', async () => {
-    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }]
-    // The last message is a tool result, so the mocks answer in text (and the victim streams it)
-    const messages = [
-      { role: 'user', content: 'look it up' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
-      { role: 'tool', tool_call_id: 'c1', content: 'x' }
-    ]
-    const [entry, victim, heirNode] = await cluster.start(specs('openai').map(s => s.name === 'victim' ? { ...s, behavior: { ...s.behavior, answerTool: () => VICTIM_TOKENS } } : s))
+    const [entry, victim, heirNode] = await cluster.start(victimAnswersTools())
     if (entry == null || victim == null || heirNode == null) throw new Error('cluster did not start')
-    const res = await postJson(`${entry.api}/v1/chat/completions`, { model: MODEL, tier: 1, stream: true, messages, tools }, { timeoutMs: 20_000 })
-    let killed = false
-    const text = await readAll(res, so => {
-      if (!killed && openaiText(so).content.split(' v').length - 1 >= BEFORE_KILL) {
-        killed = true
-        void victim.peer.crash()
-      }
-    })
+    const res = await postJson(`${entry.api}/v1/chat/completions`, { model: MODEL, tier: 1, stream: true, messages: AFTER_TOOL_CALL, tools: TOOLS }, { timeoutMs: 20_000 })
+    const text = await readKilling(res, victim, openaiDeltas)
     assert.equal(openaiText(text).errors.length, 1)
     assert.equal(heirNode.mock?.chatRequests().length, 0)
   })
 
   it('should start a whole (non-streamed) answer over on another peer when it cannot be continued (a request with tools)', async () => {
-    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: {} } } }]
-    const messages = [
-      { role: 'user', content: 'look it up' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
-      { role: 'tool', tool_call_id: 'c1', content: 'x' }
-    ]
-    const [entry, victim, heirNode] = await cluster.start(specs('openai').map(s => s.name === 'victim' ? { ...s, behavior: { ...s.behavior, answerTool: () => VICTIM_TOKENS } } : s))
+    const [entry, victim, heirNode] = await cluster.start(victimAnswersTools())
     if (entry == null || victim == null || heirNode == null) throw new Error('cluster did not start')
-    const pending = postJson(`${entry.api}/v1/chat/completions`, { model: MODEL, tier: 1, messages, tools }, { timeoutMs: 20_000 })
+    const pending = postJson(`${entry.api}/v1/chat/completions`, { model: MODEL, tier: 1, messages: AFTER_TOOL_CALL, tools: TOOLS }, { timeoutMs: 20_000 })
     await new Promise(resolve => setTimeout(resolve, 25 * 8))
     await victim.peer.crash()
     const res = await pending
