@@ -111,12 +111,16 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   }
 
   const disabled = init.disabledNames ?? new Set<string>()
-  const disabledByFile = (c: RouteCandidate): RouteCandidate => disabled.has(c.name) ? { ...c, enabled: false } : c
+  // One pass per request over the view's candidates: the freshest load, and the cluster file's switch.
+  const adjust = (c: RouteCandidate): RouteCandidate => {
+    const fresh = withFreshestLoad(c)
+    return disabled.has(fresh.name) ? { ...fresh, enabled: false } : fresh
+  }
 
   const service = createDispatcher({
     selfId,
     candidates: () => [
-      ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(withFreshestLoad).map(disabledByFile),
+      ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(adjust),
       ...(init.extraCandidates?.() ?? [])
     ],
     policy: init.policy,
