@@ -1,5 +1,6 @@
 import type { Backend } from '../completion/types.js'
 import type { Logger } from '../log.js'
+import { SHORT_DIGEST_HEX } from '../mesh/constants.js'
 import { decideModels, describeBackend, ModelNotServedError, modelNotServedMessage, type Listing } from './served-models.js'
 
 export interface ModelWatchInit {
@@ -30,15 +31,12 @@ export interface ModelWatch {
   digests: () => Record<string, string>
 }
 
-/** Announced digests: 16 hex digits tell model versions apart and keep the announcement small. */
-export const ANNOUNCED_DIGEST_LENGTH = 16
-
 /** Pure: the short digests of `models` among what the backend reports. */
 export function announcedDigests (models: readonly string[], reported: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const out: Record<string, string> = {}
   for (const model of models) {
     const digest = reported?.[model]?.toLowerCase()
-    if (digest != null && /^[0-9a-f]{16,}$/.test(digest)) out[model] = digest.slice(0, ANNOUNCED_DIGEST_LENGTH)
+    if (digest != null && digest.length >= SHORT_DIGEST_HEX && /^[0-9a-f]+$/.test(digest)) out[model] = digest.slice(0, SHORT_DIGEST_HEX)
   }
   return out
 }

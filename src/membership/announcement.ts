@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES } from '../mesh/constants.js'
+import { MAX_ANNOUNCED_FILES, MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES, SHORT_DIGEST_HEX } from '../mesh/constants.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Announcement, MemberState } from './types.js'
 
@@ -16,6 +16,8 @@ const count = z.number().int().min(0).max(1_000_000)
 const printable = (min: number, max: number): z.ZodString =>
   z.string().min(min).max(max).regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, 'contains control characters')
 
+const shortDigest = z.string().regex(new RegExp(`^[0-9a-f]{${SHORT_DIGEST_HEX}}$`), `expected ${SHORT_DIGEST_HEX} hex digits`)
+
 export const AnnouncementSchema = z.object({
   peer_id: z.string().min(1).max(128),
   name: printable(1, 128),
@@ -24,9 +26,9 @@ export const AnnouncementSchema = z.object({
   seq: z.number().int().min(0),
   state: z.enum(['alive', 'leaving']),
   models: z.array(printable(1, 256)).max(64),
-  digests: z.record(printable(1, 256), z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits'))
+  digests: z.record(printable(1, 256), shortDigest)
     .refine(d => Object.keys(d).length <= 64, 'more than 64 digests').optional(),
-  files: z.array(z.string().regex(/^[0-9a-f]{16}$/, 'expected 16 hex digits')).max(32).optional(),
+  files: z.array(shortDigest).max(MAX_ANNOUNCED_FILES).optional(),
   tier: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   enabled: z.boolean(),
   // capacity 0 is a routing-only peer (no backend), not an error.

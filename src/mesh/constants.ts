@@ -15,6 +15,16 @@ export const SWIM_MAX_STREAMS = 32
 /** Announcements above this size are rejected: a near-4 MiB gossip message kills the link (LIBP2P-NOTES 5). */
 export const MAX_ANNOUNCEMENT_BYTES = 4 * 1024
 
+/**
+ * Hex digits of a digest carried in an announcement (served models' and shared files'): enough
+ * to tell model versions apart and find holders, small enough for the 4 KiB; full hashes come
+ * from a peer's catalogue.
+ */
+export const SHORT_DIGEST_HEX = 16
+
+/** Shared files an announcement lists: 32 × ~19 bytes stays well inside its 4 KiB. */
+export const MAX_ANNOUNCED_FILES = 32
+
 /** A full view is one frame of every member's announcement; 1 MiB holds ~250 peers of max size, far above a home lab. */
 export const MAX_VIEW_FRAME_BYTES = 1024 * 1024
 

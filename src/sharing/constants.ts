@@ -49,12 +49,6 @@ export const MAX_SOURCE_FAILURES = 3
 /** Concurrent chunk uploads this peer serves: more would starve inference traffic on a busy link. */
 export const DEFAULT_MAX_UPLOADS = 4
 
-/** Short digests carried in the signed announcement: 32 × ~19 bytes stays well inside its 4 KiB. */
-export const MAX_ANNOUNCED_FILES = 32
-
-/** Hex digits of a short digest in the announcement: enough to find holders, the full hash is in the catalogue. */
-export const SHORT_DIGEST_CHARS = 16
-
 /** How often shared directories are rescanned for new, changed or removed files. */
 export const RESCAN_INTERVAL_MS = 30_000
 

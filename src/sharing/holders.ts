@@ -1,6 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { MeshNode } from '../mesh/node.js'
-import { CATALOGUE_FANOUT, SHORT_DIGEST_CHARS } from './constants.js'
+import { CATALOGUE_FANOUT } from './constants.js'
+import { SHORT_DIGEST_HEX } from '../mesh/constants.js'
 import { fetchCatalogue } from './fetch.js'
 import type { CatalogueFile } from './wire.js'
 
@@ -42,9 +43,9 @@ export function matches (ref: string, file: CatalogueFile): boolean {
  */
 export function catalogueTargets (ref: string, members: SharingMember[]): SharingMember[] {
   const lower = ref.toLowerCase()
-  const short = lower.slice(0, SHORT_DIGEST_CHARS)
+  const short = lower.slice(0, SHORT_DIGEST_HEX)
   const announced = isHashRef(ref)
-    ? members.filter(m => m.files?.some(f => lower.length >= SHORT_DIGEST_CHARS ? f === short : f.startsWith(lower)) === true)
+    ? members.filter(m => m.files?.some(f => lower.length >= SHORT_DIGEST_HEX ? f === short : f.startsWith(lower)) === true)
     : members.filter(m => (m.files?.length ?? 0) > 0)
   return announced.length > 0 ? announced : members
 }

@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { MeshNode } from '../mesh/node.js'
 import { silentLogger, type Logger } from '../log.js'
 import { createLocalCatalogue, type LocalCatalogue } from './catalogue.js'
-import { MAX_ANNOUNCED_FILES, SHORT_DIGEST_CHARS } from './constants.js'
+import { MAX_ANNOUNCED_FILES, SHORT_DIGEST_HEX } from '../mesh/constants.js'
 import { downloadFile, type ChunkFetcher } from './download.js'
 import { NoHolderError, TargetExistsError } from './errors.js'
 import type { PullEvent } from './events.js'
@@ -74,7 +74,7 @@ export function createModelSharing (init: ModelSharingInit): ModelSharing {
   })
   let handler: ModelsHandler | undefined
   const onChange = (): void => {
-    init.announce(catalogue.entries().slice(0, MAX_ANNOUNCED_FILES).map(e => e.sha256.slice(0, SHORT_DIGEST_CHARS)))
+    init.announce(catalogue.entries().slice(0, MAX_ANNOUNCED_FILES).map(e => e.sha256.slice(0, SHORT_DIGEST_HEX)))
   }
 
   const pull = async (ref: string, options: PullOptions): Promise<PullDone> => {
