@@ -31,7 +31,10 @@ describe('model pulls: resume, Ollama store, HTTP (issue 16)', function () {
     const done = await c.peer.sharing()?.pull('shared-model', { signal: AbortSignal.timeout(60_000), onEvent: e => events.push(e) })
     const start = events.find((e): e is Extract<PullEvent, { type: 'start' }> => e.type === 'start')
     assert.ok(start != null && start.resumed_chunks >= 10, `resumed ${start?.resumed_chunks} chunks`)
-    assert.equal(done?.resumed_bytes, start.resumed_chunks * CHUNK)
+    // Chunks are fetched out of order, so the short last chunk (SIZE % CHUNK bytes) may be among the resumed ones
+    const lastChunkBytes = SIZE % CHUNK
+    assert.ok(done?.resumed_bytes === start.resumed_chunks * CHUNK || done?.resumed_bytes === (start.resumed_chunks - 1) * CHUNK + lastChunkBytes,
+      `resumed ${String(done?.resumed_bytes)} bytes in ${start.resumed_chunks} chunks`)
     // The second run fetched only what the first had not verified: ≤ 55 % of the file.
     assert.ok((done?.transferred ?? SIZE) <= SIZE * 0.55, `transferred ${done?.transferred} of ${SIZE}`)
     assert.equal(await sha256Of(done?.path ?? ''), mesh.sha())
