@@ -120,10 +120,10 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
       await node.unhandle(VIEW_PROTOCOL).catch(() => {})
     },
     handle (next) { handlers = next },
-    async request (to: string, message: SwimRequest, signal: AbortSignal): Promise<SwimReply> {
+    async request (to: string, message: SwimRequest, signal: AbortSignal, onRoundTrip?: (ms: number) => void): Promise<SwimReply> {
       if (to === selfId) throw new Error('cannot message ourselves')
       const channel = await channelTo(to, signal)
-      return await channel.request(message, signal)
+      return await channel.request(message, signal, onRoundTrip)
     },
     async exchangeViews (to: string, entries: ViewEntry[], signal: AbortSignal): Promise<ViewEntry[]> {
       const decoded = decodeView(await exchange(to, VIEW_PROTOCOL, encodeView(entries), MAX_VIEW_FRAME_BYTES, signal))

@@ -31,8 +31,12 @@ export type SwimRequest =
   | { type: 'gossip', updates: Update[] }
 
 export type SwimReply =
-  /** `self`: the responder's announcement, when the prober's `seen` was older (fresh load rides here). */
-  | { type: 'ack', seen?: Seen, self?: Announcement, updates: Update[] }
+  /**
+   * `self`: the responder's announcement, when the prober's `seen` was older (fresh load rides here).
+   * `held_us`: microseconds from the request read to this reply written, set by the transport
+   * that answered, so the prober can take the answering time out of its round trip.
+   */
+  | { type: 'ack', seen?: Seen, self?: Announcement, updates: Update[], held_us?: number }
   /** Indirect probe: the intermediary is alive but the target did not answer (Lifeguard's nack). */
   | { type: 'nack', updates: Update[] }
 
@@ -58,12 +62,14 @@ const UpdateSchema = z.discriminatedUnion('type', [
 
 const SeenSchema = z.object({ incarnation: count, seq: count, state: z.enum(['alive', 'suspect', 'dead', 'left']) })
 const updates = z.array(z.unknown()).max(MAX_UPDATES_PER_MESSAGE)
+/** A minute: anything held longer was timed out by its prober long ago. */
+export const MAX_HELD_US = 60_000_000
 
 const MessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping'), seen: SeenSchema.optional(), updates }),
   z.object({ type: z.literal('ping-req'), target: peerId, updates }),
   z.object({ type: z.literal('gossip'), updates }),
-  z.object({ type: z.literal('ack'), seen: SeenSchema.optional(), self: AnnouncementSchema.optional(), updates }),
+  z.object({ type: z.literal('ack'), seen: SeenSchema.optional(), self: AnnouncementSchema.optional(), updates, held_us: count.max(MAX_HELD_US).optional() }),
   z.object({ type: z.literal('nack'), updates })
 ])
 

@@ -2,7 +2,7 @@ import * as lp from 'it-length-prefixed'
 import { pushable, type Pushable } from 'it-pushable'
 import type { Stream } from '@libp2p/interface'
 import type { Logger } from '../log.js'
-import { decodeMessage, encodeMessage, type SwimMessage, type SwimReply, type SwimRequest } from './messages.js'
+import { decodeMessage, encodeMessage, MAX_HELD_US, type SwimMessage, type SwimReply, type SwimRequest } from './messages.js'
 
 /**
  * One long-lived stream per peer for SWIM traffic (`/harombe/swim/1.0.0`): a stream per probe cost
@@ -11,10 +11,14 @@ import { decodeMessage, encodeMessage, type SwimMessage, type SwimReply, type Sw
  * sends requests on it and the other answers each with the same id, so several may be in flight.
  */
 
+/** A frame with its length prefix, as the stream's sink takes it. */
+type LengthPrefixed = ReturnType<typeof lp.encode.single>
+
 /** Requests awaiting their reply on a channel we opened. */
 export interface Channel {
   readonly open: boolean
-  request: (message: SwimRequest, signal: AbortSignal) => Promise<SwimReply>
+  /** `onRoundTrip`: this request's round trip less the answerer's `held_us` (see MembershipTransport). */
+  request: (message: SwimRequest, signal: AbortSignal, onRoundTrip?: (ms: number) => void) => Promise<SwimReply>
   close: () => void
 }
 
@@ -32,10 +36,17 @@ export function unframe (bytes: Uint8Array, maxBytes: number): { id: number, dec
   return { id, decoded: decodeMessage(bytes.subarray(4), maxBytes) }
 }
 
+/** A round trip less the time the answerer says it held the request (never below zero). */
+export function roundTripMs (sentAt: number, arrivedAt: number, reply: SwimReply): number {
+  const heldMs = reply.type === 'ack' && reply.held_us != null ? reply.held_us / 1000 : 0
+  return Math.max(0, arrivedAt - sentAt - heldMs)
+}
+
 /** The caller's side of a channel: writes requests, matches replies by id. */
 export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: string) => void): Channel {
-  const outgoing: Pushable<Uint8Array> = pushable()
-  const waiting = new Map<number, { resolve: (reply: SwimReply) => void, reject: (err: Error) => void }>()
+  // Frames are length-prefixed as they are pushed: one async step fewer on the way to the socket.
+  const outgoing: Pushable<LengthPrefixed> = pushable()
+  const waiting = new Map<number, { resolve: (reply: SwimReply, arrivedAt: number) => void, reject: (err: Error) => void }>()
   let nextId = 1
   let open = true
 
@@ -47,9 +58,11 @@ export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: s
     waiting.clear()
   }
 
-  stream.sink((async function * () { for await (const bytes of outgoing) yield lp.encode.single(bytes) })()).catch((err: Error) => { fail(err) })
+  stream.sink(outgoing).catch((err: Error) => { fail(err) })
   void (async () => {
     for await (const chunk of lp.decode(stream.source, { maxDataLength: maxBytes + 4 })) {
+      // Before decoding: parsing the reply is our cost, not the network's.
+      const arrivedAt = performance.now()
       const got = unframe(chunk.subarray(), maxBytes)
       if (got == null) { onBad('malformed: frame shorter than its id'); continue }
       if (!got.decoded.ok) { onBad(got.decoded.reason); continue }
@@ -62,14 +75,14 @@ export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: s
         w.reject(new Error('bad reply'))
         continue
       }
-      w.resolve(reply)
+      w.resolve(reply, arrivedAt)
     }
     fail(new Error('membership stream closed'))
   })().catch((err: Error) => { fail(err) })
 
   return {
     get open () { return open && stream.status === 'open' },
-    async request (message, signal) {
+    async request (message, signal, onRoundTrip) {
       if (!open) throw new Error('membership stream closed')
       const id = nextId
       nextId = nextId >= 0xffffffff ? 1 : nextId + 1
@@ -80,11 +93,18 @@ export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: s
         }
         if (signal.aborted) { onAbort(); return }
         signal.addEventListener('abort', onAbort, { once: true })
+        const bytes = frame(id, message)
+        // After encoding: building and stringifying the request is our cost, not the network's.
+        const sentAt = performance.now()
         waiting.set(id, {
-          resolve: reply => { signal.removeEventListener('abort', onAbort); resolve(reply) },
+          resolve: (reply, arrivedAt) => {
+            signal.removeEventListener('abort', onAbort)
+            if (onRoundTrip != null) onRoundTrip(roundTripMs(sentAt, arrivedAt, reply))
+            resolve(reply)
+          },
           reject: err => { signal.removeEventListener('abort', onAbort); reject(err) }
         })
-        outgoing.push(frame(id, message))
+        outgoing.push(lp.encode.single(bytes))
       })
     },
     close () {
@@ -105,10 +125,11 @@ export async function serveChannel (
   onBad: (reason: string) => void,
   log: Logger
 ): Promise<void> {
-  const outgoing: Pushable<Uint8Array> = pushable()
-  const writing = stream.sink((async function * () { for await (const bytes of outgoing) yield lp.encode.single(bytes) })())
+  const outgoing: Pushable<LengthPrefixed> = pushable()
+  const writing = stream.sink(outgoing)
   try {
     for await (const chunk of lp.decode(stream.source, { maxDataLength: maxBytes + 4 })) {
+      const readAt = performance.now()
       const got = unframe(chunk.subarray(), maxBytes)
       if (got == null) { onBad('malformed: frame shorter than its id'); continue }
       if (!got.decoded.ok) { onBad(got.decoded.reason); continue }
@@ -120,7 +141,11 @@ export async function serveChannel (
       }
       const id = got.id
       // Answered concurrently: a relayed probe waits on a third peer, the next ping must not.
-      answer(message).then(reply => { outgoing.push(frame(id, reply)) }, (err: any) => {
+      answer(message).then(reply => {
+        // The time we held it, so the prober's round trip is the network's (and both stacks').
+        const sent = reply.type === 'ack' ? { ...reply, held_us: Math.min(MAX_HELD_US, Math.round((performance.now() - readAt) * 1000)) } : reply
+        outgoing.push(lp.encode.single(frame(id, sent)))
+      }, (err: any) => {
         log.debug(`membership request not answered: ${err?.message ?? err}`)
       })
     }

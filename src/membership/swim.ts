@@ -447,7 +447,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       return answer
     }
     return {
-      request: async (to, message, signal) => await counted(async () => await t.request(to, message, signal)),
+      request: async (to, message, signal, onRoundTrip) => await counted(async () => await t.request(to, message, signal, onRoundTrip)),
       exchangeViews: async (to, entries, signal) => await counted(async () => await t.exchangeViews(to, entries, signal)),
       isConnected: peer => t.isConnected(peer),
       connect: async (peer, signal) => { await t.connect(peer, signal) }

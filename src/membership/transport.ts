@@ -7,8 +7,13 @@ import type { SwimReply, SwimRequest } from './messages.js'
  * interface — probing, dissemination, anti-entropy, the view — is the same code in both.
  */
 export interface MembershipTransport {
-  /** Sends a request and resolves with the reply; rejects on failure or when `signal` aborts. */
-  request: (to: string, message: SwimRequest, signal: AbortSignal) => Promise<SwimReply>
+  /**
+   * Sends a request and resolves with the reply; rejects on failure or when `signal` aborts.
+   * `onRoundTrip`, where the transport can time it: the round trip from our frame written to its
+   * reply read, less the time the peer held the request (its `held_us`), so a busy answerer or
+   * our own encoding does not read as network distance.
+   */
+  request: (to: string, message: SwimRequest, signal: AbortSignal, onRoundTrip?: (ms: number) => void) => Promise<SwimReply>
   /** Push-pull: sends our full view and resolves with theirs. */
   exchangeViews: (to: string, entries: ViewEntry[], signal: AbortSignal) => Promise<ViewEntry[]>
   /** Installs the handlers for what other peers send us (replaces any earlier ones). */

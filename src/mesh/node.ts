@@ -3,6 +3,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { installHalfWindowUpdates } from './yamux-window-updates.js'
 import { identify } from '@libp2p/identify'
 import { ping, type PingService } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
@@ -60,6 +61,7 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
     peerDiscovery.push(mdns({ interval: init.mdnsIntervalMs ?? 1_000 }))
   }
 
+  installHalfWindowUpdates()
   return createLibp2p({
     // Started by the caller, so a listen error surfaces there (createLibp2p would throw it itself).
     start: false,

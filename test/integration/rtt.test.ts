@@ -7,12 +7,11 @@ import { pollUntil } from '../helpers/wait.js'
 
 /**
  * Issue 15: the libp2p ping we showed before timed a new stream as well as the echo and read
- * 13–21 ms between idle loopback peers. Our own probes on the open channel measure the round
- * trip: 1.3–2.0 ms on this machine when it is otherwise idle, up to ~3 ms at load average 3
- * (a plain Node TCP echo reads 0.35–0.5 ms here). The issue asked for a 2 ms bound; it fails on a
- * loaded 2-core box, so the test holds 5 ms, still well apart from what the old figure read.
+ * 13–21 ms between idle loopback peers. The estimate now comes from an empty echo right after each
+ * answered probe, less the answerer's own time (prober.ts, swim-channel.ts). The issue's loose CI
+ * bound is 2 ms; the benchmark (npm run bench:rtt) holds the 0.5 ms target.
  */
-const LOOPBACK_RTT_BOUND_MS = 5
+const LOOPBACK_RTT_BOUND_MS = 2
 const MIN_SAMPLES = 12
 
 describe('round-trip time between two idle peers on 127.0.0.1', function () {

@@ -58,9 +58,13 @@ describe('SWIM membership: dissemination and refutation', () => {
     await clock.advance(10_000)
     const later = transport.sent.slice(mark)
     assert.deepEqual(updatesSent(transport, mark), [], 'no updates while nothing changes')
-    assert.deepEqual([...new Set(later.map(s => s.message.type))], ['ping'], 'only probes')
-    // One probe per period (100 ms), ±1 for the phase.
-    assert.ok(Math.abs(later.length - 100) <= 1, `${later.length} probes in 10 s`)
+    // Probes, each followed by an empty gossip that times the round trip (prober.ts).
+    assert.deepEqual([...new Set(later.map(s => s.message.type))].sort(), ['gossip', 'ping'], 'only probes and their round-trip echoes')
+    const pings = later.filter(s => s.message.type === 'ping').length
+    const echoes = later.filter(s => s.message.type === 'gossip').length
+    // One probe per period (100 ms), ±1 for the phase; one echo per answered probe.
+    assert.ok(Math.abs(pings - 100) <= 1, `${pings} probes in 10 s`)
+    assert.ok(Math.abs(echoes - pings) <= 1, `${echoes} echoes for ${pings} probes`)
     const exchanges = transport.exchanges.length - exchangesBefore
     // Anti-entropy every 2 s ± 50 %: 4 to 10 rounds in 10 s.
     assert.ok(exchanges >= 4 && exchanges <= 10, `${exchanges} push-pulls in 10 s`)
