@@ -10,6 +10,8 @@ import { REPO_ROOT } from './procs.js'
 import { readResults, type ResultFile } from './results.js'
 import type { Summary } from './stats.js'
 import { idleTargets, type IdleRow } from './part-idle.js'
+import { n0, n1, n2, signed, table } from './markdown.js'
+import { issue15Section } from './report-issue15.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
@@ -17,19 +19,7 @@ const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
 /** Part order and the npm script that reruns each. */
 const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull'] as const
 
-const n0 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : Math.round(v).toLocaleString('en-US')
-const n1 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(1)
-const n2 = (v: number | null | undefined): string => v == null || !Number.isFinite(v) ? '–' : v.toFixed(2)
 const ms3 = (s: Summary | undefined, f = n2): string => s == null ? '– / – / –' : `${f(s.p50)} / ${f(s.p90)} / ${f(s.p99)}`
-const signed = (v: number): string => `${v >= 0 ? '+' : ''}${n2(v)}`
-
-function table (head: string[], rows: string[][]): string {
-  return [
-    `| ${head.join(' | ')} |`,
-    `|${head.map(() => '---').join('|')}|`,
-    ...rows.map(r => `| ${r.join(' | ')} |`)
-  ].join('\n')
-}
 
 function source (r: ResultFile, file: string): string {
   return `<sub>Source: \`bench/results/${file}\` · ${r.run.mode} run · ${r.run.date.slice(0, 16).replace('T', ' ')} UTC · \`${r.run.command}\` · ${r.run.durationSeconds} s</sub>`
@@ -492,6 +482,8 @@ export function renderReport (): string {
   }
   const comparison = beforeAfter(results, readResults('before'))
   if (comparison !== '') out.push(comparison)
+  const issue15 = issue15Section(results, readResults('before-15'))
+  if (issue15 !== '') out.push(issue15)
   const conv = pick(results, 'convergence')
   if (conv != null) writeFileSync(SVG, convergenceSvg(conv.r))
   writeFileSync(OUT, out.join('\n'))
