@@ -21,7 +21,9 @@ function newestSourceMtime (dir) {
 
 const fresh = existsSync(stamp) && statSync(stamp).mtimeMs >= newestSourceMtime(join(root, 'src'))
 if (fresh && process.env.HAROMBE_FROM_SOURCE !== '1') {
-  await import('../dist/cli/main.js')
+  // The bundle (scripts/build.mjs) starts in half the time and memory; the per-module build is
+  // the fallback when esbuild was not there to make it.
+  await import(existsSync(join(root, 'dist', 'cli-bundle.js')) ? '../dist/cli-bundle.js' : '../dist/cli/main.js')
 } else {
   const { register } = await import('tsx/esm/api')
   register()

@@ -32,7 +32,7 @@ import type { LlmClient } from './client/types.js'
 import { listedNodesJson } from './http/listed-nodes-json.js'
 import { createModelWatch } from './backends/model-watch.js'
 import { VERSION } from './version.js'
-import { createModelSharing, type ModelSharing } from './sharing/service.js'
+import type { ModelSharing } from './sharing/service.js'
 import { shareRoots, sharingMembers, type SharingOptions } from './sharing/options.js'
 
 export interface PeerInit {
@@ -329,6 +329,8 @@ export function createPeer (init: PeerInit): Peer {
         if (init.sharing != null) {
           const m = membership
           const selfId = info.peerId
+          // Imported only when sharing is on: a `--no-share` peer loads none of it.
+          const { createModelSharing } = await import('./sharing/service.js')
           sharing = createModelSharing({
             node,
             members: () => sharingMembers(m.view().members.values(), selfId),

@@ -109,6 +109,9 @@ program.command('start')
   .option('--share-uploads <n>', 'chunk uploads served at once (default 4)')
   .addOption(new Option('--profile <profile>', 'membership timing profile').choices(['lan', 'test']).hideHelp())
   .action(async (options) => {
+    // Before the peer's modules load: their start-up burst would size the young generation.
+    const { holdYoungGeneration } = await import('./young-generation.js')
+    holdYoungGeneration()
     const { runStart } = await import('./start.js')
     await runStart(options)
   })

@@ -9,6 +9,7 @@ import { UsageError } from './errors.js'
 import { DEFAULT_POLICY, policyFromConfig, type RoutingPolicy } from '../routing/router.js'
 import { createBackend } from '../backends/index.js'
 import { defaultOllamaDir, type SharingOptions } from '../sharing/options.js'
+import { releaseYoungGeneration } from './young-generation.js'
 
 export interface StartFlags {
   name?: string
@@ -212,6 +213,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
 
   const info = await peer.start(startAbort.signal)
   process.stdout.write(`harombe-peer ready name=${info.name} peer=${info.peerId} api=${info.apiUrl} mesh=${info.meshAddrs.join(',')}\n`)
+  releaseYoungGeneration()
 }
 
 /** The entry's `backend_key`, or the variable `backend_key_env` names: it must be set on this machine. */

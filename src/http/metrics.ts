@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { createRequire } from 'node:module'
+import type { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import type { RequestLog } from '../completion/request-log.js'
 import type { GossipCounts } from '../membership/service.js'
@@ -40,11 +41,63 @@ const CLIENT_CLOSED = '499'
 /** Resolution of the nodejs_eventloop_lag metrics: coarse enough to cost nothing, fine enough to see a stall. */
 const EVENT_LOOP_SAMPLE_MS = 200
 
+const requireFromHere = createRequire(import.meta.url)
+
+/** What a request needs once prom-client is loaded. */
+interface LoadedMetrics {
+  registry: Registry
+  count: (route: string, status: string, seconds: number) => void
+  /** Stops mirroring the request journal. */
+  close: () => void
+}
+
 /**
  * `GET /metrics` in Prometheus text format. One registry per peer (not prom-client's global one):
  * several peers may share a process (tests, `harombe-peer demo`).
+ *
+ * prom-client is loaded by the first HTTP request, not at start: with its default collectors it
+ * cost an idle peer ~2 MB of RSS (measured side by side), and a peer nobody calls never needs it.
+ * Every request of ours is counted; the runtime metrics (GC, event-loop lag) count from that
+ * first request on.
  */
 export function registerMetrics (app: FastifyInstance, source: MetricsSource): void {
+  let loaded: LoadedMetrics | undefined
+  let closed = false
+  // require, not import(): prom-client is CommonJS, and loading it synchronously means no request
+  // ever waits on a promise for it.
+  const load = (): LoadedMetrics => {
+    loaded = buildMetrics(requireFromHere('prom-client') as typeof import('prom-client'), source)
+    if (closed) loaded.close()
+    return loaded
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    const metrics = loaded ?? load()
+    // The route pattern, not the raw URL: bounded label values.
+    metrics.count(request.routeOptions.url ?? 'unmatched', String(reply.statusCode), reply.elapsedTime / 1000)
+  })
+  // A response that never finishes (client gone mid-stream, destroyed socket) gets no onResponse.
+  app.addHook('onRequest', async (request, reply) => {
+    const metrics = loaded ?? load()
+    const started = performance.now()
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return
+      metrics.count(request.routeOptions.url ?? 'unmatched', CLIENT_CLOSED, (performance.now() - started) / 1000)
+    })
+  })
+  app.addHook('onClose', async () => {
+    closed = true
+    loaded?.close()
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    const { registry } = loaded ?? load()
+    await reply.header('content-type', registry.contentType).send(await registry.metrics())
+  })
+}
+
+function buildMetrics (prom: typeof import('prom-client'), source: MetricsSource): LoadedMetrics {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = prom
   const registry = new Registry()
   // The event-loop lag histogram samples on a native timer: prom-client's 10 ms default cost an
   // idle peer ~5 ms of CPU per second (measured side by side), 200 ms ~0.6 (issue 12).
@@ -96,7 +149,7 @@ export function registerMetrics (app: FastifyInstance, source: MetricsSource): v
     collect () { this.set(source.meshConnections()) }
   })
 
-  registerCompletionMetrics(app, registry, source)
+  const unsubscribe = registerCompletionMetrics(prom, registry, source)
 
   const breakers = source.breakers
   if (breakers != null) {
@@ -155,32 +208,21 @@ export function registerMetrics (app: FastifyInstance, source: MetricsSource): v
     })
   }
 
-  const count = (route: string, status: string, seconds: number): void => {
-    requests.inc({ route, status })
-    duration.observe({ route }, seconds)
+  return {
+    registry,
+    count: (route, status, seconds) => {
+      requests.inc({ route, status })
+      duration.observe({ route }, seconds)
+    },
+    close: unsubscribe
   }
-  app.addHook('onResponse', async (request, reply) => {
-    // The route pattern, not the raw URL: bounded label values.
-    count(request.routeOptions.url ?? 'unmatched', String(reply.statusCode), reply.elapsedTime / 1000)
-  })
-  // A response that never finishes (client gone mid-stream, destroyed socket) gets no onResponse.
-  app.addHook('onRequest', async (request, reply) => {
-    const started = performance.now()
-    reply.raw.once('close', () => {
-      if (reply.raw.writableFinished) return
-      count(request.routeOptions.url ?? 'unmatched', CLIENT_CLOSED, (performance.now() - started) / 1000)
-    })
-  })
-
-  app.get('/metrics', async (_request, reply) => {
-    await reply.header('content-type', registry.contentType).send(await registry.metrics())
-  })
 }
 
 /** Completion figures from the request journal: the same records `GET /api/requests` lists. */
-function registerCompletionMetrics (app: FastifyInstance, registry: Registry, source: MetricsSource): void {
+function registerCompletionMetrics (prom: typeof import('prom-client'), registry: Registry, source: MetricsSource): () => void {
+  const { Counter, Gauge, Histogram } = prom
   const log = source.requests
-  if (log == null) return
+  if (log == null) return () => {}
   const completions = new Counter({ name: 'harombe_completion_requests_total', help: 'Completion requests by API, outcome and the node that served them (none: no node answered)', labelNames: ['api', 'outcome', 'served_by'], registers: [registry] })
   const ttft = new Histogram({ name: 'harombe_completion_ttft_seconds', help: 'Time to the first streamed token, by API', labelNames: ['api'], buckets: TTFT_BUCKETS, registers: [registry] })
   const duration = new Histogram({ name: 'harombe_completion_duration_seconds', help: 'Completion request duration, by API and outcome', labelNames: ['api', 'outcome'], buckets: DURATION_BUCKETS, registers: [registry] })
@@ -203,5 +245,5 @@ function registerCompletionMetrics (app: FastifyInstance, registry: Registry, so
     if (record.attempts > 1) retries.inc({ api: record.api }, record.attempts - 1)
     if (record.handovers != null && record.handovers.length > 0) handovers.inc({ api: record.api }, record.handovers.length)
   })
-  app.addHook('onClose', async () => { unsubscribe() })
+  return unsubscribe
 }

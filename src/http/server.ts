@@ -12,6 +12,7 @@ import { registerDashboard } from './dashboard.js'
 import { bearerTokenCheck } from './auth.js'
 import { registerRequestsRoutes } from './requests-routes.js'
 import { registerModelsRoutes } from './models-routes.js'
+import { lazySchemaCompilers } from './schema-compilers.js'
 import type { ModelSharing } from '../sharing/service.js'
 import { createRequestLog } from '../completion/request-log.js'
 import type { BreakerState } from '../routing/breaker.js'
@@ -77,6 +78,8 @@ function errorFor (url: string, status: number, message: string, code?: string):
 export function createHttpServer (init: HttpServerInit): HttpServer {
   const app: FastifyInstance = Fastify({
     logger: false,
+    // Our routes declare no schemas: ajv and fast-json-stringify load only if one ever does.
+    schemaController: lazySchemaCompilers,
     bodyLimit: init.bodyLimitBytes ?? 4 * 1024 * 1024,
     // SSE streams stay open for hours; only idle keep-alive sockets are timed out.
     keepAliveTimeout: 65_000,

@@ -5,7 +5,7 @@ import type { MeshNode } from '../mesh/node.js'
 import { silentLogger, type Logger } from '../log.js'
 import { createLocalCatalogue, type LocalCatalogue } from './catalogue.js'
 import { MAX_ANNOUNCED_FILES, SHORT_DIGEST_HEX } from '../mesh/constants.js'
-import { downloadFile, type ChunkFetcher } from './download.js'
+import type { ChunkFetcher } from './download.js'
 import { NoHolderError, TargetExistsError } from './errors.js'
 import type { PullEvent } from './events.js'
 import { hashFile } from './hash-file.js'
@@ -99,6 +99,9 @@ export function createModelSharing (init: ModelSharingInit): ModelSharing {
     if (await alreadyThere(target, file.sha256, file.size, options.signal)) {
       log.info(`${file.name} is already at ${target}`)
     } else {
+      // The download machinery (fetch, schedule, partial files) is loaded by the first pull only:
+      // most peers serve files and never pull one.
+      const { downloadFile } = await import('./download.js')
       const result = await downloadFile({
         node: init.node,
         file,
