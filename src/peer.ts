@@ -180,9 +180,10 @@ export function createPeer (init: PeerInit): Peer {
   const requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const requestDeadline = createDeadline({ timeoutMs: requestTimeoutMs, error: ms => new TimeoutError(`the request ran longer than this peer's request timeout (${ms} ms)`) })
   const backendDeadline = createDeadline({ timeoutMs: requestTimeoutMs, error: ms => new TimeoutError(`the generation ran longer than the serving peer's request timeout (${ms} ms)`) })
-  const bounded = init.backend != null ? boundedBackend(init.backend, { maxTokensCap: init.maxTokensCap ?? DEFAULT_MAX_TOKENS_CAP, deadline: backendDeadline }) : undefined
+  const bounded = init.backend != null ? boundedBackend(init.backend, { maxTokensCap: init.maxTokensCap ?? DEFAULT_MAX_TOKENS_CAP }) : undefined
   // Continued requests (a handover after a peer died mid-answer) return only new text, whatever the server echoes.
-  const backend = bounded != null ? drainableBackend(continuingBackend(bounded), backendDrain) : undefined
+  // The drain applies the deadline: one controller per run for both.
+  const backend = bounded != null ? drainableBackend(continuingBackend(bounded), backendDrain, backendDeadline) : undefined
 
   const must = <T>(value: T | undefined): T => {
     if (value == null) throw new Error('peer is not started')
@@ -218,8 +219,8 @@ export function createPeer (init: PeerInit): Peer {
 
   const completionService: CompletionService = {
     // Field by field (every ServeOptions field): a spread here cost microseconds per request.
-    complete: async (request, options) => await requestDrain.run(options.signal, async drained => await requestDeadline.run(drained, async signal =>
-      await must(completions).service.complete(request, { signal, onAttempt: options.onAttempt, onCommit: options.onCommit, onDelta: options.onDelta }))),
+    complete: async (request, options) => await requestDrain.run(options.signal, async signal =>
+      await must(completions).service.complete(request, { signal, onAttempt: options.onAttempt, onCommit: options.onCommit, onDelta: options.onDelta }), requestDeadline),
     models: () => completions?.service.models() ?? []
   }
 

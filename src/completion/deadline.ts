@@ -14,6 +14,12 @@ export interface DeadlineInit {
 export interface Deadline {
   /** Runs `work`; its signal also fires (with `error`) when the run reaches the bound. */
   run: <T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>) => Promise<T>
+  /**
+   * Bounds a run whose controller the caller made for it alone (a drain's): aborts it with `error`
+   * at the bound. Call the returned function when the run ends. One controller, and one link to
+   * the caller's signal, then serve both: each cost microseconds per completion (profile).
+   */
+  arm: (controller: AbortController) => () => void
   /** Runs ended by the bound so far, for /metrics. */
   readonly expired: number
 }
@@ -23,19 +29,26 @@ export function createDeadline (init: DeadlineInit): Deadline {
   if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a whole number of milliseconds ≥ 0, got ${timeoutMs}`)
   let expired = 0
 
+  const arm = (controller: AbortController): () => void => {
+    if (timeoutMs === 0) return () => {}
+    const timer = setTimeout(() => {
+      expired++
+      controller.abort(init.error(timeoutMs))
+    }, timeoutMs)
+    return () => { clearTimeout(timer) }
+  }
+
   return {
     get expired () { return expired },
+    arm,
     async run (signal, work) {
       if (timeoutMs === 0) return await work(signal)
       const controller = new AbortController()
-      const timer = setTimeout(() => {
-        expired++
-        controller.abort(init.error(timeoutMs))
-      }, timeoutMs)
+      const disarm = arm(controller)
       try {
         return await runLinked(signal, controller, work)
       } finally {
-        clearTimeout(timer)
+        disarm()
       }
     }
   }

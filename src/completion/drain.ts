@@ -4,6 +4,7 @@
 import { runLinked } from '../util/linked-abort.js'
 import { withComplete } from './backend-wrapper.js'
 import type { CompletionError } from './errors.js'
+import type { Deadline } from './deadline.js'
 import type { Backend } from './types.js'
 
 export interface DrainInit {
@@ -21,8 +22,11 @@ export interface DrainResult {
 }
 
 export interface Drain {
-  /** Runs `work`, unless the drain began; its signal also fires when the drain deadline passes. */
-  run: <T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>) => Promise<T>
+  /**
+   * Runs `work`, unless the drain began; its signal also fires when the drain deadline passes, and
+   * at `deadline`'s bound when one is given (as `deadline.run` inside would, without a second controller).
+   */
+  run: <T>(signal: AbortSignal, work: (signal: AbortSignal) => Promise<T>, deadline?: Deadline) => Promise<T>
   /** Work running right now. */
   readonly active: number
   /**
@@ -64,13 +68,15 @@ export function createDrain (init: DrainInit): Drain {
 
   return {
     get active () { return running.size },
-    async run (signal, work) {
+    async run (signal, work, deadline) {
       if (drained != null) throw init.refuse()
       const controller = new AbortController()
       running.add(controller)
+      const disarm = deadline?.arm(controller)
       try {
         return await runLinked(signal, controller, work)
       } finally {
+        disarm?.()
         running.delete(controller)
         if (running.size === 0) for (const wake of [...idleWaiters]) wake()
       }
@@ -82,8 +88,8 @@ export function createDrain (init: DrainInit): Drain {
   }
 }
 
-/** `backend` with every completion run through `drain`; everything else passes straight through. */
-export function drainableBackend (backend: Backend, drain: Drain): Backend {
+/** `backend` with every completion run through `drain` (and bounded by `deadline`); everything else passes straight through. */
+export function drainableBackend (backend: Backend, drain: Drain, deadline?: Deadline): Backend {
   // Field by field (every CompleteOptions field): a spread here cost microseconds per completion.
-  return withComplete(backend, async (request, options) => await drain.run(options.signal, async signal => await backend.complete(request, { signal, onDelta: options.onDelta })))
+  return withComplete(backend, async (request, options) => await drain.run(options.signal, async signal => await backend.complete(request, { signal, onDelta: options.onDelta }), deadline))
 }

@@ -1,4 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
+import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 import type { MeshNode } from '../mesh/node.js'
 import { whileUsingConnection } from '../mesh/connection-use.js'
@@ -110,6 +111,18 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     return await local.execute(request, options)
   }
 
+  // One PeerId per member, not one per request: parsing the id and printing it back (a PeerId caches
+  // its string) showed in the routed-path profile. Forgotten with the member (onViewChange).
+  const peerIds = new Map<string, PeerId>()
+  const peerIdOf = (id: string): PeerId => {
+    let peerId = peerIds.get(id)
+    if (peerId == null) {
+      peerId = peerIdFromString(id)
+      peerIds.set(id, peerId)
+    }
+    return peerId
+  }
+
   const disabled = init.disabledNames ?? new Set<string>()
   // One pass per request over the view's candidates: the freshest load, and the cluster file's switch.
   const adjust = (c: RouteCandidate): RouteCandidate => {
@@ -137,7 +150,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
         return await init.runHttp(candidate, request, options)
       }
       // The connection (dialed on demand if there is none) is busy for the whole attempt: never trimmed under it.
-      return await whileUsingConnection(init.node, candidate.id, async () => await completeOverMesh(init.node, peerIdFromString(candidate.id), request, {
+      return await whileUsingConnection(init.node, candidate.id, async () => await completeOverMesh(init.node, peerIdOf(candidate.id), request, {
         ...options,
         onLoad: load => { trailerLoad.set(candidate.id, { load, at: Date.now() }) }
       }))
@@ -153,6 +166,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   const onViewChange = (event: CustomEvent<ViewChange>): void => {
     const change = event.detail
     if ((change.kind === 'state' && change.to === 'alive') || change.kind === 'removed') breakers.forget(change.peerId)
+    if (change.kind === 'removed') peerIds.delete(change.peerId)
   }
 
   return {
@@ -167,7 +181,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
       handler = await registerCompletionHandler(init.node, async (request, ctx) => {
         // Serving keeps the caller's connection busy too: trimming it would cut the answer.
         return await whileUsingConnection(init.node, ctx.peer.toString(), async () =>
-          await runLocal({ ...request, model: request.model ?? init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta }))
+          await runLocal(request.model != null ? request as BackendRequest : { ...request, model: init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta }))
       }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, load: () => executor.load(), logger: log })
     },
     async stop () {

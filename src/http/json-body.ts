@@ -7,6 +7,7 @@
 //
 // A path with no route is a 404 whatever its body: fastify would read the body first and answer
 // 400 (not JSON) or 415 (a content-type it cannot parse) instead (found by the HTTP fuzz suite).
+import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 
 const JSON_TYPE = /^\s*application\/json\s*(;|$)/i
@@ -14,20 +15,25 @@ const JSON_TYPE = /^\s*application\/json\s*(;|$)/i
 /** Makes `paths` (route patterns) parse any non-empty body as JSON, whatever its content-type; unrouted requests never have theirs read. */
 export function readBodiesAsJson (app: FastifyInstance, paths: readonly string[]): void {
   const routes = new Set(paths)
-  app.addHook('onRequest', async request => {
-    const headers = request.raw.headers
-    // Without a content-type and without a catch-all parser, fastify hands a 404 straight to its handler.
-    if (request.is404) {
-      delete headers['content-type']
-      return
-    }
-    if (!routes.has(request.routeOptions.url ?? '')) return
-    // No body: nothing to parse, whatever the header says; the route's validation answers 400 for the missing object.
-    if (headers['transfer-encoding'] == null && (headers['content-length'] == null || headers['content-length'] === '0')) {
-      delete headers['content-type']
-      return
-    }
-    if (JSON_TYPE.test(headers['content-type'] ?? '')) return
-    headers['content-type'] = 'application/json'
+  // A callback hook, not an async one: it runs on every request, and an async hook costs a promise and a microtask turn each.
+  app.addHook('onRequest', (request, _reply, done) => {
+    asJson(request.raw.headers, request.is404, routes.has(request.routeOptions.url ?? ''))
+    done()
   })
+}
+
+function asJson (headers: IncomingHttpHeaders, is404: boolean, routed: boolean): void {
+  // Without a content-type and without a catch-all parser, fastify hands a 404 straight to its handler.
+  if (is404) {
+    delete headers['content-type']
+    return
+  }
+  if (!routed) return
+  // No body: nothing to parse, whatever the header says; the route's validation answers 400 for the missing object.
+  if (headers['transfer-encoding'] == null && (headers['content-length'] == null || headers['content-length'] === '0')) {
+    delete headers['content-type']
+    return
+  }
+  if (JSON_TYPE.test(headers['content-type'] ?? '')) return
+  headers['content-type'] = 'application/json'
 }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { CompletionService, Served } from '../completion/service.js'
+import type { z } from 'zod'
 import { serveCompletion, type Dialect } from './dialect.js'
+import { isPlainOpenAIChat } from './openai-fast-check.js'
 import { describeZodError, fromOpenAI, OpenAIChatRequest, tierHeader } from './request-schemas.js'
 
 /** OpenAI's error shape; the official SDK reads `error.message` and `error.type`. */
@@ -57,12 +59,17 @@ function usage (served: Served): Record<string, number> {
 
 export function registerOpenAIRoutes (app: FastifyInstance, service: CompletionService): void {
   app.post('/v1/chat/completions', async (request, reply) => {
-    const parsed = OpenAIChatRequest.safeParse(request.body)
-    if (!parsed.success) {
-      await reply.code(400).send(openAIError(400, describeZodError(parsed.error)))
-      return
+    let body: z.infer<typeof OpenAIChatRequest>
+    if (isPlainOpenAIChat(request.body)) {
+      body = request.body as z.infer<typeof OpenAIChatRequest>
+    } else {
+      const parsed = OpenAIChatRequest.safeParse(request.body)
+      if (!parsed.success) {
+        await reply.code(400).send(openAIError(400, describeZodError(parsed.error)))
+        return
+      }
+      body = parsed.data
     }
-    const body = parsed.data
     const dialect = openAIDialect(body.model, body.stream_options?.include_usage === true)
     await serveCompletion(service, reply, fromOpenAI(body, tierHeader(request.headers['x-harombe-tier'])), body.stream === true, dialect)
   })

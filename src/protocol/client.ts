@@ -14,7 +14,7 @@ import {
 } from '../completion/errors.js'
 import { COMPLETE_PROTOCOL } from './constants.js'
 import { markAnswering } from './answering.js'
-import { decodeResponseFrame, encodeRequestFrame, resultOf, validateRequest, type ServedBy } from './frames.js'
+import { decodeResponseFrame, encodeRequestFrame, resultOf, validateRequest, wireRequest, type ServedBy } from './frames.js'
 import { streamPoolOf, type PooledStream, type StreamPool } from './stream-pool.js'
 
 export interface CompleteOverMeshOptions extends CompleteOptions {
@@ -66,11 +66,12 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
   }
 
   if (signal.aborted) throw fail(whyAborted())
-  const valid = validateRequest(request)
+  const wire = wireRequest(request)
+  const valid = validateRequest(wire)
   if (!valid.ok) throw fail(new BadRequestError(valid.reason))
   let frame: Uint8Array
   try {
-    frame = encodeRequestFrame({ id: options.id ?? randomUUID(), request })
+    frame = encodeRequestFrame({ id: options.id ?? randomUUID(), request: wire })
   } catch (err: any) {
     throw fail(new BadRequestError(err?.message ?? String(err)))
   }
@@ -100,7 +101,7 @@ export async function completeOverMesh (node: MeshNode, peer: PeerId, request: C
         const next = await conn.read()
         if (next.done === true) break
         frames++
-        const decoded = decodeResponseFrame(next.value.subarray())
+        const decoded = decodeResponseFrame(next.value)
         if (!decoded.ok) throw new UnavailableError(`bad response frame from ${peer.toString()}: ${decoded.reason}`)
         const response = decoded.value
         if (response.type === 'delta') {

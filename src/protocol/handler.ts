@@ -1,6 +1,4 @@
 import type { Load } from '../membership/types.js'
-import * as lp from 'it-length-prefixed'
-import { pushable } from 'it-pushable'
 import type { IncomingStreamData, PeerId, Stream } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
 import type { CompletionDelta, CompletionRequest, CompletionResult } from '../completion/types.js'
@@ -13,10 +11,13 @@ import {
   DELTA_BATCH_WINDOW_MS,
   MAX_BUFFERED_RESPONSE_BYTES,
   MAX_REQUEST_FRAME_BYTES,
+  MAX_RESPONSE_FRAME_BYTES,
   REQUEST_READ_TIMEOUT_MS,
   STREAM_IDLE_TIMEOUT_MS
 } from './constants.js'
-import { decodeRequestFrame, decodeResponseFrame, encodeResponseFrame, type RequestFrame, type ResponseFrame, type ServedBy, type TrailerFrame } from './frames.js'
+import { decodeRequestFrame, decodeResponseFrame, responseFrameText, type DeltaFrame, type RequestFrame, type ResponseFrame, type ServedBy, type TrailerFrame } from './frames.js'
+import { isResponseFrame } from './frame-checks.js'
+import { encodeTextFrames, FrameQueue, OversizeFrameError, BadFrameLengthError, readFrames } from './framing.js'
 
 export interface ExecuteContext {
   /** Aborted when the caller closes or resets the stream, or the handler is unregistered with abortInFlight. */
@@ -123,12 +124,13 @@ interface ServeInit {
   shared: Shared
 }
 
-type Frame = ReturnType<typeof lp.encode.single>
+/** One frame's bytes, without its length prefix. */
+type Frame = Uint8Array
 
 /** Serves requests on one stream, one after another, until the caller closes it, it idles out or it fails. */
 async function serveStream ({ stream, peer, execute, servedBy, load, log, shared }: ServeInit): Promise<void> {
   const peerText = peer.toString()
-  const outgoing = pushable<Frame>()
+  const outgoing = new FrameQueue()
   /** The request being executed, if any. */
   let current: AbortController | undefined
   /** Set once the caller can no longer hear us: no trailer is written then, the stream is reset. */
@@ -138,7 +140,7 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
     callerGone = true
     current?.abort(new AbortedError(`writing to the caller failed: ${err?.message ?? err}`))
   })
-  const write = (frame: ResponseFrame): void => { outgoing.push(lp.encode.single(encodeResponseFrame(frame))) }
+  const write = (frame: ResponseFrame): void => { outgoing.push(encodeTextFrames(responseFrameText(frame))) }
 
   /** Lets the sink drain what is queued (a trailer) and closes both directions. */
   const end = async (): Promise<void> => {
@@ -149,7 +151,7 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
 
   // One reader for the stream's whole life (its source can be iterated only once). The read that
   // watches for cancellation during a request is the one that receives the next request.
-  const frames = lp.decode(stream.source, { maxDataLength: MAX_REQUEST_FRAME_BYTES })
+  const frames = readFrames(stream.source, MAX_REQUEST_FRAME_BYTES)
   let pending: Promise<IteratorResult<Frame>> | undefined
   const nextFrame = async (): Promise<IteratorResult<Frame>> => {
     const read = pending ?? frames.next()
@@ -172,7 +174,7 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
     try {
       next = await Promise.race([read, woken])
     } catch (err: any) {
-      if (err?.name === 'InvalidDataLengthError' || err?.name === 'InvalidDataLengthLengthError') {
+      if (err?.name === OversizeFrameError.name || err?.name === BadFrameLengthError.name) {
         // Rejected from the length prefix alone: the oversize body is never buffered.
         log.debug({ peer: peerText }, 'rejected an oversize request frame')
         write(errorTrailer(new BadRequestError(`request frame over the ${MAX_REQUEST_FRAME_BYTES}-byte limit`)))
@@ -201,7 +203,7 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
       await end()
       return
     }
-    const decoded = decodeRequestFrame(next.value.subarray())
+    const decoded = decodeRequestFrame(next.value)
     if (!decoded.ok) {
       // The caller may not speak our protocol: answer, and do not read another frame from it.
       log.debug({ peer: peerText, reason: decoded.reason }, 'rejected a malformed request frame')
@@ -219,27 +221,37 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
     const controller = new AbortController()
     current = controller
     shared.inFlight.add(controller)
-    let trailer: TrailerFrame | undefined
+    let ending: Uint8Array | undefined
     try {
-      trailer = await serveRequest(decoded.value, controller)
+      ending = await serveRequest(decoded.value, controller)
     } finally {
       shared.inFlight.delete(controller)
       current = undefined
     }
-    if (trailer == null) {
+    if (ending == null) {
       outgoing.end()
       stream.abort(new AbortedError('caller gone'))
       return
     }
-    write(trailer)
+    outgoing.push(ending)
+    if (outgoing.queuedBytes > MAX_BUFFERED_RESPONSE_BYTES) {
+      // As for a delta batch (serveRequest): a caller that stopped reading gets no more buffered for it.
+      log.debug({ peer: peerText, queued: outgoing.queuedBytes }, 'the caller stopped reading')
+      outgoing.end()
+      stream.abort(new AbortedError(`the caller stopped reading (${outgoing.queuedBytes} bytes queued)`))
+      return
+    }
     if (!shared.accepting) {
       await end()
       return
     }
   }
 
-  /** Runs one request; its trailer, or undefined when the caller went away. */
-  async function serveRequest ({ id, request }: RequestFrame, controller: AbortController): Promise<TrailerFrame | undefined> {
+  /**
+   * Runs one request; the frames that end it (the last deltas and the trailer, in one chunk), or
+   * undefined when the caller went away.
+   */
+  async function serveRequest ({ id, request }: RequestFrame, controller: AbortController): Promise<Uint8Array | undefined> {
     // 2. Cancellation: the caller keeps its write side open until our trailer, so its read side
     // ending (close) or throwing (reset, connection lost) means nobody waits for the answer. Once
     // the trailer is decided, the same read becomes the wait for the next request.
@@ -262,19 +274,25 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
     let batch = ''
     let batchTokens = 0
     let batchTimer: NodeJS.Timeout | undefined
-    const flush = (): void => {
-      clearTimeout(batchTimer)
+    const takeBatch = (): DeltaFrame | undefined => {
       batchTimer = undefined
-      if (batch === '' || controller.signal.aborted) return
+      if (batch === '' || controller.signal.aborted) return undefined
       // The count lets an entry peer that hands the answer over know the tokens already delivered.
-      write(batchTokens === 1 ? { type: 'delta', content: batch } : { type: 'delta', content: batch, tokens: batchTokens })
+      const frame: DeltaFrame = batchTokens === 1 ? { type: 'delta', content: batch } : { type: 'delta', content: batch, tokens: batchTokens }
       batch = ''
       batchTokens = 0
-      if (outgoing.readableLength > MAX_BUFFERED_RESPONSE_BYTES) {
+      return frame
+    }
+    const flush = (): void => {
+      clearTimeout(batchTimer)
+      const frame = takeBatch()
+      if (frame == null) return
+      write(frame)
+      if (outgoing.queuedBytes > MAX_BUFFERED_RESPONSE_BYTES) {
         // The sink only takes what the muxer's window allows; a caller that stops reading would
         // otherwise make us buffer its whole answer.
         callerGone = true
-        controller.abort(new AbortedError(`the caller stopped reading (${outgoing.readableLength} bytes queued)`))
+        controller.abort(new AbortedError(`the caller stopped reading (${outgoing.queuedBytes} bytes queued)`))
       }
     }
     const onDelta = (delta: CompletionDelta): void => {
@@ -303,23 +321,40 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
       // After an abort the executor's own error (often a bare AbortError) says less than why we aborted.
       trailer = errorTrailer(toCompletionError(controller.signal.aborted ? controller.signal.reason : err))
     }
-    if (!controller.signal.aborted) flush()
+    // The last deltas go with the trailer: one write instead of two (each write is a yamux frame, a
+    // noise message and a syscall). A pending batch timer is left to fire on an empty batch: clearing
+    // it emptied the timer list after every fast answer, and recreating that list showed in the profile.
+    const lastDeltas = takeBatch()
     finished = true
-    clearTimeout(batchTimer)
 
     if (callerGone) {
       log.debug({ peer: peerText, id, reason: String(controller.signal.reason?.message ?? ''), ms: Date.now() - started }, 'completion cancelled by the caller')
       return undefined
     }
+    let text = responseFrameText(trailer)
     if (trailer.type === 'done') {
-      // Checked here with the caller's own decoder: a backend bug then reads as `internal` with a
+      // Checked here with the caller's own rules: a backend bug then reads as `internal` with a
       // reason, instead of a retryable "bad response frame" that would send the request elsewhere.
-      const checked = decodeResponseFrame(encodeResponseFrame(trailer))
-      if (!checked.ok) trailer = errorTrailer(new InternalError(`the backend's result cannot be sent: ${checked.reason}`))
+      const problem = trailerProblem(trailer, text)
+      if (problem != null) {
+        trailer = errorTrailer(new InternalError(`the backend's result cannot be sent: ${problem}`))
+        text = responseFrameText(trailer)
+      }
     }
     log.debug({ peer: peerText, id, outcome: trailer.type === 'done' ? 'done' : trailer.code, ms: Date.now() - started }, 'completion served')
-    return trailer
+    return lastDeltas != null ? encodeTextFrames(responseFrameText(lastDeltas), text) : encodeTextFrames(text)
   }
+}
+
+/**
+ * Why the caller's decoder would reject this `done` trailer, or undefined. A trailer the
+ * hand-written check vouches for only needs its size checked; anything else is decoded as the
+ * caller will decode it, for the same reason.
+ */
+function trailerProblem (trailer: TrailerFrame, text: string): string | undefined {
+  if (isResponseFrame(trailer) && Buffer.byteLength(text, 'utf8') <= MAX_RESPONSE_FRAME_BYTES) return undefined
+  const checked = decodeResponseFrame(Buffer.from(text, 'utf8'))
+  return checked.ok ? undefined : checked.reason
 }
 
 function errorTrailer (err: { code: string, message: string, retryable: boolean }): TrailerFrame {

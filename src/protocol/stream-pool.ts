@@ -1,5 +1,3 @@
-import * as lp from 'it-length-prefixed'
-import { pushable, type Pushable } from 'it-pushable'
 import type { PeerId, Stream } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
 import {
@@ -9,9 +7,10 @@ import {
   MAX_RESPONSE_FRAME_BYTES,
   POOL_IDLE_TIMEOUT_MS
 } from './constants.js'
+import { encodeFrames, FrameQueue, readFrames } from './framing.js'
 
-/** A length-prefixed frame, as `it-length-prefixed` yields and encodes it. */
-type Frame = ReturnType<typeof lp.encode.single>
+/** One frame's bytes, without its length prefix. */
+type Frame = Uint8Array
 
 // Opening a stream costs ~2–6 ms, reusing one ~0.2 ms (LIBP2P-NOTES): the caller keeps streams
 // whose last request ended with a clean trailer and sends its next request to that peer on one of
@@ -54,7 +53,7 @@ interface Entry {
   key: string
   stream: Stream
   /** The one source given to `stream.sink` (which can be called only once). */
-  outgoing: Pushable<Frame>
+  outgoing: FrameQueue
   /** The one reader of `stream.source` (which can be iterated only once). */
   frames: AsyncGenerator<Frame>
   /** A read started while idle, to notice the peer closing; the next request continues it. */
@@ -102,10 +101,11 @@ export function createStreamPool (node: MeshNode, init: StreamPoolInit = {}): St
     entry.pending = read
     // Still idle when this settles: the peer closed (idle timeout, shutdown), reset, or sent a
     // frame nobody asked for. None of those streams may carry another request.
-    const stale = (err?: Error): void => { if (entry.state === 'idle' && entry.pending === read) retire(entry, err) }
+    // Checked before an Error is built: this read settles with the answer of every request the stream carries next.
+    const isStale = (): boolean => entry.state === 'idle' && entry.pending === read
     read.then(
-      next => { stale(next.done === true ? undefined : new Error('unexpected frame on an idle stream')) },
-      err => { stale(err instanceof Error ? err : new Error(String(err))) }
+      next => { if (isStale()) retire(entry, next.done === true ? undefined : new Error('unexpected frame on an idle stream')) },
+      err => { if (isStale()) retire(entry, err instanceof Error ? err : new Error(String(err))) }
     )
     entry.timer = setTimeout(() => { retire(entry) }, idleTimeoutMs)
     // An idle stream is no reason to keep the process alive.
@@ -123,7 +123,7 @@ export function createStreamPool (node: MeshNode, init: StreamPoolInit = {}): St
     return {
       stream: entry.stream,
       reused,
-      write: frame => { entry.outgoing.push(lp.encode.single(frame)) },
+      write: frame => { entry.outgoing.push(encodeFrames(frame)) },
       read: async () => {
         const read = entry.pending ?? entry.frames.next()
         entry.pending = undefined
@@ -145,10 +145,10 @@ export function createStreamPool (node: MeshNode, init: StreamPoolInit = {}): St
   const open = async (peer: PeerId, signal: AbortSignal): Promise<PooledStream> => {
     // negotiateFully: false sends the protocol proposal with the first request frame: one round trip less.
     const stream = await node.dialProtocol(peer, COMPLETE_PROTOCOL, { signal, maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS, negotiateFully: false })
-    const outgoing = pushable<Frame>()
+    const outgoing = new FrameQueue()
     // Write errors also end the source, so they surface (and are classified) on the read side.
     stream.sink(outgoing).catch(() => {})
-    const frames = lp.decode(stream.source, { maxDataLength: MAX_RESPONSE_FRAME_BYTES })
+    const frames = readFrames(stream.source, MAX_RESPONSE_FRAME_BYTES)
     return lend({ key: peer.toString(), stream, outgoing, frames, state: 'lent' }, false)
   }
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createDeadline } from '../../src/completion/deadline.js'
-import { AbortedError, TimeoutError } from '../../src/completion/errors.js'
+import { createDrain } from '../../src/completion/drain.js'
+import { AbortedError, TimeoutError, UnavailableError } from '../../src/completion/errors.js'
 
 // `--request-timeout`: work past the bound is aborted with the deadline's own error (a clean
 // TimeoutError, 504), whatever error the aborted work throws; a caller's abort stays the caller's.
@@ -33,6 +34,22 @@ describe('deadline', () => {
       assert.equal(outcome, c.expected)
       assert.equal(deadline.expired, c.expired)
       if (c.expected === 'timeout') assert.ok(performance.now() - started < c.timeoutMs + 500, 'the timeout fired late')
+    })
+  }
+
+  // The peer lets its drain apply the deadline (one controller per run for both): the same outcomes.
+  for (const c of cases) {
+    it(`should end as ${c.expected} inside a drain's run: ${c.what}`, async () => {
+      const deadline = createDeadline({ timeoutMs: c.timeoutMs, error: timeoutError })
+      const drain = createDrain({ refuse: () => new UnavailableError('refused'), abort: () => new UnavailableError('drained') })
+      const caller = new AbortController()
+      if (c.callerAbortMs != null) setTimeout(() => { caller.abort(new AbortedError('client went away')) }, c.callerAbortMs)
+      const outcome = await drain.run(caller.signal, work(c.workMs), deadline).then(
+        () => 'done',
+        (err: Error) => err instanceof TimeoutError ? 'timeout' : err instanceof AbortedError ? 'aborted' : `other: ${err.message}`)
+      assert.equal(outcome, c.expected)
+      assert.equal(deadline.expired, c.expired)
+      assert.equal(drain.active, 0)
     })
   }
 
