@@ -131,7 +131,7 @@ function buildMetrics (prom: typeof import('prom-client'), source: MetricsSource
   })
   new Gauge({
     name: 'harombe_peer_rtt_seconds',
-    help: 'Round trip to each peer: median of the recent membership probes on the open connection',
+    help: 'Round trip to each peer: median of the recent echoes timed right after membership probes on the open connection, less the time the peer held them',
     labelNames: ['peer', 'peer_id'],
     registers: [registry],
     collect () {
