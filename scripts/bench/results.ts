@@ -64,6 +64,7 @@ export function machineInfo (loadAvgStart: number): MachineInfo {
   }
 }
 
+/** The commit, and whether the code differs from it (the benchmark's own outputs do not count: a run rewrites them as it goes). */
 export function gitInfo (): { gitCommit: string, gitDirty: boolean } {
   const git = (...args: string[]): string => {
     try {
@@ -72,7 +73,7 @@ export function gitInfo (): { gitCommit: string, gitDirty: boolean } {
       return ''
     }
   }
-  return { gitCommit: git('rev-parse', 'HEAD') || 'unknown', gitDirty: git('status', '--porcelain') !== '' }
+  return { gitCommit: git('rev-parse', 'HEAD') || 'unknown', gitDirty: git('status', '--porcelain', '--', '.', ':!bench', ':!BENCHMARKS.md') !== '' }
 }
 
 /** How the run was started: the npm script if any, and the exact process command line. */
