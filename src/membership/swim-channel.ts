@@ -1,5 +1,4 @@
-import * as lp from 'it-length-prefixed'
-import { pushable, type Pushable } from 'it-pushable'
+import { encodeFrames, FrameQueue, readFrames } from '../mesh/framing.js'
 import type { Stream } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 import { decodeMessage, encodeMessage, MAX_HELD_US, type SwimMessage, type SwimReply, type SwimRequest } from './messages.js'
@@ -10,9 +9,6 @@ import { decodeMessage, encodeMessage, MAX_HELD_US, type SwimMessage, type SwimR
  * upkeep. Frames are `[u32 id][JSON message]`, length-prefixed; the side that opened the stream
  * sends requests on it and the other answers each with the same id, so several may be in flight.
  */
-
-/** A frame with its length prefix, as the stream's sink takes it. */
-type LengthPrefixed = ReturnType<typeof lp.encode.single>
 
 /** Requests awaiting their reply on a channel we opened. */
 export interface Channel {
@@ -44,8 +40,7 @@ export function roundTripMs (sentAt: number, arrivedAt: number, reply: SwimReply
 
 /** The caller's side of a channel: writes requests, matches replies by id. */
 export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: string) => void): Channel {
-  // Frames are length-prefixed as they are pushed: one async step fewer on the way to the socket.
-  const outgoing: Pushable<LengthPrefixed> = pushable()
+  const outgoing = new FrameQueue()
   const waiting = new Map<number, { resolve: (reply: SwimReply, arrivedAt: number) => void, reject: (err: Error) => void }>()
   let nextId = 1
   let open = true
@@ -60,10 +55,10 @@ export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: s
 
   stream.sink(outgoing).catch((err: Error) => { fail(err) })
   void (async () => {
-    for await (const chunk of lp.decode(stream.source, { maxDataLength: maxBytes + 4 })) {
+    for await (const chunk of readFrames(stream.source, maxBytes + 4)) {
       // Before decoding: parsing the reply is our cost, not the network's.
       const arrivedAt = performance.now()
-      const got = unframe(chunk.subarray(), maxBytes)
+      const got = unframe(chunk, maxBytes)
       if (got == null) { onBad('malformed: frame shorter than its id'); continue }
       if (!got.decoded.ok) { onBad(got.decoded.reason); continue }
       const reply = got.decoded.value.message
@@ -104,7 +99,7 @@ export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: s
           },
           reject: err => { signal.removeEventListener('abort', onAbort); reject(err) }
         })
-        outgoing.push(lp.encode.single(bytes))
+        outgoing.push(encodeFrames(bytes))
       })
     },
     close () {
@@ -125,12 +120,12 @@ export async function serveChannel (
   onBad: (reason: string) => void,
   log: Logger
 ): Promise<void> {
-  const outgoing: Pushable<LengthPrefixed> = pushable()
+  const outgoing = new FrameQueue()
   const writing = stream.sink(outgoing)
   try {
-    for await (const chunk of lp.decode(stream.source, { maxDataLength: maxBytes + 4 })) {
+    for await (const chunk of readFrames(stream.source, maxBytes + 4)) {
       const readAt = performance.now()
-      const got = unframe(chunk.subarray(), maxBytes)
+      const got = unframe(chunk, maxBytes)
       if (got == null) { onBad('malformed: frame shorter than its id'); continue }
       if (!got.decoded.ok) { onBad(got.decoded.reason); continue }
       if (got.decoded.value.skipped.length > 0) onBad(`malformed: ${got.decoded.value.skipped.length} update(s) skipped (${got.decoded.value.skipped[0] ?? ''})`)
@@ -144,7 +139,7 @@ export async function serveChannel (
       answer(message).then(reply => {
         // The time we held it, so the prober's round trip is the network's (and both stacks').
         const sent = reply.type === 'ack' ? { ...reply, held_us: Math.min(MAX_HELD_US, Math.round((performance.now() - readAt) * 1000)) } : reply
-        outgoing.push(lp.encode.single(frame(id, sent)))
+        outgoing.push(encodeFrames(frame(id, sent)))
       }, (err: any) => {
         log.debug(`membership request not answered: ${err?.message ?? err}`)
       })

@@ -17,7 +17,7 @@ import {
 } from './constants.js'
 import { decodeRequestFrame, decodeResponseFrame, responseFrameText, type DeltaFrame, type RequestFrame, type ResponseFrame, type ServedBy, type TrailerFrame } from './frames.js'
 import { isResponseFrame } from './frame-checks.js'
-import { encodeTextFrames, FrameQueue, OversizeFrameError, BadFrameLengthError, readFrames } from './framing.js'
+import { encodeTextFrames, FrameQueue, OversizeFrameError, BadFrameLengthError, readFrames } from '../mesh/framing.js'
 
 export interface ExecuteContext {
   /** Aborted when the caller closes or resets the stream, or the handler is unregistered with abortInFlight. */

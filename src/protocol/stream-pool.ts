@@ -7,7 +7,7 @@ import {
   MAX_RESPONSE_FRAME_BYTES,
   POOL_IDLE_TIMEOUT_MS
 } from './constants.js'
-import { encodeFrames, FrameQueue, readFrames } from './framing.js'
+import { encodeFrames, FrameQueue, readFrames } from '../mesh/framing.js'
 
 /** One frame's bytes, without its length prefix. */
 type Frame = Uint8Array

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import * as lp from 'it-length-prefixed'
-import { BadFrameLengthError, encodeFrames, encodeTextFrames, FrameQueue, OversizeFrameError, readFrames, TruncatedFrameError } from '../../src/protocol/framing.js'
+import { BadFrameLengthError, encodeFrames, encodeTextFrames, FrameQueue, OversizeFrameError, readFrames, TruncatedFrameError } from '../../src/mesh/framing.js'
 import { fuzzSuite, RUNS } from '../helpers/fuzz.js'
 
 // The completion protocol's own length-prefixed framing: byte for byte what it-length-prefixed

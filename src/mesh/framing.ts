@@ -1,5 +1,6 @@
-// Length-prefixed framing of `/harombe/complete/1.0.0`, as `it-length-prefixed` writes and reads
-// it (an unsigned varint length, then that many bytes), without its general-purpose layers: the
+// Length-prefixed framing of our long-lived streams (`/harombe/complete/1.0.0`,
+// `/harombe/swim/1.0.0`), as `it-length-prefixed` writes and reads it (an unsigned varint length,
+// then that many bytes), without its general-purpose layers: the
 // routed-path profile charged a few percent of each peer's CPU to them and their byte lists.
 // Frames written together travel as one chunk: each chunk given to a stream becomes its own yamux
 // frame, noise message and socket write.
