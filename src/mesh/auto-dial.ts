@@ -114,12 +114,30 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
     }
   }
 
-  const onDiscovery = (event: CustomEvent<{ id: PeerId, multiaddrs: Multiaddr[] }>): void => {
-    const id = event.detail.id.toString()
+  const offer = (peerId: PeerId, multiaddrs: Multiaddr[]): void => {
+    const id = peerId.toString()
+    if (id === self) return
     discovered = true
     if (bootstrapIds.has(id)) return // dialed by address in dialBootstrap
-    // mDNS repeats itself every interval: a peer skipped for lack of room is offered again.
-    if (self < id && hasRoom()) dial(id, event.detail.multiaddrs.length > 0 ? event.detail.multiaddrs : event.detail.id)
+    // libp2p reports a peer once, when it first enters the peer store: one skipped for lack of
+    // room is reached later through membership (its view lists it) or by dialing us.
+    if (self < id && hasRoom()) dial(id, multiaddrs.length > 0 ? multiaddrs : peerId)
+  }
+
+  const onDiscovery = (event: CustomEvent<{ id: PeerId, multiaddrs: Multiaddr[] }>): void => {
+    offer(event.detail.id, event.detail.multiaddrs)
+  }
+
+  /**
+   * Peers discovered before start: the node starts (and mDNS answers) while the rest of the peer
+   * is still being built, and libp2p announced them then, to nobody. Missing one left both peers
+   * of a LAN alone for good when the one with the smaller id was the one that missed it.
+   */
+  const offerKnown = async (): Promise<void> => {
+    for (const peer of await node.peerStore.all()) {
+      if (!running) return
+      if (!isConnected(peer.id.toString())) offer(peer.id, peer.addresses.map(a => a.multiaddr))
+    }
   }
 
   const tick = (): void => {
@@ -145,6 +163,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
       if (running) return
       running = true
       node.addEventListener('peer:discovery', onDiscovery)
+      offerKnown().catch((err: any) => { log.debug(`could not read the peer store: ${err?.message ?? err}`) })
       tick()
       timer = setInterval(tick, init.redialIntervalMs)
       timer.unref()
