@@ -1,4 +1,4 @@
-import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
+import { isMaxTokens, isPlainObject } from '../protocol/frame-checks.js'
 
 // A hand-written check in front of the OpenAIChatRequest schema (request-schemas.ts), for the
 // hot path: zod on every chat completion showed in the routed-path profile (BENCHMARKS.md
@@ -8,15 +8,7 @@ import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
 // tool calls and content parts always take the schema's way. test/unit/openai-fast-check.test.ts
 // compares both on random bodies.
 
-type Obj = Record<string, unknown>
-
-const isPlainObject = (v: unknown): v is Obj => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
 const absent = (v: unknown): boolean => v === undefined || v === null
-const isMaxTokens = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && v <= MAX_REQUEST_TOKENS
 const isStop = (v: unknown): boolean => typeof v === 'string' || (Array.isArray(v) && v.length <= 16 && v.every(s => typeof s === 'string'))
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool'])

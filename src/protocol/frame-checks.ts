@@ -12,18 +12,17 @@ import { MAX_REQUEST_ID_LENGTH } from './constants.js'
 
 type Obj = Record<string, unknown>
 
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/** Anything but a plain object (a class instance, say) goes the slow way. */
-function isPlain (v: Obj): boolean {
+/** An object literal's kind of object; anything else (an array, a class instance) goes the slow way. */
+export function isPlainObject (v: unknown): v is Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
   const proto = Object.getPrototypeOf(v)
   return proto === Object.prototype || proto === null
 }
 
-/** A plain object whose keys are all in `allowed` (zod would strip any other). */
+/** Keys all in `allowed` (zod would strip any other). */
 function hasOnlyKeys (v: Obj, allowed: ReadonlySet<string>): boolean {
   for (const key in v) if (!allowed.has(key)) return false
-  return isPlain(v)
+  return true
 }
 
 const isString = (v: unknown, min = 0, max = Infinity): v is string => typeof v === 'string' && v.length >= min && v.length <= max
@@ -41,27 +40,27 @@ function isArrayOf (v: unknown, max: number, check: (item: unknown) => boolean, 
 const TOOL_CALL_KEYS = new Set(['id', 'type', 'function'])
 const FUNCTION_CALL_KEYS = new Set(['name', 'arguments'])
 function isToolCall (v: unknown): boolean {
-  if (!isObject(v) || !hasOnlyKeys(v, TOOL_CALL_KEYS)) return false
+  if (!isPlainObject(v) || !hasOnlyKeys(v, TOOL_CALL_KEYS)) return false
   const fn = v.function
   return isString(v.id, 0, 256) && v.type === 'function' &&
-    isObject(fn) && hasOnlyKeys(fn, FUNCTION_CALL_KEYS) && isName(fn.name) && isString(fn.arguments)
+    isPlainObject(fn) && hasOnlyKeys(fn, FUNCTION_CALL_KEYS) && isName(fn.name) && isString(fn.arguments)
 }
 
 const TOOL_KEYS = new Set(['type', 'function'])
 const FUNCTION_KEYS = new Set(['name', 'description', 'parameters'])
 function isToolDefinition (v: unknown): boolean {
-  if (!isObject(v) || !hasOnlyKeys(v, TOOL_KEYS) || v.type !== 'function') return false
+  if (!isPlainObject(v) || !hasOnlyKeys(v, TOOL_KEYS) || v.type !== 'function') return false
   const fn = v.function
-  if (!isObject(fn) || !hasOnlyKeys(fn, FUNCTION_KEYS) || !isName(fn.name) || !optional(fn.description, isString)) return false
+  if (!isPlainObject(fn) || !hasOnlyKeys(fn, FUNCTION_KEYS) || !isName(fn.name) || !optional(fn.description, isString)) return false
   // A record keeps its values as they are, but rebuilds the object: a `__proto__` key would not survive.
   const p = fn.parameters
-  return p === undefined || (isObject(p) && isPlain(p) && !Object.hasOwn(p, '__proto__'))
+  return p === undefined || (isPlainObject(p) && !Object.hasOwn(p, '__proto__'))
 }
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool'])
 const MESSAGE_KEYS = new Set(['role', 'content', 'tool_calls', 'tool_call_id', 'name'])
 function isChatMessage (v: unknown): boolean {
-  if (!isObject(v) || !hasOnlyKeys(v, MESSAGE_KEYS)) return false
+  if (!isPlainObject(v) || !hasOnlyKeys(v, MESSAGE_KEYS)) return false
   const role = v.role
   if (typeof role !== 'string' || !ROLES.has(role)) return false
   // Only an assistant turn that made tool calls may have no text.
@@ -75,11 +74,11 @@ const REQUEST_KEYS = new Set(['messages', 'tools', 'temperature', 'max_tokens', 
 const CONTINUATION_KEYS = new Set(['prefix'])
 const isStop = (v: unknown): boolean => isArrayOf(v, 16, s => isString(s, 1, 256))
 const isTemperature = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 2
-const isMaxTokens = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && v <= MAX_REQUEST_TOKENS
+export const isMaxTokens = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && v <= MAX_REQUEST_TOKENS
 
 /** The CompletionRequest schema's rules (frames.ts), for a request that needs no stripping. */
 export function isCompletionRequest (v: unknown): boolean {
-  if (!isObject(v) || !hasOnlyKeys(v, REQUEST_KEYS)) return false
+  if (!isPlainObject(v) || !hasOnlyKeys(v, REQUEST_KEYS)) return false
   const c = v.continuation
   return isArrayOf(v.messages, 100_000, isChatMessage, 1) &&
     optional(v.tools, t => isArrayOf(t, 1_024, isToolDefinition)) &&
@@ -88,12 +87,12 @@ export function isCompletionRequest (v: unknown): boolean {
     optional(v.model, isName) &&
     optional(v.tier, isTier) &&
     optional(v.stop, isStop) &&
-    (c === undefined || (isObject(c) && hasOnlyKeys(c, CONTINUATION_KEYS) && isString(c.prefix)))
+    (c === undefined || (isPlainObject(c) && hasOnlyKeys(c, CONTINUATION_KEYS) && isString(c.prefix)))
 }
 
 const REQUEST_FRAME_KEYS = new Set(['id', 'request'])
 export function isRequestFrame (v: unknown): boolean {
-  return isObject(v) && hasOnlyKeys(v, REQUEST_FRAME_KEYS) && isString(v.id, 1, MAX_REQUEST_ID_LENGTH) && isCompletionRequest(v.request)
+  return isPlainObject(v) && hasOnlyKeys(v, REQUEST_FRAME_KEYS) && isString(v.id, 1, MAX_REQUEST_ID_LENGTH) && isCompletionRequest(v.request)
 }
 
 const DELTA_KEYS = new Set(['type', 'content', 'tokens'])
@@ -108,17 +107,17 @@ const FINISH_REASONS = new Set(['stop', 'length', 'tool_calls'])
 function isDone (v: Obj): boolean {
   if (!hasOnlyKeys(v, DONE_KEYS)) return false
   const { message: m, usage: u, served_by: s, load: l, finish_reason: f } = v
-  return isObject(m) && hasOnlyKeys(m, DONE_MESSAGE_KEYS) && m.role === 'assistant' &&
+  return isPlainObject(m) && hasOnlyKeys(m, DONE_MESSAGE_KEYS) && m.role === 'assistant' &&
     (typeof m.content === 'string' || m.content === null) && optional(m.tool_calls, t => isArrayOf(t, 256, isToolCall)) &&
     typeof f === 'string' && FINISH_REASONS.has(f) && isName(v.model) &&
-    isObject(u) && hasOnlyKeys(u, USAGE_KEYS) && isCount(u.prompt_tokens) && isCount(u.completion_tokens) &&
-    (s === undefined || (isObject(s) && hasOnlyKeys(s, SERVED_BY_KEYS) && isString(s.name, 1, 128) && isString(s.peer_id, 1, 128) && isTier(s.tier))) &&
-    (l === undefined || (isObject(l) && hasOnlyKeys(l, LOAD_KEYS) && isCount(l.active) && isCount(l.queued) && isCount(l.capacity)))
+    isPlainObject(u) && hasOnlyKeys(u, USAGE_KEYS) && isCount(u.prompt_tokens) && isCount(u.completion_tokens) &&
+    (s === undefined || (isPlainObject(s) && hasOnlyKeys(s, SERVED_BY_KEYS) && isString(s.name, 1, 128) && isString(s.peer_id, 1, 128) && isTier(s.tier))) &&
+    (l === undefined || (isPlainObject(l) && hasOnlyKeys(l, LOAD_KEYS) && isCount(l.active) && isCount(l.queued) && isCount(l.capacity)))
 }
 
 /** The response frame schemas' rules (frames.ts), for a frame that needs no stripping. */
 export function isResponseFrame (v: unknown): boolean {
-  if (!isObject(v)) return false
+  if (!isPlainObject(v)) return false
   switch (v.type) {
     case 'delta': return hasOnlyKeys(v, DELTA_KEYS) && isString(v.content) && optional(v.tokens, isCount)
     case 'done': return isDone(v)
