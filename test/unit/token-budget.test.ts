@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { cappedTokens, MAX_REQUEST_TOKENS, requestBudget } from '../../src/completion/token-budget.js'
 import { boundedBackend } from '../../src/completion/bounded-backend.js'
-import { createDeadline } from '../../src/completion/deadline.js'
 import type { Backend, BackendRequest, CompletionResult } from '../../src/completion/types.js'
 import { OpenAIChatRequest, OllamaChatRequest, fromOllamaChat, fromOpenAI } from '../../src/http/request-schemas.js'
 
@@ -67,7 +66,7 @@ describe('boundedBackend', () => {
 
   it('should hand the backend the capped max_tokens, and an untouched request when under the cap', async () => {
     const inner = recording('embedded')
-    const backend = boundedBackend(inner, { maxTokensCap: 64, deadline: createDeadline({ timeoutMs: 0, error: () => { throw new Error('unused') } }) })
+    const backend = boundedBackend(inner, { maxTokensCap: 64 })
     const under = request(10)
     await backend.complete(request(1e9), { signal: new AbortController().signal })
     await backend.complete(under, { signal: new AbortController().signal })
@@ -77,7 +76,7 @@ describe('boundedBackend', () => {
 
   it('should fill the cap in for ollama when the request sets none', async () => {
     const inner = recording('ollama')
-    const backend = boundedBackend(inner, { maxTokensCap: 500, deadline: createDeadline({ timeoutMs: 0, error: () => { throw new Error('unused') } }) })
+    const backend = boundedBackend(inner, { maxTokensCap: 500 })
     await backend.complete(request(), { signal: new AbortController().signal })
     assert.equal(inner.seen[0]?.max_tokens, 500)
   })
