@@ -44,6 +44,17 @@ export interface CompletionRequest {
    * already has. The backend continues it (a trailing assistant message) and returns only new text.
    */
   continuation?: { prefix: string }
+  /**
+   * A client-named conversation for routing affinity (issue 23): OpenAI `prompt_cache_key` (else
+   * `user`), header `x-harombe-session`, and their Ollama and `/api/complete` equivalents. Requests
+   * with the same key go to the same peer while it is fit to serve them.
+   */
+  affinity_key?: string
+  /** OpenAI-compatible backends receive these unchanged (llama-server's `cache_prompt`, OpenAI's `prompt_cache_key`). */
+  prompt_cache_key?: string
+  cache_prompt?: boolean
+  /** Ollama backends receive this unchanged: how long the model stays loaded after the request. */
+  keep_alive?: string | number
 }
 
 /** A request bound to one concrete model, as a backend receives it. */
@@ -56,6 +67,8 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls'
 export interface Usage {
   prompt_tokens: number
   completion_tokens: number
+  /** OpenAI's field: prompt tokens the backend took from its cache instead of evaluating. Absent: not known. */
+  prompt_tokens_details?: { cached_tokens: number }
 }
 
 export interface CompletionResult {
