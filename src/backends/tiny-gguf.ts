@@ -9,19 +9,33 @@ import { mulberry32 } from '../util/prng.js'
 
 export const TINY_MODEL_NAME = 'harombe-tiny'
 
+/** The hyper-parameters that differ between the generated models; everything else is shared. */
+export interface ModelShape {
+  name: string
+  nEmbd: number
+  blocks: number
+  heads: number
+  nFf: number
+  contextLength: number
+}
+
 // Shape from the GGUF notes' spike: loads in ~20 ms and generates well over 1,000 tokens/s on one core.
-const N_EMBD = 64
-const N_BLOCKS = 2
-const N_HEADS = 4
-const N_FF = 128
-const CONTEXT_LENGTH = 2048
+export const TINY_SHAPE: Readonly<ModelShape> = Object.freeze({ name: TINY_MODEL_NAME, nEmbd: 64, blocks: 2, heads: 4, nFf: 128, contextLength: 2048 })
+
+export const HEAVY_MODEL_NAME = 'harombe-heavy'
+/**
+ * For prompt-cache work (GGUF-NOTES "A heavier model"): ~110 MB of F32, and prompt evaluation
+ * costs real time on two cores (~1,000 tokens/s), so a warm prefix is visible in timing. Never
+ * the default; tests and benchmarks generate it. The context holds several ~1,200-token turns.
+ */
+export const HEAVY_SHAPE: Readonly<ModelShape> = Object.freeze({ name: HEAVY_MODEL_NAME, nEmbd: 512, blocks: 8, heads: 4, nFf: 1536, contextLength: 8192 })
+
 /** Fixed seed: the file must be byte-identical on every run and machine. */
 const SEED = 0x68617262
 
 // The bias-channel trick: the last embedding channel holds the same constant for every token,
 // so after RMS norm the final hidden state is dominated by a nearly constant value there and
 // that channel's row of `output.weight` acts as a per-token logit bias (~7.6 x the value below).
-const BIAS_CHANNEL = N_EMBD - 1
 const BIAS_INPUT = 0.5
 /** Ordinary words: preferred, so the output is readable words. */
 const BIAS_WORD = 1
@@ -97,8 +111,15 @@ const CHAT_TEMPLATE =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 
-/** The complete file, deterministic: same bytes on every call. */
+/** The complete tiny model file, deterministic: same bytes on every call. */
 export function tinyModelBytes (): Uint8Array {
+  return llamaModelBytes(TINY_SHAPE)
+}
+
+/** A generated model of the given shape, deterministic: same bytes on every call. */
+export function llamaModelBytes (shape: Readonly<ModelShape>): Uint8Array {
+  const { nEmbd, blocks, heads, nFf } = shape
+  const biasChannel = nEmbd - 1
   const vocab = vocabulary()
   const nVocab = vocab.tokens.length
   const random = mulberry32(SEED)
@@ -107,25 +128,25 @@ export function tinyModelBytes (): Uint8Array {
   const ones = (count: number): Float32Array => new Float32Array(count).fill(1)
   // Blocks must not see the bias channel: it is the same for every token, so through the
   // projections it would add one constant vector to every position and one word would win everywhere.
-  const blockNorm = (): Float32Array => { const w = ones(N_EMBD); w[BIAS_CHANNEL] = 0; return w }
+  const blockNorm = (): Float32Array => { const w = ones(nEmbd); w[biasChannel] = 0; return w }
   // One row of n_embd per token (ggml [n_embd, n_vocab]): random, with the bias channel set.
   const perToken = (scale: number, biasOf: (token: number) => number): Float32Array => {
-    const data = matrix(N_EMBD * nVocab, scale)
-    for (let t = 0; t < nVocab; t++) data[t * N_EMBD + BIAS_CHANNEL] = biasOf(t)
+    const data = matrix(nEmbd * nVocab, scale)
+    for (let t = 0; t < nVocab; t++) data[t * nEmbd + biasChannel] = biasOf(t)
     return data
   }
 
   const gguf = new GgufWriter()
     .string('general.architecture', 'llama')
-    .string('general.name', TINY_MODEL_NAME)
+    .string('general.name', shape.name)
     .u32('general.file_type', 0) // all F32
-    .u32('llama.context_length', CONTEXT_LENGTH)
-    .u32('llama.embedding_length', N_EMBD)
-    .u32('llama.block_count', N_BLOCKS)
-    .u32('llama.feed_forward_length', N_FF)
-    .u32('llama.attention.head_count', N_HEADS)
-    .u32('llama.attention.head_count_kv', N_HEADS)
-    .u32('llama.rope.dimension_count', N_EMBD / N_HEADS)
+    .u32('llama.context_length', shape.contextLength)
+    .u32('llama.embedding_length', nEmbd)
+    .u32('llama.block_count', blocks)
+    .u32('llama.feed_forward_length', nFf)
+    .u32('llama.attention.head_count', heads)
+    .u32('llama.attention.head_count_kv', heads)
+    .u32('llama.rope.dimension_count', nEmbd / heads)
     .f32('llama.attention.layer_norm_rms_epsilon', 1e-5)
     .string('tokenizer.ggml.model', 'llama')
     .stringArray('tokenizer.ggml.tokens', vocab.tokens)
@@ -138,22 +159,22 @@ export function tinyModelBytes (): Uint8Array {
     .u32('tokenizer.ggml.eot_token_id', IM_END_ID)
     .string('tokenizer.chat_template', CHAT_TEMPLATE)
 
-  gguf.tensor('token_embd.weight', [N_EMBD, nVocab], perToken(EMBD_SCALE, () => BIAS_INPUT))
-  for (let i = 0; i < N_BLOCKS; i++) {
+  gguf.tensor('token_embd.weight', [nEmbd, nVocab], perToken(EMBD_SCALE, () => BIAS_INPUT))
+  for (let i = 0; i < blocks; i++) {
     gguf
-      .tensor(`blk.${i}.attn_norm.weight`, [N_EMBD], blockNorm())
-      .tensor(`blk.${i}.attn_q.weight`, [N_EMBD, N_EMBD], matrix(N_EMBD * N_EMBD, PROJ_SCALE))
-      .tensor(`blk.${i}.attn_k.weight`, [N_EMBD, N_EMBD], matrix(N_EMBD * N_EMBD, PROJ_SCALE))
-      .tensor(`blk.${i}.attn_v.weight`, [N_EMBD, N_EMBD], matrix(N_EMBD * N_EMBD, PROJ_SCALE))
-      .tensor(`blk.${i}.attn_output.weight`, [N_EMBD, N_EMBD], matrix(N_EMBD * N_EMBD, RESIDUAL_SCALE))
-      .tensor(`blk.${i}.ffn_norm.weight`, [N_EMBD], blockNorm())
-      .tensor(`blk.${i}.ffn_gate.weight`, [N_EMBD, N_FF], matrix(N_EMBD * N_FF, PROJ_SCALE))
-      .tensor(`blk.${i}.ffn_up.weight`, [N_EMBD, N_FF], matrix(N_EMBD * N_FF, PROJ_SCALE))
-      .tensor(`blk.${i}.ffn_down.weight`, [N_FF, N_EMBD], matrix(N_FF * N_EMBD, RESIDUAL_SCALE))
+      .tensor(`blk.${i}.attn_norm.weight`, [nEmbd], blockNorm())
+      .tensor(`blk.${i}.attn_q.weight`, [nEmbd, nEmbd], matrix(nEmbd * nEmbd, PROJ_SCALE))
+      .tensor(`blk.${i}.attn_k.weight`, [nEmbd, nEmbd], matrix(nEmbd * nEmbd, PROJ_SCALE))
+      .tensor(`blk.${i}.attn_v.weight`, [nEmbd, nEmbd], matrix(nEmbd * nEmbd, PROJ_SCALE))
+      .tensor(`blk.${i}.attn_output.weight`, [nEmbd, nEmbd], matrix(nEmbd * nEmbd, RESIDUAL_SCALE))
+      .tensor(`blk.${i}.ffn_norm.weight`, [nEmbd], blockNorm())
+      .tensor(`blk.${i}.ffn_gate.weight`, [nEmbd, nFf], matrix(nEmbd * nFf, PROJ_SCALE))
+      .tensor(`blk.${i}.ffn_up.weight`, [nEmbd, nFf], matrix(nEmbd * nFf, PROJ_SCALE))
+      .tensor(`blk.${i}.ffn_down.weight`, [nFf, nEmbd], matrix(nFf * nEmbd, RESIDUAL_SCALE))
   }
   gguf
-    .tensor('output_norm.weight', [N_EMBD], ones(N_EMBD))
-    .tensor('output.weight', [N_EMBD, nVocab], perToken(OUTPUT_SCALE, t => vocab.bias[t] as number))
+    .tensor('output_norm.weight', [nEmbd], ones(nEmbd))
+    .tensor('output.weight', [nEmbd, nVocab], perToken(OUTPUT_SCALE, t => vocab.bias[t] as number))
   return gguf.toBytes()
 }
 
@@ -167,8 +188,13 @@ export async function writeTinyGguf (file: string): Promise<void> {
  * SHA-256) from what this version generates, so restarts reuse the file and upgrades replace it.
  */
 export async function ensureTinyModel (dataDir: string): Promise<string> {
-  const file = join(dataDir, 'models', `${TINY_MODEL_NAME}.gguf`)
-  const expected = tinyModelBytes()
+  return await ensureGeneratedModel(dataDir, TINY_SHAPE)
+}
+
+/** `<dataDir>/models/<shape.name>.gguf`, written only when missing or different (as ensureTinyModel). */
+export async function ensureGeneratedModel (dataDir: string, shape: Readonly<ModelShape>): Promise<string> {
+  const file = join(dataDir, 'models', `${shape.name}.gguf`)
+  const expected = llamaModelBytes(shape)
   const size = await stat(file).then(s => s.size, () => -1)
   if (size === expected.byteLength && sha256(await readFile(file)) === sha256(expected)) return file
   await writeAtomically(file, expected)
