@@ -26,6 +26,7 @@ import { NoPeerError, TimeoutError, UnavailableError } from './completion/errors
 import { createDeadline } from './completion/deadline.js'
 import { boundedBackend } from './completion/bounded-backend.js'
 import { DEFAULT_POLICY, type RoutingPolicy } from './routing/router.js'
+import type { AffinityConfig, RoutePolicyName } from './routing/affinity-config.js'
 import { createListedNodes, type ListedNode, type ListedNodes } from './client/listed-nodes.js'
 import { createLocalClient } from './client/local-client.js'
 import type { LlmClient } from './client/types.js'
@@ -51,6 +52,14 @@ export interface PeerInit {
   /** Requests waiting beyond the backend's capacity before the peer answers busy. */
   maxQueue?: number
   routing?: RoutingPolicy
+  /**
+   * How this peer picks among equal candidates (issue 23): `affinity` (default) keeps prompts where
+   * they are cached; `in-flight` counts its own requests in flight and spreads ties; `announced`
+   * routes on announced load alone with ties by name, as before. `--route-policy`.
+   */
+  routePolicy?: RoutePolicyName
+  /** Cache-aware routing thresholds (affinity-config.ts); absent fields keep their defaults. */
+  affinity?: Partial<AffinityConfig>
   /** Attempts after the first when a peer fails before its first token (DESIGN: 2). */
   maxRetries?: number
   /** Bound on each attempt until its first token. */
@@ -363,6 +372,8 @@ export function createPeer (init: PeerInit): Peer {
           backend,
           models,
           policy: init.routing ?? DEFAULT_POLICY,
+          ...(init.routePolicy != null ? { routePolicy: init.routePolicy } : {}),
+          ...(init.affinity != null ? { affinity: init.affinity } : {}),
           maxQueue: init.maxQueue ?? Math.max(1, init.backend?.capacity ?? 1) * DEFAULT_QUEUE_PER_SLOT,
           maxRetries: init.maxRetries ?? 2,
           firstTokenTimeoutMs: init.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS,

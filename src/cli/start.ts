@@ -44,6 +44,7 @@ export interface StartFlags {
   shareOllama?: boolean | string
   shareRate?: string
   shareUploads?: string
+  routePolicy?: string
 }
 
 /**
@@ -108,7 +109,8 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     shareDirs: flags.shareDir,
     shareOllama: flags.shareOllama,
     shareRate: flags.shareRate != null ? byteRate(flags.shareRate) : undefined,
-    shareUploads: flags.shareUploads != null ? toNumber(flags.shareUploads) : undefined
+    shareUploads: flags.shareUploads != null ? toNumber(flags.shareUploads) : undefined,
+    routePolicy: flags.routePolicy
   }
 
   let options: PeerOptions
@@ -180,6 +182,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     requireBootstrap: options.bootstrap.length > 0 && !options.mdns && !listedNodes.some(n => n.name !== options.name && n.enabled),
     drainTimeoutMs: options.drainTimeoutMs,
     continuation: flags.continue !== false,
+    routePolicy: options.routePolicy,
     maxHandovers: options.maxHandovers,
     maxTokensCap: options.maxTokensCap,
     requestTimeoutMs: options.requestTimeoutMs,

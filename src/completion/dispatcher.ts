@@ -1,12 +1,29 @@
 import type { Logger } from '../log.js'
 import { isAnyModel, route, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import type { Breakers } from '../routing/breaker.js'
+import type { AffinityConfig, RoutePolicyName } from '../routing/affinity-config.js'
+import type { InFlight } from '../routing/in-flight.js'
+import type { PrefixIndex } from '../routing/prefix-index.js'
+import { promptPrint } from '../routing/prompt-print.js'
 import { AbortedError, NoPeerError, TimeoutError, UnavailableError, UnknownModelError, toCompletionError, type CompletionError } from './errors.js'
 import type { CompletionService, ModelInfo, NodeRef, ServeOptions, Served } from './service.js'
 import type { BackendRequest, CompleteOptions, CompletionRequest, CompletionResult } from './types.js'
 import { budgetSpent, combineAnswer, continuationCandidates, continuedRequest, DEFAULT_MAX_HANDOVERS, refuseHandover, type Delivered } from './continuation.js'
 
 export type Runner = (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
+
+/**
+ * What the router learns as requests go (issue 23), kept here and handed to the pure `route()`
+ * as data: requests in flight per peer, and which prompt prefixes went where.
+ */
+export interface RouteState {
+  policy: RoutePolicyName
+  inFlight: InFlight
+  index: PrefixIndex
+  config: AffinityConfig
+  /** Tie-breaks among equal peers; Math.random in production, seeded in tests. */
+  random: () => number
+}
 
 export interface DispatcherInit {
   selfId: string
@@ -24,6 +41,8 @@ export interface DispatcherInit {
   interTokenTimeoutMs?: number
   /** Handing an answer to another peer when its peer dies mid-answer (continuation.ts); default on, 2 handovers. */
   continuation?: { enabled: boolean, maxHandovers: number }
+  /** Absent: the `announced` policy (announced or trailer load only, ties by name). */
+  routeState?: RouteState
   now?: () => number
   logger?: Logger
 }
@@ -52,14 +71,22 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
     const pin = (all: RouteCandidate[]): RouteCandidate[] => request.peer != null ? all.filter(c => c.id === request.peer || c.name === request.peer) : all
     const pinned = pin(init.candidates())
     if (request.peer != null && pinned.length === 0) throw new NoPeerError(`no peer named "${request.peer}" in the view`)
-    const decide = (candidates: RouteCandidate[], model = request.model): ReturnType<typeof route> => route({
-      candidates,
-      request: { model, tier: request.tier },
-      selfId: init.selfId,
-      policy: init.policy,
-      breakers: init.breakers.isOpen,
-      now: now()
-    })
+    const state = init.routeState
+    // Hashed once per request (a few µs for a long prompt); every decision below reuses it.
+    const print = state?.policy === 'affinity' ? promptPrint(request, state.config.blockChars) : undefined
+    const decide = (candidates: RouteCandidate[], model = request.model): ReturnType<typeof route> => {
+      const at = now()
+      return route({
+        candidates,
+        request: { model, tier: request.tier },
+        selfId: init.selfId,
+        policy: init.policy,
+        breakers: init.breakers.isOpen,
+        now: at,
+        ...(state != null && state.policy !== 'announced' ? { balance: { inFlight: state.inFlight.counts(), random: state.random } } : {}),
+        ...(state != null && print != null ? { affinity: { print, lookup: state.index.lookup(print, at), config: state.config } } : {})
+      })
+    }
     const decision = decide(pinned)
     if (!decision.ok) {
       throw decision.code === 'unknown_model' ? new UnknownModelError(decision.reason) : new NoPeerError(decision.reason)
@@ -98,7 +125,11 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       attempts++
       tried.add(candidate.id)
       const node: NodeRef = { name: candidate.name, peer_id: candidate.id, tier: candidate.tier }
-      options.onAttempt?.(node)
+      options.onAttempt?.(node, candidate.reason)
+      init.logger?.debug({ peer: candidate.id, attempt: attempts }, `routing to ${candidate.name}: ${candidate.reason}`)
+      // Counted from the moment it is sent: the next decision, even a microsecond later, sees it.
+      const release = state?.inFlight.start(candidate.id)
+      if (print != null) state?.index.record(print, candidate.id, now())
       const model = handing?.model ?? (isAnyModel(request.model) ? (candidate.models[0] ?? '') : (request.model ?? ''))
       const attemptRequest: BackendRequest = handing != null ? continuedRequest({ ...request, model }, delivered) : { ...request, model }
       const attempt = new AbortController()
@@ -187,6 +218,7 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
         init.logger?.warn({ peer: candidate.id, code: err.code }, `attempt on ${candidate.name} failed before its first token: ${err.message}; trying the next peer`)
         lastError = err
       } finally {
+        release?.()
         clearTimeout(firstToken)
         clearTimeout(nextToken)
         watch.remove(attempt)

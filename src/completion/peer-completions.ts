@@ -10,6 +10,9 @@ import { closeStreamPool, completeOverMesh, registerCompletionHandler, type Comp
 import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import { createBreakers, type Breakers } from '../routing/breaker.js'
 import { createDispatcher } from './dispatcher.js'
+import { DEFAULT_AFFINITY_CONFIG, DEFAULT_ROUTE_POLICY, type AffinityConfig, type RoutePolicyName } from '../routing/affinity-config.js'
+import { createInFlight } from '../routing/in-flight.js'
+import { createPrefixIndex } from '../routing/prefix-index.js'
 import { UnknownModelError, UnavailableError } from './errors.js'
 import { createLocalExecutor, type LocalExecutor } from './local-executor.js'
 import type { CompletionService } from './service.js'
@@ -23,6 +26,12 @@ export interface PeerCompletionsInit {
   /** The models the backend serves, as announced. */
   models: () => string[]
   policy: RoutingPolicy
+  /** `announced` (before issue 23), `in-flight` (counts what it sent, no herding), `affinity` (default: also prompt caches). */
+  routePolicy?: RoutePolicyName
+  /** Thresholds of cache-aware routing (affinity-config.ts); absent fields keep their defaults. */
+  affinity?: Partial<AffinityConfig>
+  /** Tie-breaks among equal peers (default Math.random); tests pass a seeded one. */
+  random?: () => number
   /** Waiting requests beyond capacity before the peer answers busy. */
   maxQueue: number
   maxRetries: number
@@ -130,8 +139,16 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     return disabled.has(fresh.name) ? { ...fresh, enabled: false } : fresh
   }
 
+  const affinityConfig: AffinityConfig = { ...DEFAULT_AFFINITY_CONFIG, ...init.affinity }
   const service = createDispatcher({
     selfId,
+    routeState: {
+      policy: init.routePolicy ?? DEFAULT_ROUTE_POLICY,
+      inFlight: createInFlight(),
+      index: createPrefixIndex(affinityConfig),
+      config: affinityConfig,
+      random: init.random ?? Math.random
+    },
     candidates: () => [
       ...candidatesFromView(init.membership.view(), init.membership.latencies()).map(adjust),
       ...(init.extraCandidates?.() ?? [])

@@ -24,6 +24,8 @@ export interface RequestRecord {
   servedBy?: NodeRef
   /** Peers tried; 0 when routing refused before any attempt. */
   attempts: number
+  /** Why the router chose the last peer tried ("prefix 1,152 of 1,233 chars warm on b, …"). */
+  routeReason?: string
   /** Peers that wrote part of the answer before `servedBy` continued it (handovers after a failure mid-answer). */
   handovers?: NodeRef[]
   /** Until the first streamed delta reached the client writer; unset for whole answers. */
@@ -124,13 +126,15 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
     let ttftMs: number | undefined
     let committedTo: NodeRef | undefined
     let attempts = 0
+    let routeReason: string | undefined
     inFlight++
     try {
       const served = await service.complete(request, {
         signal: options.signal,
-        onAttempt: node => {
+        onAttempt: (node, reason) => {
           attempts++
-          options.onAttempt?.(node)
+          routeReason = reason
+          options.onAttempt?.(node, reason)
         },
         onCommit: node => {
           committedTo = node
@@ -146,6 +150,7 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
       })
       const record: RequestRecord = { id, startedAt, api, model: served.result.model, stream, outcome: 'ok', servedBy: served.node, attempts: served.attempts, durationMs: now() - started, completionTokens: served.result.usage.completion_tokens }
       if (served.handovers != null && served.handovers.length > 0) record.handovers = served.handovers
+      if (served.reason !== '') record.routeReason = served.reason
       if (ttftMs != null) record.ttftMs = ttftMs
       publish(record)
       return served
@@ -154,6 +159,7 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
       const outcome = options.signal.aborted || err.code === 'aborted' ? 'aborted' : 'error'
       const record: RequestRecord = { id, startedAt, api, model: request.model ?? 'auto', stream, outcome, error: err.message, errorCode: err.code, attempts, durationMs: now() - started }
       if (committedTo != null) record.servedBy = committedTo
+      if (routeReason != null) record.routeReason = routeReason
       if (ttftMs != null) record.ttftMs = ttftMs
       publish(record)
       throw thrown

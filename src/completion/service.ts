@@ -11,8 +11,8 @@ export interface ServeOptions {
   signal: AbortSignal
   /** Called once, when an attempt delivers its first delta and the answer is committed to a node. */
   onCommit?: (node: NodeRef) => void
-  /** Called as each attempt starts, on the node it goes to (failover makes several). */
-  onAttempt?: (node: NodeRef) => void
+  /** Called as each attempt starts, on the node it goes to (failover makes several), with the router's reason. */
+  onAttempt?: (node: NodeRef, reason?: string) => void
   onDelta?: (delta: CompletionDelta) => void
 }
 

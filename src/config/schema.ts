@@ -20,6 +20,7 @@ import {
 } from './constants.js'
 import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
 import { DEFAULT_MAX_HANDOVERS } from '../completion/continuation.js'
+import { DEFAULT_ROUTE_POLICY, ROUTE_POLICIES } from '../routing/affinity-config.js'
 
 export const TIERS = [0, 1, 2] as const
 export const DISCOVERY_METHODS = ['mdns', 'explicit'] as const
@@ -219,7 +220,9 @@ export const PeerOptionsSchema = z.object({
   shareOllama: z.union([BooleanSchema, z.string().min(1)], expected('true or an Ollama models directory')).default(false),
   // Bytes per second over all uploads; absent = unlimited (a LAN is fast, inference traffic is small)
   shareRate: z.int(expected('a whole number of bytes per second, e.g. 50000000 or 50M')).min(1).optional(),
-  shareUploads: z.int(expected('a whole number from 1 to 64')).min(1).max(64).default(4)
+  shareUploads: z.int(expected('a whole number from 1 to 64')).min(1).max(64).default(4),
+  // Issue 23: `announced` is the routing before it, kept for comparison (npm run bench:affinity).
+  routePolicy: z.enum(ROUTE_POLICIES, expected(ROUTE_POLICIES.join(', '))).default(DEFAULT_ROUTE_POLICY)
 })
 
 export type PeerOptions = z.output<typeof PeerOptionsSchema>

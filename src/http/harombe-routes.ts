@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { CompletionService, Served } from '../completion/service.js'
 import { serveCompletion, type Dialect } from './dialect.js'
-import { describeZodError, fromHarombe, HarombeCompleteRequest, tierHeader } from './request-schemas.js'
+import { describeZodError, fromHarombe, HarombeCompleteRequest, headerHints } from './request-schemas.js'
 
 export function harombeError (_status: number, message: string, code?: string): unknown {
   return { error: { code: code ?? 'error', message } }
@@ -29,7 +29,7 @@ export function registerHarombeRoutes (app: FastifyInstance, service: Completion
       await reply.code(400).send(harombeError(400, describeZodError(parsed.error), 'bad_request'))
       return
     }
-    const completion = fromHarombe(parsed.data, tierHeader(request.headers['x-harombe-tier']))
+    const completion = fromHarombe(parsed.data, headerHints(request.headers))
     await serveCompletion(service, reply, completion, parsed.data.stream === true, harombeDialect)
   })
 

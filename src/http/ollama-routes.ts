@@ -3,7 +3,7 @@ import type { CompletionService, Served } from '../completion/service.js'
 import type { CompletionRequest } from '../completion/types.js'
 import { VERSION } from '../version.js'
 import { serveCompletion, type Dialect } from './dialect.js'
-import { describeZodError, fromOllamaChat, fromOllamaGenerate, OllamaChatRequest, OllamaGenerateRequest, tierHeader } from './request-schemas.js'
+import { describeZodError, fromOllamaChat, fromOllamaGenerate, OllamaChatRequest, OllamaGenerateRequest, headerHints } from './request-schemas.js'
 
 /** Ollama answers errors as `{ "error": "…" }`; its JS client throws with that message. */
 export function ollamaError (_status: number, message: string): unknown {
@@ -93,10 +93,10 @@ export function registerOllamaRoutes (app: FastifyInstance, service: CompletionS
       await answerLoad(service, reply, shape, parsed.data.model)
       return
     }
-    const tier = tierHeader(request.headers['x-harombe-tier'])
+    const hints = headerHints(request.headers)
     const completion: CompletionRequest = shape === 'chat'
-      ? fromOllamaChat(parsed.data as any, tier)
-      : fromOllamaGenerate(parsed.data as any, tier)
+      ? fromOllamaChat(parsed.data as any, hints)
+      : fromOllamaGenerate(parsed.data as any, hints)
     // Ollama streams unless told otherwise.
     await serveCompletion(service, reply, completion, parsed.data.stream !== false, ollamaDialect(shape, parsed.data.model))
   }

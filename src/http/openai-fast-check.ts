@@ -1,4 +1,5 @@
 import { isMaxTokens, isPlainObject } from '../protocol/frame-checks.js'
+import { MAX_KEY_CHARS } from '../protocol/constants.js'
 
 // A hand-written check in front of the OpenAIChatRequest schema (request-schemas.ts), for the
 // hot path: zod on every chat completion showed in the routed-path profile (BENCHMARKS.md
@@ -26,6 +27,7 @@ function isPlainMessage (m: unknown): boolean {
 export function isPlainOpenAIChat (body: unknown): boolean {
   if (!isPlainObject(body)) return false
   const { model, messages, tools, temperature: t, max_tokens: mt, max_completion_tokens: mct, stop, stream, stream_options: so, tier } = body
+  const { prompt_cache_key: pck, user, cache_prompt: cp } = body
   if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isPlainMessage)) return false
   return (model === undefined || typeof model === 'string') &&
     tools === undefined &&
@@ -35,5 +37,8 @@ export function isPlainOpenAIChat (body: unknown): boolean {
     (absent(stop) || isStop(stop)) &&
     (absent(stream) || typeof stream === 'boolean') &&
     (absent(so) || (isPlainObject(so) && (so.include_usage === undefined || typeof so.include_usage === 'boolean'))) &&
-    (tier === undefined || tier === 0 || tier === 1 || tier === 2)
+    (tier === undefined || tier === 0 || tier === 1 || tier === 2) &&
+    (absent(pck) || (typeof pck === 'string' && pck.length <= MAX_KEY_CHARS)) &&
+    (absent(user) || typeof user === 'string') &&
+    (absent(cp) || typeof cp === 'boolean')
 }

@@ -4,7 +4,7 @@ import type { CompletionService, Served } from '../completion/service.js'
 import type { z } from 'zod'
 import { serveCompletion, type Dialect } from './dialect.js'
 import { isPlainOpenAIChat } from './openai-fast-check.js'
-import { describeZodError, fromOpenAI, OpenAIChatRequest, tierHeader } from './request-schemas.js'
+import { describeZodError, fromOpenAI, OpenAIChatRequest, headerHints } from './request-schemas.js'
 
 /** OpenAI's error shape; the official SDK reads `error.message` and `error.type`. */
 export function openAIError (status: number, message: string, code?: string): unknown {
@@ -71,7 +71,7 @@ export function registerOpenAIRoutes (app: FastifyInstance, service: CompletionS
       body = parsed.data
     }
     const dialect = openAIDialect(body.model, body.stream_options?.include_usage === true)
-    await serveCompletion(service, reply, fromOpenAI(body, tierHeader(request.headers['x-harombe-tier'])), body.stream === true, dialect)
+    await serveCompletion(service, reply, fromOpenAI(body, headerHints(request.headers)), body.stream === true, dialect)
   })
 
   app.get('/v1/models', async () => ({

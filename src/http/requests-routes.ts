@@ -14,6 +14,8 @@ export interface RequestJson {
   error?: string
   served_by?: NodeRef
   attempts: number
+  /** Why the router chose the (last) peer tried: warm prefix, session key, rendezvous, load, tier. */
+  route_reason?: string
   /** Peers that wrote part of the answer before `served_by` continued it, in order. */
   handovers?: NodeRef[]
   ttft_ms?: number
@@ -40,6 +42,7 @@ export function requestJson (record: RequestRecord): RequestJson {
     ...(record.error != null ? { error: record.error } : {}),
     ...(record.servedBy != null ? { served_by: { name: record.servedBy.name, peer_id: record.servedBy.peer_id, tier: record.servedBy.tier } } : {}),
     attempts: record.attempts,
+    ...(record.routeReason != null ? { route_reason: record.routeReason } : {}),
     ...(record.handovers != null ? { handovers: record.handovers.map(n => ({ name: n.name, peer_id: n.peer_id, tier: n.tier })) } : {}),
     ...(record.ttftMs != null ? { ttft_ms: ms(record.ttftMs) } : {}),
     duration_ms: ms(record.durationMs),

@@ -69,3 +69,13 @@ export const MAX_BUFFERED_RESPONSE_BYTES = 8 * 1024 * 1024
 
 /** Request ids show up in both peers' logs; longer ones are garbage, not correlation ids. */
 export const MAX_REQUEST_ID_LENGTH = 128
+
+/**
+ * Affinity keys and pass-through cache keys (`affinity_key`, `prompt_cache_key`) in a request:
+ * conversation or user ids, not documents. 1,024 characters holds any id a client sends (OpenAI's
+ * `user` is documented as an id), and bounds what one request makes the index and the wire carry.
+ */
+export const MAX_KEY_CHARS = 1_024
+
+/** Ollama's `keep_alive` as a string is a duration ("5m", "1h30m"); 64 characters is plenty. */
+export const MAX_KEEP_ALIVE_CHARS = 64

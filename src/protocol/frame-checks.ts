@@ -1,5 +1,5 @@
 import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
-import { MAX_REQUEST_ID_LENGTH } from './constants.js'
+import { MAX_KEEP_ALIVE_CHARS, MAX_KEY_CHARS, MAX_REQUEST_ID_LENGTH } from './constants.js'
 
 // Hand-written checks of the frame schemas in frames.ts, for the hot path: zod costs tens of
 // microseconds per frame and showed up in the routed-path profile (BENCHMARKS.md section 8).
@@ -70,11 +70,13 @@ function isChatMessage (v: unknown): boolean {
     optional(v.name, t => isString(t, 0, 256))
 }
 
-const REQUEST_KEYS = new Set(['messages', 'tools', 'temperature', 'max_tokens', 'model', 'tier', 'stop', 'continuation'])
+const REQUEST_KEYS = new Set(['messages', 'tools', 'temperature', 'max_tokens', 'model', 'tier', 'stop', 'continuation', 'affinity_key', 'prompt_cache_key', 'cache_prompt', 'keep_alive'])
 const CONTINUATION_KEYS = new Set(['prefix'])
 const isStop = (v: unknown): boolean => isArrayOf(v, 16, s => isString(s, 1, 256))
 const isTemperature = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 2
 export const isMaxTokens = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && v <= MAX_REQUEST_TOKENS
+const isKey = (v: unknown): boolean => isString(v, 0, MAX_KEY_CHARS)
+const isKeepAlive = (v: unknown): boolean => isString(v, 0, MAX_KEEP_ALIVE_CHARS) || (typeof v === 'number' && Number.isFinite(v))
 
 /** The CompletionRequest schema's rules (frames.ts), for a request that needs no stripping. */
 export function isCompletionRequest (v: unknown): boolean {
@@ -87,6 +89,10 @@ export function isCompletionRequest (v: unknown): boolean {
     optional(v.model, isName) &&
     optional(v.tier, isTier) &&
     optional(v.stop, isStop) &&
+    optional(v.affinity_key, isKey) &&
+    optional(v.prompt_cache_key, isKey) &&
+    optional(v.cache_prompt, b => typeof b === 'boolean') &&
+    optional(v.keep_alive, isKeepAlive) &&
     (c === undefined || (isPlainObject(c) && hasOnlyKeys(c, CONTINUATION_KEYS) && isString(c.prefix)))
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { Decoded } from '../membership/announcement.js'
 import type { Load, Tier } from '../membership/types.js'
 import type { CompletionRequest, CompletionResult } from '../completion/types.js'
-import { MAX_REQUEST_FRAME_BYTES, MAX_REQUEST_ID_LENGTH, MAX_RESPONSE_FRAME_BYTES } from './constants.js'
+import { MAX_KEEP_ALIVE_CHARS, MAX_KEY_CHARS, MAX_REQUEST_FRAME_BYTES, MAX_REQUEST_ID_LENGTH, MAX_RESPONSE_FRAME_BYTES } from './constants.js'
 import { isCompletionRequest, isRequestFrame, isResponseFrame } from './frame-checks.js'
 
 // Wire frames of `/harombe/complete/1.0.0` (snake_case: it is a wire format). Each frame is one
@@ -98,7 +98,12 @@ const CompletionRequestSchema = z.object({
   tier: tier.optional(),
   stop: z.array(z.string().min(1).max(256)).max(16).optional(),
   // A handover: the text the client already has, for the backend to continue (bounded by the frame size)
-  continuation: z.object({ prefix: z.string() }).optional()
+  continuation: z.object({ prefix: z.string() }).optional(),
+  // Cache hints (issue 23): the serving peer's backend receives them unchanged
+  affinity_key: z.string().max(MAX_KEY_CHARS).optional(),
+  prompt_cache_key: z.string().max(MAX_KEY_CHARS).optional(),
+  cache_prompt: z.boolean().optional(),
+  keep_alive: z.union([z.string().max(MAX_KEEP_ALIVE_CHARS), z.number().finite()]).optional()
 })
 
 const RequestFrameSchema = z.object({

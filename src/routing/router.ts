@@ -5,6 +5,9 @@ import { DEFAULT_FALLBACK_STRATEGY, DEFAULT_LOAD_BALANCE, DEFAULT_PREFER_LOCAL }
 import type { ClusterView } from '../membership/view.js'
 import type { Load, MemberState, Tier } from '../membership/types.js'
 import type { BreakerState } from './breaker.js'
+import { chooseByAffinity, type AffinityInput, type AffinityMember } from './affinity.js'
+
+export type { AffinityInput } from './affinity.js'
 
 /** A peer the router may choose: a mesh member (self included) or a listed HTTP-only node. */
 export interface RouteCandidate {
@@ -48,6 +51,17 @@ export const DEFAULT_POLICY: Readonly<RoutingPolicy> = Object.freeze({
  */
 export type BreakerLookup = ReadonlyMap<string, BreakerState['state']> | ((peerId: string, now: number) => boolean)
 
+/**
+ * Load this peer knows for sure (policies `in-flight` and `affinity`). Absent: the announced (or
+ * trailer) load alone and ties by name, the `announced` policy, as before issue 23.
+ */
+export interface BalanceInput {
+  /** Requests this peer has in flight to each peer id (itself included); absent = 0. */
+  inFlight: ReadonlyMap<string, number>
+  /** [0, 1): breaks ties among equal peers, so concurrent requests do not herd. Injected for tests. */
+  random: () => number
+}
+
 export interface RouteInput<C extends RouteCandidate = RouteCandidate> {
   candidates: readonly C[]
   request: RouteRequest
@@ -55,6 +69,9 @@ export interface RouteInput<C extends RouteCandidate = RouteCandidate> {
   policy: RoutingPolicy
   breakers?: BreakerLookup
   now: number
+  balance?: BalanceInput
+  /** Prefix affinity (policy `affinity`); used only with `balance` and `policy.loadBalance`. */
+  affinity?: AffinityInput
 }
 
 /** A candidate the router did not choose, and why (for `no_peer` messages and the demo). */
@@ -116,6 +133,12 @@ export function isAnyModel (model: string | undefined): boolean {
  * 3. Within a tier: with `loadBalance`, least `(active+queued)/capacity` (capacity 0 sorts last);
  *    ties → self first when `preferLocal` → lower latency (unknown last) → name → id.
  *    Without `loadBalance`: self first when `preferLocal` → latency → name → id.
+ *    With `balance` (and `loadBalance`): the load is the larger of the announced one and this
+ *    peer's own requests in flight to it, and ties after `preferLocal` go by latency within
+ *    LATENCY_TIE_MS, then at random: equal peers share concurrent requests instead of the first
+ *    name taking them all.
+ * 4. With `affinity` as well, each tier's first peer is chosen by chooseByAffinity (warm prefix,
+ *    session key, rendezvous with bounded load); the others keep the order of rule 3.
  * `unknown_model` when no known candidate in any state serves the model; `no_peer` when some do
  * but none is eligible, with each one's reason.
  */
@@ -162,13 +185,20 @@ export function route<C extends RouteCandidate> (input: RouteInput<C>): RouteDec
   }
 
   const rank = (t: number): number => tierRank(t, tier)
-  eligible.sort((a, b) => (rank(a.c.tier) - rank(b.c.tier)) || compareWithinTier(a.c, b.c, policy, selfId))
+  const balance = policy.loadBalance ? input.balance : undefined
+  const keyed = eligible.map(e => ({ ...e, used: usedOf(e.c, balance), tie: balance != null ? balance.random() : 0, note: '' }))
+  keyed.sort((a, b) => (rank(a.c.tier) - rank(b.c.tier)) || compareWithinTier(a, b, policy, selfId, balance != null))
+  if (balance != null && input.affinity != null) preferByAffinity(keyed, input.affinity, policy.preferLocal, selfId)
 
   const requestedAvailable = tier != null && eligible.some(e => e.c.tier === tier)
-  const ordered = eligible.map(({ c, breaker }, i) => {
-    const firstInTier = i === 0 || eligible[i - 1]?.c.tier !== c.tier
-    const parts = [tierReason(c.tier, tier, requestedAvailable)]
-    if (policy.loadBalance) parts.push(loadReason(c.load, firstInTier))
+  const leastInTier = new Map<number, number>()
+  for (const e of keyed) leastInTier.set(e.c.tier, Math.min(leastInTier.get(e.c.tier) ?? Infinity, ratioOf(e.used, e.c.load.capacity)))
+  const ordered = keyed.map(({ c, breaker, used, note }, i) => {
+    const parts = note !== '' ? [note] : []
+    parts.push(tierReason(c.tier, tier, requestedAvailable))
+    // The first of a tier is the least loaded, except where affinity chose another.
+    const least = balance != null ? ratioOf(used, c.load.capacity) <= (leastInTier.get(c.tier) ?? 0) : i === 0 || keyed[i - 1]?.c.tier !== c.tier
+    if (policy.loadBalance) parts.push(loadReason(c.load, used, least, balance?.inFlight.get(c.id) ?? 0))
     if (isLocal(c, selfId)) parts.push('local')
     else {
       if (c.via === 'http') parts.push('via http')
@@ -201,25 +231,77 @@ function tierRank (t: number, requested: number | undefined): number {
   return t < requested ? requested - t : t
 }
 
-function compareWithinTier (a: RouteCandidate, b: RouteCandidate, policy: RoutingPolicy, selfId: string): number {
+/**
+ * Latencies closer than this are equal for ordering: on one LAN round trips differ by fractions
+ * of a millisecond, which say nothing about the peer, and sorting on them herds (issue 23) the way
+ * names did. A peer across a WAN link (tens of ms) still sorts after a near one.
+ */
+export const LATENCY_TIE_MS = 5
+
+interface Keyed<C extends RouteCandidate> {
+  c: C
+  /** Requests in flight there: announced (or trailer) load, or what this peer sent, whichever is more. */
+  used: number
+  /** Random tie-breaker (0 without `balance`). */
+  tie: number
+  /** The affinity reason for a tier's chosen peer. */
+  note: string
+}
+
+function usedOf (c: RouteCandidate, balance: BalanceInput | undefined): number {
+  const announced = c.load.active + c.load.queued
+  return balance != null ? Math.max(announced, balance.inFlight.get(c.id) ?? 0) : announced
+}
+
+function compareWithinTier<C extends RouteCandidate> (a: Keyed<C>, b: Keyed<C>, policy: RoutingPolicy, selfId: string, balanced: boolean): number {
   if (policy.loadBalance) {
-    const d = compareNumbers(loadRatio(a.load), loadRatio(b.load))
+    const d = compareNumbers(ratioOf(a.used, a.c.load.capacity), ratioOf(b.used, b.c.load.capacity))
     if (d !== 0) return d
   }
   if (policy.preferLocal) {
-    const la = isLocal(a, selfId)
-    const lb = isLocal(b, selfId)
+    const la = isLocal(a.c, selfId)
+    const lb = isLocal(b.c, selfId)
     if (la !== lb) return la ? -1 : 1
   }
-  return compareNumbers(latencyKey(a), latencyKey(b)) ||
-    compareStrings(a.name, b.name) ||
-    compareStrings(a.id, b.id)
+  if (balanced) {
+    return compareNumbers(latencyBucket(a.c), latencyBucket(b.c)) ||
+      compareNumbers(a.tie, b.tie) ||
+      compareStrings(a.c.name, b.c.name) ||
+      compareStrings(a.c.id, b.c.id)
+  }
+  return compareNumbers(latencyKey(a.c), latencyKey(b.c)) ||
+    compareStrings(a.c.name, b.c.name) ||
+    compareStrings(a.c.id, b.c.id)
 }
 
-/** Busy fraction; no capacity (or a malformed load) counts as fuller than any real peer. */
-function loadRatio (load: Load): number {
-  const ratio = (load.active + load.queued) / load.capacity
-  return load.capacity > 0 && Number.isFinite(ratio) ? ratio : Number.POSITIVE_INFINITY
+/** Moves each tier's affinity choice to the front of its tier, with the reason. */
+function preferByAffinity<C extends RouteCandidate> (keyed: Array<Keyed<C>>, affinity: AffinityInput, preferLocal: boolean, selfId: string): void {
+  let start = 0
+  while (start < keyed.length) {
+    const tier = keyed[start]?.c.tier
+    let end = start
+    while (end < keyed.length && keyed[end]?.c.tier === tier) end++
+    const group = keyed.slice(start, end)
+    const members: AffinityMember[] = group.map(k => ({ id: k.c.id, name: k.c.name, ratio: ratioOf(k.used, k.c.load.capacity), used: k.used, capacity: k.c.load.capacity, local: isLocal(k.c, selfId) }))
+    const choice = chooseByAffinity(members, affinity, preferLocal)
+    const chosen = group[choice.index]
+    if (chosen != null) {
+      chosen.note = choice.reason
+      keyed.splice(start + choice.index, 1)
+      keyed.splice(start, 0, chosen)
+    }
+    start = end
+  }
+}
+
+/** Requests per slot; no capacity (or a malformed load) counts as fuller than any real peer. */
+function ratioOf (used: number, capacity: number): number {
+  const ratio = used / capacity
+  return capacity > 0 && Number.isFinite(ratio) ? ratio : Number.POSITIVE_INFINITY
+}
+
+function latencyBucket (c: RouteCandidate): number {
+  return knownLatency(c) ? Math.floor((c.latencyMs as number) / LATENCY_TIE_MS) : Number.POSITIVE_INFINITY
 }
 
 function isLocal (c: RouteCandidate, selfId: string): boolean {
@@ -251,10 +333,10 @@ function tierReason (t: number, requested: number | undefined, requestedAvailabl
     : `graceful fallback: tier ${t} (requested ${requested} unavailable)`
 }
 
-function loadReason (load: Load, firstInTier: boolean): string {
-  const used = `${load.active + load.queued}/${load.capacity}`
+function loadReason (load: Load, usedCount: number, least: boolean, sentFromHere: number): string {
+  const used = `${usedCount}/${load.capacity}${sentFromHere > 0 ? `, ${sentFromHere} sent from here` : ''}`
   if (!(load.capacity > 0)) return `no capacity (${used})`
-  return firstInTier ? `least loaded (${used})` : `load ${used}`
+  return least ? `least loaded (${used})` : `load ${used}`
 }
 
 function unknownModelReason (model: string, candidates: readonly RouteCandidate[]): string {

@@ -525,8 +525,14 @@ describe('config', () => {
         share: true,
         shareDirs: [],
         shareOllama: false,
-        shareUploads: 4
+        shareUploads: 4,
+        routePolicy: 'affinity'
       })
+    })
+
+    it('should take a route policy and reject an unknown one', () => {
+      assert.equal(parsePeerOptions({ name: 'a', dataDir: '/tmp/a', routePolicy: 'announced' }).routePolicy, 'announced')
+      assert.throws(() => parsePeerOptions({ name: 'a', dataDir: '/tmp/a', routePolicy: 'random' }), /routePolicy: expected announced, in-flight, affinity/)
     })
 
     it('should accept port 0 for the API', () => {

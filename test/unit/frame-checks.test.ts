@@ -29,6 +29,8 @@ const message = fc.oneof(
   fc.record({ role: fc.constant('assistant'), content: fc.option(text, { nil: null }), tool_calls: fc.array(toolCall, { maxLength: 2 }) }, { requiredKeys: ['role', 'content'] })
 )
 const anyJson = shallowJson()
+/** Mostly `usual`, one time in twenty `odd`: enough odd values to test, few enough that most requests stay valid. */
+const rarely = <T, U>(usual: fc.Arbitrary<T>, odd: fc.Arbitrary<U>): fc.Arbitrary<T | U> => fc.oneof({ weight: 19, arbitrary: usual }, { weight: 1, arbitrary: odd })
 const request = fc.record({
   messages: fc.array(message, { minLength: 1, maxLength: 3 }),
   tools: fc.array(fc.record({ type: fc.constant('function'), function: fc.record({ name, description: text, parameters: fc.dictionary(fc.string({ maxLength: 10 }), anyJson, { maxKeys: 3 }) }, { requiredKeys: ['name'] }) }), { maxLength: 2 }),
@@ -37,7 +39,12 @@ const request = fc.record({
   model: fc.string({ maxLength: 8 }),
   tier: fc.integer({ min: -1, max: 3 }),
   stop: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
-  continuation: fc.record({ prefix: text })
+  continuation: fc.record({ prefix: text }),
+  // Issue 23's cache hints; now and then around their bounds (1,024 and 64 characters) or of a wrong type
+  affinity_key: rarely(fc.string({ maxLength: 8 }), fc.integer({ min: 1_020, max: 1_030 }).map(n => 'k'.repeat(n))),
+  prompt_cache_key: rarely(fc.string({ maxLength: 8 }), fc.oneof(fc.integer({ min: 1_020, max: 1_030 }).map(n => 'k'.repeat(n)), fc.integer())),
+  cache_prompt: rarely(fc.boolean(), fc.constant('yes')),
+  keep_alive: rarely(fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), fc.oneof(fc.integer({ min: 60, max: 70 }).map(n => '5'.repeat(n)), fc.double(), fc.constant(null)))
 }, { requiredKeys: ['messages'] })
 const requestFrame = fc.record({ id: fc.string({ maxLength: 130 }), request })
 const count = fc.oneof(fc.nat(), fc.integer({ min: -2, max: 2 }), fc.double())
@@ -99,6 +106,8 @@ describe('hand-written frame checks', function () {
 
   it('should take the fast path for ordinary frames', () => {
     assert.equal(isRequestFrame({ id: 'x', request: { ...ok, model: 'm', max_tokens: 16, temperature: 0, tier: 1, stop: ['\n'] } }), true)
+    assert.equal(isRequestFrame({ id: 'x', request: { ...ok, affinity_key: 'conv-1', prompt_cache_key: 'agent-a', cache_prompt: true, keep_alive: '5m' } }), true)
+    assert.equal(isRequestFrame({ id: 'x', request: { ...ok, keep_alive: -1 } }), true)
     assert.equal(isResponseFrame({ ...done, served_by: { name: 'a', peer_id: 'p', tier: 0 }, load: { active: 1, queued: 0, capacity: 4 } }), true)
     assert.equal(isResponseFrame({ type: 'delta', content: 'abc', tokens: 3 }), true)
     assert.equal(isResponseFrame({ type: 'error', code: 'busy', message: 'full', retryable: true }), true)

@@ -27,7 +27,10 @@ const body = fc.record({
   stream: maybe(fc.boolean()),
   stream_options: maybe(fc.record({ include_usage: fc.boolean() }, { requiredKeys: [] })),
   tier: fc.integer({ min: -1, max: 3 }),
-  top_p: fc.double({ noNaN: true })
+  top_p: fc.double({ noNaN: true }),
+  prompt_cache_key: maybe(fc.oneof(fc.string({ maxLength: 8 }), fc.integer({ min: 1_020, max: 1_030 }).map(n => 'k'.repeat(n)), fc.integer())),
+  user: maybe(fc.oneof(fc.string({ maxLength: 8 }), fc.integer())),
+  cache_prompt: maybe(fc.oneof(fc.boolean(), fc.constant('yes')))
 }, { requiredKeys: ['messages'] })
 const odd = fc.constantFrom<Record<string, unknown>>(
   { tools: [{ type: 'function', function: { name: 'f' } }] },
