@@ -129,7 +129,6 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       init.logger?.debug({ peer: candidate.id, attempt: attempts }, `routing to ${candidate.name}: ${candidate.reason}`)
       // Counted from the moment it is sent: the next decision, even a microsecond later, sees it.
       const release = state?.inFlight.start(candidate.id)
-      if (print != null) state?.index.record(print, candidate.id, now())
       const model = handing?.model ?? (isAnyModel(request.model) ? (candidate.models[0] ?? '') : (request.model ?? ''))
       const attemptRequest: BackendRequest = handing != null ? continuedRequest({ ...request, model }, delivered) : { ...request, model }
       const attempt = new AbortController()
@@ -145,6 +144,10 @@ export function createDispatcher (init: DispatcherInit): CompletionService {
       const commit = (): void => {
         if (committed) return
         committed = true
+        // Warm from the first token on: the backend has evaluated the prompt by then. Recorded any
+        // sooner, a prompt still being evaluated would draw its twins into the same queue instead
+        // of to idle peers (concurrent first turns of one agent).
+        if (print != null) state?.index.record(print, candidate.id, now())
         clearTimeout(firstToken)
         watch.remove(attempt)
         // A peer that stops sending mid-answer (a hung host) is given up on like a dead one.
