@@ -37,11 +37,14 @@ export interface AffinityConfig {
 }
 
 export const DEFAULT_AFFINITY_CONFIG: Readonly<AffinityConfig> = Object.freeze({
-  // ~32 tokens at ~4 characters a token: a 5,000-character prompt is 39 entries, and a match
-  // misses at most the last 127 characters, a few tokens the backend evaluates in milliseconds.
-  blockChars: 128,
-  // 100,000 blocks are 12.8 M characters (~3 M tokens) of prompts, more than the KV caches of the
-  // peers behind one entry peer hold; about 10 MB of index (bench/results/route-decision.json).
+  // ~64 tokens at ~4 characters a token: a 5,000-character prompt is 19 entries, and a match
+  // misses at most the last 255 characters, tokens a backend evaluates in tens of milliseconds.
+  // Shorter turns still stay put: with no whole block warm, the rendezvous on the system prompt
+  // (or first message) picks the same peer again.
+  blockChars: 256,
+  // 100,000 blocks are 25.6 M characters (~6 M tokens) of prompts, more than the KV caches of the
+  // peers behind one entry peer hold: 10,000 prompts of 300–4,000 characters fit, in ~10 MB of
+  // heap (bench/results/route-decision.json).
   maxBlocks: 100_000,
   // One key per live conversation; 10,000 conversations within the expiry is a busy mesh.
   maxKeys: 10_000,

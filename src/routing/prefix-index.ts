@@ -25,12 +25,14 @@ export interface PrefixIndex {
   clear: () => void
 }
 
-/** Peers that were sent one block, with when; almost always one or two. */
-interface Holders {
-  peers: string[]
-  at: number[]
+/**
+ * Peers that were sent one block, with when. Almost always one: that case is one small object
+ * (~70 bytes with its Map entry; bench/results/route-decision.json), more holders go in `more`.
+ */
+class Holders {
+  more?: Array<{ peer: string, at: number }>
+  constructor (public peer: string, public at: number) {}
 }
-
 export function createPrefixIndex (config: Partial<PrefixIndexConfig> = {}): PrefixIndex {
   const { maxBlocks, maxKeys, ttlMs, blockChars } = { ...DEFAULT_AFFINITY_CONFIG, ...config }
   if (!(maxBlocks >= 1) || !(maxKeys >= 1) || !(ttlMs > 0) || !(blockChars >= 1)) throw new RangeError('prefix index: maxBlocks, maxKeys, blockChars must be ≥ 1 and ttlMs > 0')
@@ -57,20 +59,22 @@ export function createPrefixIndex (config: Partial<PrefixIndexConfig> = {}): Pre
       const warm = new Map<string, number>()
       // Chained hashes: a peer holds block i only if it held every block before it, so the walk
       // follows the peers still matching and stops when none is.
-      let matching: Set<string> | undefined
+      // `warm` doubles as the set of peers still matching: a peer matched block i only if its
+      // entry says (i + 1) × blockChars after this block.
       for (let i = 0; i < print.blocks.length; i++) {
         const holders = blocks.get(print.blocks[i] as number)
         if (holders == null) break
-        const next = new Set<string>()
-        for (let j = 0; j < holders.peers.length; j++) {
-          const peer = holders.peers[j] as string
-          if ((holders.at[j] as number) < oldest) continue
-          if (matching != null && !matching.has(peer)) continue
-          next.add(peer)
-          warm.set(peer, (i + 1) * blockChars)
+        const before = i * blockChars
+        const after = before + blockChars
+        let any = false
+        const take = (peer: string, at: number): void => {
+          if (at < oldest || (i > 0 && warm.get(peer) !== before)) return
+          warm.set(peer, after)
+          any = true
         }
-        if (next.size === 0) break
-        matching = next
+        take(holders.peer, holders.at)
+        if (holders.more != null) for (const h of holders.more) take(h.peer, h.at)
+        if (!any) break
       }
       const out: PrefixLookup = { warm }
       if (print.key != null) {
@@ -84,18 +88,12 @@ export function createPrefixIndex (config: Partial<PrefixIndexConfig> = {}): Pre
       for (const hash of print.blocks) {
         const holders = blocks.get(hash)
         if (holders == null) {
-          blocks.set(hash, { peers: [peer], at: [now] })
+          blocks.set(hash, new Holders(peer, now))
           continue
         }
         blocks.delete(hash)
         blocks.set(hash, holders)
-        prune(holders, now - ttlMs)
-        const j = holders.peers.indexOf(peer)
-        if (j >= 0) holders.at[j] = now
-        else {
-          holders.peers.push(peer)
-          holders.at.push(now)
-        }
+        hold(holders, peer, now, now - ttlMs)
       }
       if (print.key != null) {
         keys.delete(print.key)
@@ -112,17 +110,25 @@ export function createPrefixIndex (config: Partial<PrefixIndexConfig> = {}): Pre
   }
 }
 
-/** Drops holders past the expiry: a hot block (a shared system prompt) must not collect every peer ever seen. */
-function prune (holders: Holders, oldest: number): void {
-  for (let j = holders.peers.length - 1; j >= 0; j--) {
-    if ((holders.at[j] as number) >= oldest) continue
-    holders.peers.splice(j, 1)
-    holders.at.splice(j, 1)
+/** `peer` holds the block as of `now`; holders past the expiry are dropped, so a hot block (a shared system prompt) does not collect every peer ever seen. */
+function hold (holders: Holders, peer: string, now: number, oldest: number): void {
+  if (holders.more == null && (holders.peer === peer || holders.at < oldest)) {
+    // The common cases without allocating: the same peer again, or a lone holder that expired.
+    holders.peer = peer
+    holders.at = now
+    return
   }
+  const all = [{ peer: holders.peer, at: holders.at }, ...(holders.more ?? [])].filter(h => h.at >= oldest && h.peer !== peer)
+  all.unshift({ peer, at: now })
+  const [first, ...rest] = all as [{ peer: string, at: number }, ...Array<{ peer: string, at: number }>]
+  holders.peer = first.peer
+  holders.at = first.at
+  if (rest.length > 0) holders.more = rest
+  else delete holders.more
 }
 
 function latest (holders: Holders): number {
-  let max = -Infinity
-  for (const at of holders.at) if (at > max) max = at
+  let max = holders.at
+  if (holders.more != null) for (const h of holders.more) if (h.at > max) max = h.at
   return max
 }

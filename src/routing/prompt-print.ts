@@ -46,11 +46,17 @@ class RunningHash {
     let a = this.a
     let b = this.b
     let count = this.count
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      a = Math.imul(a ^ c, 0x01000193)
-      b = Math.imul(b ^ c, 0x5bd1e995)
-      count++
+    let i = 0
+    const n = text.length
+    while (i < n) {
+      // A tight loop up to the next block's end, then the boundary: no test per character.
+      const end = onBoundary != null ? Math.min(n, i + every - (count % every)) : n
+      count += end - i
+      for (; i < end; i++) {
+        const c = text.charCodeAt(i)
+        a = Math.imul(a ^ c, 0x01000193)
+        b = Math.imul(b ^ c, 0x5bd1e995)
+      }
       if (onBoundary != null && count % every === 0) onBoundary(combine(a, b))
     }
     this.a = a

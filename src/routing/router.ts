@@ -186,7 +186,7 @@ export function route<C extends RouteCandidate> (input: RouteInput<C>): RouteDec
 
   const rank = (t: number): number => tierRank(t, tier)
   const balance = policy.loadBalance ? input.balance : undefined
-  const keyed = eligible.map(e => ({ ...e, used: usedOf(e.c, balance), tie: balance != null ? balance.random() : 0, note: '' }))
+  const keyed = eligible.map(e => ({ c: e.c, breaker: e.breaker, used: usedOf(e.c, balance), tie: balance != null ? balance.random() : 0, note: '' }))
   keyed.sort((a, b) => (rank(a.c.tier) - rank(b.c.tier)) || compareWithinTier(a, b, policy, selfId, balance != null))
   if (balance != null && input.affinity != null) preferByAffinity(keyed, input.affinity, policy.preferLocal, selfId)
 
