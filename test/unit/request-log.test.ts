@@ -77,7 +77,7 @@ describe('request log', () => {
     assert.deepEqual(deltas, ['a', 'b'], 'the caller still gets every delta')
     assert.deepEqual(commits, [NODE], 'the caller still gets the commit')
     assert.equal(log.inFlight(), 0)
-    const expected: RequestRecord = { id: 'r1', startedAt: Date.UTC(2025, 0, 2, 3, 4, 5), api: 'openai', model: 'llama', stream: true, outcome: 'ok', servedBy: NODE, attempts: 2, ttftMs: 40, durationMs: 100, completionTokens: 12 }
+    const expected: RequestRecord = { id: 'r1', startedAt: Date.UTC(2025, 0, 2, 3, 4, 5), api: 'openai', model: 'llama', stream: true, outcome: 'ok', servedBy: NODE, attempts: 2, routeReason: 'test', ttftMs: 40, durationMs: 100, completionTokens: 12 }
     assert.deepEqual(log.recent(), [expected])
     assert.deepEqual(seen, [expected], 'listeners get the same record')
   })
@@ -99,7 +99,7 @@ describe('request log', () => {
     const log = createRequestLog()
     const failure = new UnavailableError('stream cut')
     const service = log.wrap(fakeService(async options => {
-      options.onAttempt?.(NODE)
+      options.onAttempt?.(NODE, 'prefix 512 of 700 chars warm on b')
       options.onCommit?.(NODE)
       options.onDelta?.({ content: 'a' })
       throw failure
@@ -110,6 +110,8 @@ describe('request log', () => {
     assert.equal(r?.error, 'stream cut')
     assert.deepEqual(r?.servedBy, NODE)
     assert.equal(r?.attempts, 1)
+    assert.equal(r?.routeReason, 'prefix 512 of 700 chars warm on b', 'why the router chose the peer that failed')
+    assert.equal(requestJson(r as RequestRecord).route_reason, 'prefix 512 of 700 chars warm on b')
     assert.equal(r?.completionTokens, undefined)
     assert.equal(log.inFlight(), 0)
   })
