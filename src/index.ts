@@ -42,3 +42,5 @@ export type { Announcement, Member, MemberState, Load, Tier } from './membership
 export type { ClusterView, ViewChange } from './membership/view.js'
 export type { ClusterJson, PeerJson } from './http/cluster-json.js'
 export { createLogger, silentLogger } from './log.js'
+export { DEFAULT_AFFINITY_CONFIG, DEFAULT_ROUTE_POLICY, ROUTE_POLICIES } from './routing/affinity-config.js'
+export type { AffinityConfig, RoutePolicyName } from './routing/affinity-config.js'

@@ -129,6 +129,8 @@ describe('e2e: dashboard in headless Chromium', function () {
     await row.waitFor({ timeout: UI_WAIT_MS })
     assert.equal(await row.getAttribute('data-outcome'), 'ok')
     assert.match(await row.innerText(), /qwen2\.5:14b/)
+    // Why it went there (issue 23), under the serving peer's name.
+    assert.match(await row.locator('[data-field="route-reason"]').innerText(), /tier 1 as requested/)
   })
 
   it('should show a peer as dead within 10 s of kill -9', async () => {
