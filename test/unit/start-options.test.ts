@@ -112,3 +112,23 @@ describe('start options: --max-tokens-cap and --request-timeout (issue 17)', () 
     })
   }
 })
+
+describe('start options: --route-policy (issue 23)', () => {
+  const cases: Array<{ flag?: string, expected: string }> = [
+    { expected: 'affinity' },
+    { flag: 'announced', expected: 'announced' },
+    { flag: 'in-flight', expected: 'in-flight' },
+    { flag: 'affinity', expected: 'affinity' },
+    { flag: 'sticky', expected: '--route-policy: expected announced, in-flight, affinity' }
+  ]
+  for (const c of cases) {
+    it(`should resolve ${c.flag ?? 'no flag'} to ${c.expected}`, async () => {
+      const resolved = resolveStartOptions({ name: 'n', dataDir: tmpdir(), ...(c.flag != null ? { routePolicy: c.flag } : {}) }, {})
+      if (c.expected.startsWith('--')) {
+        await assert.rejects(resolved, (err: Error) => err.name === 'UsageError' && err.message === c.expected)
+        return
+      }
+      assert.equal((await resolved).options.routePolicy, c.expected)
+    })
+  }
+})
