@@ -40,6 +40,13 @@ export interface AffinityChoice {
 export function chooseByAffinity (members: readonly AffinityMember[], input: AffinityInput, preferLocal: boolean): AffinityChoice {
   const { print, lookup, config } = input
   if (members.length === 0) return { index: 0, reason: '' }
+  const only = members[0] as AffinityMember
+  if (members.length === 1) {
+    // No choice to explain; still say when its cache is warm or the key is its own.
+    const chars = lookup.warm.get(only.id) ?? 0
+    if (print.key != null) return { index: 0, reason: lookup.pinned === only.id ? `pinned by session key to ${only.name}` : '' }
+    return { index: 0, reason: chars > 0 ? `prefix ${fmt(chars)} of ${fmt(print.chars)} chars warm on ${only.name}` : '' }
+  }
   let least = Infinity
   for (const m of members) if (m.ratio < least) least = m.ratio
   const overloaded = (m: AffinityMember): boolean =>

@@ -12,7 +12,8 @@ export type {
   RouteInput,
   RouteDecision,
   BreakerLookup,
-  SkippedCandidate
+  SkippedCandidate,
+  BalanceInput
 } from './router.js'
 export {
   createBreakers,
@@ -29,3 +30,13 @@ export {
   DEFAULT_TRIAL_TIMEOUT_MS
 } from './breaker.js'
 export type { BreakerState, BreakerOptions, Breakers } from './breaker.js'
+export { chooseByAffinity, rendezvousScore } from './affinity.js'
+export type { AffinityInput, AffinityMember, AffinityChoice } from './affinity.js'
+export { DEFAULT_AFFINITY_CONFIG, DEFAULT_ROUTE_POLICY, ROUTE_POLICIES } from './affinity-config.js'
+export type { AffinityConfig, RoutePolicyName } from './affinity-config.js'
+export { createPrefixIndex } from './prefix-index.js'
+export type { PrefixIndex, PrefixLookup, PrefixIndexConfig } from './prefix-index.js'
+export { promptPrint, hashText } from './prompt-print.js'
+export type { PromptPrint, AnchorKind } from './prompt-print.js'
+export { createInFlight } from './in-flight.js'
+export type { InFlight } from './in-flight.js'

@@ -349,3 +349,10 @@ describe('session keys', () => {
     }
   ])
 })
+
+describe('a tier with one peer', () => {
+  runRows([
+    { name: 'still say when its only peer is warm', candidates: [peer('b')], affinity: affinity({ warm: { b: 512 } }), first: 'b', reason: /^prefix 512 of 1,233 chars warm on b, tier 0/ },
+    { name: 'not claim a rendezvous where there was no choice', candidates: [peer('b')], affinity: affinity(), first: 'b', reason: /^tier 0/ }
+  ])
+})
