@@ -65,15 +65,8 @@ export function createPrefixIndex (config: Partial<PrefixIndexConfig> = {}): Pre
         const holders = blocks.get(print.blocks[i] as number)
         if (holders == null) break
         const before = i * blockChars
-        const after = before + blockChars
-        let any = false
-        const take = (peer: string, at: number): void => {
-          if (at < oldest || (i > 0 && warm.get(peer) !== before)) return
-          warm.set(peer, after)
-          any = true
-        }
-        take(holders.peer, holders.at)
-        if (holders.more != null) for (const h of holders.more) take(h.peer, h.at)
+        let any = matches(warm, holders.peer, holders.at, oldest, i, before, blockChars)
+        if (holders.more != null) for (const h of holders.more) any = matches(warm, h.peer, h.at, oldest, i, before, blockChars) || any
         if (!any) break
       }
       const out: PrefixLookup = { warm }
@@ -108,6 +101,13 @@ export function createPrefixIndex (config: Partial<PrefixIndexConfig> = {}): Pre
       keys.clear()
     }
   }
+}
+
+/** Block i held by `peer` extends its match if it matched every block before (chained hashes). */
+function matches (warm: Map<string, number>, peer: string, at: number, oldest: number, i: number, before: number, blockChars: number): boolean {
+  if (at < oldest || (i > 0 && warm.get(peer) !== before)) return false
+  warm.set(peer, before + blockChars)
+  return true
 }
 
 /** `peer` holds the block as of `now`; holders past the expiry are dropped, so a hot block (a shared system prompt) does not collect every peer ever seen. */

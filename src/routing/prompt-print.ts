@@ -106,23 +106,24 @@ export function promptPrint (request: PrintableRequest, blockChars: number): Pro
   const messages = request.messages
   let first = 0
   const anchor = new RunningHash(seed)
-  while (first < messages.length && messages[first]?.role === 'system') {
-    const text = messagePart(messages[first] as CompletionRequest['messages'][number])
+  // Fed piece by piece: concatenating a message would copy its content (kilobytes) per request.
+  const both = (text: string): void => {
     feed(text)
     anchor.add(text)
+  }
+  while (first < messages.length && messages[first]?.role === 'system') {
+    message(messages[first] as CompletionRequest['messages'][number], both)
     first++
   }
   if (request.tools != null && request.tools.length > 0) {
-    const text = 'tools' + FIELD + JSON.stringify(request.tools) + MESSAGE
-    feed(text)
-    anchor.add(text)
+    both('tools' + FIELD)
+    both(JSON.stringify(request.tools))
+    both(MESSAGE)
   }
   const anchorKind: AnchorKind = first > 0 || (request.tools?.length ?? 0) > 0 ? 'system prompt' : 'first message'
   for (let i = first; i < messages.length; i++) {
-    const text = messagePart(messages[i] as CompletionRequest['messages'][number])
-    feed(text)
     // Without a system prompt or tools, the first message names the conversation.
-    if (i === first && anchorKind === 'first message') anchor.add(text)
+    message(messages[i] as CompletionRequest['messages'][number], i === first && anchorKind === 'first message' ? both : feed)
   }
   const print: PromptPrint = { blocks, chars: running.count, anchor: anchor.value(), anchorKind }
   const key = request.affinity_key
@@ -134,9 +135,17 @@ export function promptPrint (request: PrintableRequest, blockChars: number): Pro
   return print
 }
 
-function messagePart (m: CompletionRequest['messages'][number]): string {
-  let text = m.role + FIELD + (m.content ?? '')
-  if (m.tool_calls != null && m.tool_calls.length > 0) text += FIELD + JSON.stringify(m.tool_calls)
-  if (m.tool_call_id != null) text += FIELD + m.tool_call_id
-  return text + MESSAGE
+function message (m: CompletionRequest['messages'][number], into: (text: string) => void): void {
+  into(m.role)
+  into(FIELD)
+  into(m.content ?? '')
+  if (m.tool_calls != null && m.tool_calls.length > 0) {
+    into(FIELD)
+    into(JSON.stringify(m.tool_calls))
+  }
+  if (m.tool_call_id != null) {
+    into(FIELD)
+    into(m.tool_call_id)
+  }
+  into(MESSAGE)
 }
