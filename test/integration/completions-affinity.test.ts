@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import OpenAI from 'openai'
+import { Ollama } from 'ollama'
 import { createCluster, MODEL, postJson, type ClusterNode, type NodeSpec } from '../helpers/cluster.js'
 import { pollUntil } from '../helpers/wait.js'
 
@@ -66,14 +68,21 @@ describe('affinity routing across real peers', function () {
   it('should send the same system prompt from two entry peers that never talked to the same peer', async () => {
     const [a1, a2] = await cluster.start([{ name: 'a1', backend: 'none' }, { name: 'a2', backend: 'none' }, ...serving(['b', 'c', 'd'])])
     if (a1 == null || a2 == null) throw new Error('cluster did not start')
+    // Bounded load skips a busy peer: neither entry peer may still see the load of the previous
+    // request, which announcements show for up to a second after it ended (the announced load's lag).
+    const idle = async (): Promise<void> => {
+      for (const entry of [a1, a2]) await pollUntil(() => entry.peer.cluster().peers.every(p => p.load.active + p.load.queued === 0), 5_000, `an idle mesh as ${entry.name} sees it`)
+    }
     // Several agents, so agreeing by chance (1 in 3 each) cannot pass the test.
     for (const agent of ['alpha', 'beta', 'gamma', 'delta', 'epsilon']) {
+      await idle()
       const one = await send(a1, [{ role: 'system', content: systemPrompt(agent) }, { role: 'user', content: 'from the first entry peer' }])
-      // Bounded load skips a busy peer: a2 must not see the load of a1's request, which announcements
-      // show for up to a second after it ended (the announced load's lag).
-      await pollUntil(() => a2.peer.cluster().peers.every(p => p.load.active + p.load.queued === 0), 5_000, 'an idle mesh as a2 sees it')
+      await idle()
       const two = await send(a2, [{ role: 'system', content: systemPrompt(agent) }, { role: 'user', content: 'from the second, a different question' }])
-      assert.equal(two.node, one.node, `${agent}: a1 sent it to ${one.node}, a2 to ${two.node}`)
+      if (two.node !== one.node) {
+        const why: string = `a1 → ${one.node} (${(await routeReasons(a1, 1))[0] ?? '?'}), a2 → ${two.node} (${(await routeReasons(a2, 1))[0] ?? '?'})`
+        assert.fail(`${agent}: the entry peers disagree: ${why}`)
+      }
     }
     assert.match((await routeReasons(a2, 1))[0] ?? '', /^rendezvous on system prompt/)
   })
@@ -129,5 +138,25 @@ describe('affinity routing across real peers', function () {
     // The same agent's system prompt for all: the case that herded onto one peer before issue 23.
     const turns = await Promise.all(names.map(async (_, i) => await send(a, [{ role: 'system', content: systemPrompt('alpha') }, { role: 'user', content: `question ${i}` }])))
     assert.deepEqual(turns.map(t => t.node).sort(), names)
+  })
+
+  it('should pin by the keys the official clients send: OpenAI prompt_cache_key and user, the session header for Ollama, session on /api/complete', async () => {
+    const [a] = await cluster.start([{ name: 'a', backend: 'none' }, ...serving(['b', 'c', 'd'])])
+    if (a == null) throw new Error('cluster did not start')
+    const openai = new OpenAI({ baseURL: `${a.api}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 10_000 })
+    const ollama = new Ollama({ host: a.api, headers: { 'x-harombe-session': 'ollama-conversation' } })
+    const clients: Array<[string, (turn: number) => Promise<unknown>]> = [
+      ['openai prompt_cache_key', async turn => await openai.chat.completions.create({ model: MODEL, prompt_cache_key: 'agent-7', messages: [{ role: 'user', content: `turn ${turn}` }] })],
+      ['openai user', async turn => await openai.chat.completions.create({ model: MODEL, user: 'user-42', messages: [{ role: 'user', content: `turn ${turn}` }] })],
+      ['ollama chat with the header', async turn => await ollama.chat({ model: MODEL, messages: [{ role: 'user', content: `turn ${turn}` }], stream: false })],
+      ['ollama generate with the header', async turn => await new Ollama({ host: a.api, headers: { 'x-harombe-session': 'another-conversation' } }).generate({ model: MODEL, prompt: `turn ${turn}`, stream: false })],
+      ['/api/complete session', async turn => { assert.equal((await postJson(`${a.api}/api/complete`, { messages: [{ role: 'user', content: `turn ${turn}` }], session: 'seed-conversation' })).status, 200) }]
+    ]
+    for (const [what, call] of clients) {
+      await call(1)
+      assert.match((await routeReasons(a, 1))[0] ?? '', /^rendezvous on session key/, `${what}: first turn`)
+      await call(2)
+      assert.match((await routeReasons(a, 1))[0] ?? '', /^pinned by session key to [bcd]/, `${what}: second turn`)
+    }
   })
 })
