@@ -196,7 +196,8 @@ export function route<C extends RouteCandidate> (input: RouteInput<C>): RouteDec
   const ordered = keyed.map(({ c, breaker, used, note }, i) => {
     const parts = note !== '' ? [note] : []
     parts.push(tierReason(c.tier, tier, requestedAvailable))
-    // The first of a tier is the least loaded, except where affinity chose another.
+    // With `balance`, every peer at its tier's least load says so (affinity may have put another
+    // first); without, the first of each tier, as before.
     const least = balance != null ? ratioOf(used, c.load.capacity) <= (leastInTier.get(c.tier) ?? 0) : i === 0 || keyed[i - 1]?.c.tier !== c.tier
     if (policy.loadBalance) parts.push(loadReason(c.load, used, least, balance?.inFlight.get(c.id) ?? 0))
     if (isLocal(c, selfId)) parts.push('local')
