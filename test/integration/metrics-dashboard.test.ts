@@ -74,7 +74,7 @@ async function eventually<T> (check: () => Promise<T | undefined>, timeoutMs: nu
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
-const FIELDS = new Set(['id', 'started_at', 'api', 'model', 'stream', 'outcome', 'error', 'served_by', 'attempts', 'ttft_ms', 'duration_ms', 'completion_tokens', 'tokens_per_s'])
+const FIELDS = new Set(['id', 'started_at', 'api', 'model', 'stream', 'outcome', 'error', 'served_by', 'attempts', 'ttft_ms', 'duration_ms', 'completion_tokens', 'tokens_per_s', 'prompt_tokens', 'cached_tokens'])
 
 /** The dashboard's contract for one entry: these names and types only. */
 function assertRequestShape (r: any): void {
@@ -88,7 +88,7 @@ function assertRequestShape (r: any): void {
   assert.equal(typeof r.attempts, 'number')
   assert.ok(r.duration_ms >= 0)
   if (r.served_by != null) assert.deepEqual(Object.keys(r.served_by).sort(), ['name', 'peer_id', 'tier'])
-  for (const k of ['ttft_ms', 'completion_tokens', 'tokens_per_s']) if (k in r) assert.equal(typeof r[k], 'number', k)
+  for (const k of ['ttft_ms', 'completion_tokens', 'tokens_per_s', 'prompt_tokens', 'cached_tokens']) if (k in r) assert.equal(typeof r[k], 'number', k)
   if (r.outcome !== 'ok') assert.equal(typeof r.error, 'string', 'a failure says why')
 }
 
