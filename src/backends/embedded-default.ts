@@ -10,5 +10,5 @@ export async function createEmbeddedFromOptions (options: BackendOptions): Promi
   // The name is the file's, never a configured one: the peer checks configured names against it
   // (model honesty), so a `model:` entry cannot relabel the tiny model as qwen2.5:3b.
   const modelName = options.modelFile == null ? TINY_MODEL_NAME : basename(modelFile).replace(/\.gguf$/i, '')
-  return await createEmbeddedBackend({ modelFile, modelName, logger: options.logger, onProgress: options.onProgress })
+  return await createEmbeddedBackend({ modelFile, modelName, logger: options.logger, onProgress: options.onProgress, ...(options.promptCache != null ? { promptCache: options.promptCache } : {}) })
 }

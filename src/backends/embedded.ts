@@ -1,18 +1,21 @@
 // The embedded backend: a GGUF model run in-process by node-llama-cpp (llama.cpp, CPU build).
 // One context with N sequences; each request borrows a sequence, so N requests generate at once
-// (llama.cpp batches them) and the rest wait for a free one.
+// (llama.cpp batches them) and the rest wait for a free one. A sequence keeps the tokens it
+// evaluated (its prompt cache): the next request takes the free sequence sharing the longest
+// token prefix with its prompt, and node-llama-cpp evaluates only the tokens after that prefix.
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { basename } from 'node:path'
 import { getLlama, LlamaChat, resolveChatWrapper } from 'node-llama-cpp'
-import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, Llama, LlamaContextSequence, Tokenizer } from 'node-llama-cpp'
+import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, Llama, LlamaContextSequence, Token, Tokenizer } from 'node-llama-cpp'
 import { AbortedError, BadRequestError, CompletionError, InternalError, UnavailableError } from '../completion/errors.js'
 import type { Backend, BackendRequest, ChatMessage, CompleteOptions, CompletionResult, FinishReason, Health, ToolCall, ToolDefinition } from '../completion/types.js'
 import { cappedTokens } from '../completion/token-budget.js'
 import { readGgufHeader } from './gguf-writer.js'
 import { withPrefix } from './prefix.js'
+import { chooseSequence } from './sequence-choice.js'
 import type { Logger } from '../log.js'
 
 /** Two at once: a short request need not wait behind a long one; each sequence costs its own KV cache. */
@@ -41,6 +44,13 @@ export interface EmbeddedBackendInit {
   threads?: number
   /** Tokens per sequence; default: as large as memory allows, up to the model's training context. */
   contextSize?: number
+  /**
+   * Keep each sequence's evaluated tokens between requests and give a request the free sequence
+   * with the longest common token prefix, so a shared system prompt or a growing conversation is
+   * evaluated once. Default true; false (`start --no-prompt-cache`) clears a sequence after every
+   * request, so no tokens or KV cache outlive the request that evaluated them.
+   */
+  promptCache?: boolean
   logger?: Logger
   /** Model load progress, 0..1. */
   onProgress?: (fraction: number) => void
@@ -120,13 +130,17 @@ export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise
   try {
     const context = await model.createContext({ sequences, threads, contextSize: init.contextSize })
     const pool = new SequencePool(Array.from({ length: sequences }, () => context.getSequence()))
-    log?.info({ model: path, sequences, threads, contextSize: context.contextSize, ms: Date.now() - started }, 'model loaded')
+    const promptCache = init.promptCache ?? true
+    log?.info({ model: path, sequences, threads, contextSize: context.contextSize, promptCache, ms: Date.now() - started }, 'model loaded')
     const backend = new EmbeddedBackend({
       modelName: init.modelName ?? basename(path).replace(/\.gguf$/i, ''),
       chatWrapper: resolveChatWrapper(model),
       pool,
       capacity: sequences,
+      contextSize: context.contextSize,
+      promptCache,
       tokenizer: model.tokenizer,
+      ...(log != null ? { log } : {}),
       dispose: async () => {
         await context.dispose()
         await model.dispose()
@@ -148,15 +162,28 @@ async function fileSha256 (path: string): Promise<string> {
   return hash.digest('hex')
 }
 
-/** Free sequences plus a FIFO of requests waiting for one. */
+/** A free sequence and when it last served a request (performance.now(); 0 for never). */
+interface FreeSequence {
+  sequence: LlamaContextSequence
+  lastUsed: number
+}
+
+/**
+ * Free sequences plus a FIFO of requests waiting for one. A request that finds several free takes
+ * the one whose tokens share the longest prefix with its prompt (`chooseSequence`); a waiting
+ * request takes the next one released, whatever it holds: first come, first served.
+ */
 class SequencePool {
   private readonly waiters: Array<{ resolve: (s: LlamaContextSequence) => void, reject: (err: Error) => void }> = []
+  private readonly free: FreeSequence[]
 
-  constructor (private readonly free: LlamaContextSequence[]) {}
+  constructor (sequences: LlamaContextSequence[]) {
+    this.free = sequences.map(sequence => ({ sequence, lastUsed: 0 }))
+  }
 
-  async acquire (signal: AbortSignal): Promise<LlamaContextSequence> {
-    const sequence = this.free.pop()
-    if (sequence != null) return sequence
+  async acquire (prompt: readonly Token[], signal: AbortSignal): Promise<LlamaContextSequence> {
+    const choice = chooseSequence(this.free.map(f => ({ tokens: f.sequence.contextTokens, lastUsed: f.lastUsed })), prompt)
+    if (choice != null) return this.free.splice(choice.index, 1)[0]!.sequence
     return await new Promise((resolve, reject) => {
       const waiter = {
         resolve: (s: LlamaContextSequence) => { signal.removeEventListener('abort', onAbort); resolve(s) },
@@ -174,7 +201,7 @@ class SequencePool {
   release (sequence: LlamaContextSequence): void {
     const next = this.waiters.shift()
     if (next != null) next.resolve(sequence)
-    else this.free.push(sequence)
+    else this.free.push({ sequence, lastUsed: performance.now() })
   }
 
   rejectWaiting (err: Error): void {
@@ -187,7 +214,11 @@ interface EmbeddedBackendComponents {
   chatWrapper: ChatWrapper
   pool: SequencePool
   capacity: number
+  /** Tokens each sequence holds. */
+  contextSize: number
+  promptCache: boolean
   tokenizer: Tokenizer
+  log?: Logger
   dispose: () => Promise<void>
 }
 
@@ -231,27 +262,37 @@ class EmbeddedBackend implements Backend {
   private async run (request: BackendRequest, { signal, onDelta }: CompleteOptions): Promise<CompletionResult> {
     if (this.closed != null) throw new UnavailableError('embedded backend is closed')
     if (signal.aborted) throw new AbortedError('completion aborted before it started')
-    const sequence = await this.c.pool.acquire(signal)
+    // A handover: the prefix is the model turn's start, evaluated as prompt, and generation goes on from it.
+    const history = toChatHistory(withPrefix(request), request.continuation != null)
+    const functions = toFunctions(request.tools)
+    // The tokens LlamaChat will evaluate (it renders the same history the same way), known before
+    // a sequence is chosen so the choice can follow the longest cached prefix.
+    const { contextText } = this.c.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions })
+    const prompt = contextText.tokenize(this.c.tokenizer)
+    // Refuse up front, like OpenAI's context_length_exceeded: node-llama-cpp would fail deep inside its context shift.
+    if (prompt.length >= this.c.contextSize) {
+      throw new BadRequestError(`prompt is ${prompt.length} tokens; ${this.c.modelName} holds ${this.c.contextSize} per request`)
+    }
+    const sequence = await this.c.pool.acquire(prompt, signal)
     // Why generation stopped early, if it did: the caller left, or the backend is closing.
     const stoppedError = (): CompletionError | undefined => signal.aborted
       ? new AbortedError('completion aborted by the caller')
       : this.closing.signal.aborted ? new UnavailableError('embedded backend closed during the completion') : undefined
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.c.chatWrapper })
+    // Whether the sequence's tokens are whole and its own: kept for the next request only then.
+    let keep = false
     try {
-      // A handover: the prefix is the model turn's start, evaluated as prompt, and generation goes on from it.
-      const history = toChatHistory(withPrefix(request), request.continuation != null)
-      const functions = toFunctions(request.tools)
-      const { contextText } = this.c.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions })
-      const promptTokens = contextText.tokenize(this.c.tokenizer).length
-      // Refuse up front, like OpenAI's context_length_exceeded: node-llama-cpp would fail deep inside its context shift.
-      if (promptTokens >= sequence.contextSize) {
-        throw new BadRequestError(`prompt is ${promptTokens} tokens; ${this.c.modelName} holds ${sequence.contextSize} per request`)
-      }
+      // LlamaChat keeps the tokens the sequence shares with the prompt and erases the rest
+      // (adaptStateToTokens); the last prompt token is always evaluated again, for its logits.
+      const cachedTokens = this.c.promptCache
+        ? Math.max(0, Math.min(sequence.compareContextTokens(prompt).firstDifferentIndex, prompt.length - 1))
+        : 0
+      const started = performance.now()
       let completionTokens = 0
       const response = await chat.generateResponse(history, {
         temperature: request.temperature ?? DEFAULT_TEMPERATURE,
         // Never past the context: node-llama-cpp would shift it and generate for ever (the tiny model never stops by itself).
-        maxTokens: cappedTokens(request.max_tokens ?? DEFAULT_MAX_TOKENS, 0, sequence.contextSize - promptTokens),
+        maxTokens: cappedTokens(request.max_tokens ?? DEFAULT_MAX_TOKENS, 0, sequence.contextSize - prompt.length),
         customStopTriggers: request.stop,
         functions,
         signal: AbortSignal.any([signal, this.closing.signal]),
@@ -260,8 +301,11 @@ class EmbeddedBackend implements Backend {
         onToken: tokens => { completionTokens += tokens.length },
         onTextChunk: text => { if (text !== '') onDelta?.({ content: text }) }
       })
+      // Stopped between two tokens: what the sequence holds is consistent, even after an abort.
+      keep = true
       const stopped = stoppedError()
       if (stopped != null) throw stopped
+      this.c.log?.debug({ promptTokens: prompt.length, cachedTokens, completionTokens, ms: Math.round(performance.now() - started) }, 'completion done')
       const toolCalls = (response.functionCalls ?? []).map(toToolCall)
       const finish: FinishReason = toolCalls.length > 0
         ? 'tool_calls'
@@ -274,7 +318,7 @@ class EmbeddedBackend implements Backend {
         },
         finish_reason: finish,
         model: this.c.modelName,
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens }
+        usage: { prompt_tokens: prompt.length, completion_tokens: completionTokens, prompt_tokens_details: { cached_tokens: cachedTokens } }
       }
     } catch (err) {
       // An abort may surface as node-llama-cpp's own error (e.g. during prompt evaluation).
@@ -284,8 +328,9 @@ class EmbeddedBackend implements Backend {
       throw new InternalError(`embedded generation failed: ${(err as Error)?.message ?? String(err)}`)
     } finally {
       chat.dispose({ disposeSequence: false })
-      // The next request starts from an empty state: no tokens or KV cache leak between callers.
-      await sequence.clearHistory().catch(() => {})
+      // Without the prompt cache, or after a failure that may have left the sequence half
+      // evaluated, the next request starts from an empty state.
+      if (!this.c.promptCache || !keep) await sequence.clearHistory().catch(() => {})
       this.c.pool.release(sequence)
     }
   }

@@ -8,6 +8,8 @@ export interface BackendOptions {
   backendUrl?: string
   backendKey?: string
   modelFile?: string
+  /** Embedded: reuse each sequence's evaluated tokens across requests (default true; see EmbeddedBackendInit). */
+  promptCache?: boolean
   dataDir: string
   logger: Logger
   /** Model load progress for large files (0..1). */

@@ -151,7 +151,7 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
 }
 
 /** The `/api/chat` body: options only when set, so the model's own defaults stay in force. */
-export function ollamaChatBody (request: BackendRequest, stream: boolean): { model: string, messages: OllamaMessage[], stream: boolean, tools?: unknown, options?: Record<string, unknown> } {
+export function ollamaChatBody (request: BackendRequest, stream: boolean): { model: string, messages: OllamaMessage[], stream: boolean, tools?: unknown, options?: Record<string, unknown>, keep_alive?: string | number } {
   const body: ReturnType<typeof ollamaChatBody> = {
     model: request.model,
     // A handover continues the answer another peer started: Ollama continues a trailing assistant message.
@@ -167,6 +167,9 @@ export function ollamaChatBody (request: BackendRequest, stream: boolean): { mod
   if (request.max_tokens !== undefined) options.num_predict = request.max_tokens
   if (request.stop != null && request.stop.length > 0) options.stop = request.stop
   if (Object.keys(options).length > 0) body.options = options
+  // The client's choice of how long the model (and with it the runner's prompt cache) stays
+  // loaded, unchanged: Ollama reads "5m", "1h", seconds as a number, 0 (unload) or -1 (forever).
+  if (request.keep_alive !== undefined) body.keep_alive = request.keep_alive
   return body
 }
 

@@ -141,6 +141,10 @@ export function chatBody (request: BackendRequest, stream: boolean, continueFlag
   if (request.temperature !== undefined) body.temperature = request.temperature
   if (request.max_tokens !== undefined) body.max_tokens = request.max_tokens
   if (request.stop != null && request.stop.length > 0) body.stop = request.stop
+  // The client's cache hints, unchanged and only when it set them: llama-server's `cache_prompt`
+  // (its default is on; false evaluates the whole prompt again), OpenAI's `prompt_cache_key`.
+  if (request.cache_prompt !== undefined) body.cache_prompt = request.cache_prompt
+  if (request.prompt_cache_key !== undefined) body.prompt_cache_key = request.prompt_cache_key
   return body
 }
 
@@ -166,8 +170,34 @@ interface StreamChunk {
     }
     finish_reason?: string | null
   }>
-  usage?: { prompt_tokens?: number, completion_tokens?: number } | null
+  usage?: UpstreamUsage | null
+  /** llama-server's own figures; `cache_n` is the prompt tokens it took from its cache. */
+  timings?: { cache_n?: unknown } | null
   error?: { message?: string, code?: unknown, type?: string } | string
+}
+
+interface UpstreamUsage {
+  prompt_tokens?: number
+  completion_tokens?: number
+  prompt_tokens_details?: { cached_tokens?: unknown } | null
+}
+
+/**
+ * Prompt tokens the server served from its cache: OpenAI's `usage.prompt_tokens_details.cached_tokens`
+ * (OpenAI, vLLM, recent llama-server), else llama-server's `timings.cache_n`. Undefined when the
+ * server said neither, so the answer does not claim a figure nobody measured.
+ */
+export function cachedTokensOf (usage: UpstreamUsage | null | undefined, timings: { cache_n?: unknown } | null | undefined): number | undefined {
+  const reported = usage?.prompt_tokens_details?.cached_tokens ?? timings?.cache_n
+  return typeof reported === 'number' && Number.isSafeInteger(reported) && reported >= 0 ? reported : undefined
+}
+
+/** Our usage from the server's figures (missing counts already filled in by the caller). */
+function usageOf (promptTokens: number, completionTokens: number, cached: number | undefined): Usage {
+  const usage: Usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens }
+  // Never more cached than prompt tokens: a server counting differently must not make the share exceed 100 %.
+  if (cached !== undefined) usage.prompt_tokens_details = { cached_tokens: Math.min(cached, promptTokens) }
+  return usage
 }
 
 async function readStream (
@@ -179,7 +209,8 @@ async function readStream (
   const content: string[] = []
   const calls = new Map<number, PartialCall>()
   let finish: string | undefined
-  let usage: Partial<Usage> | undefined
+  let usage: UpstreamUsage | undefined
+  let timings: StreamChunk['timings']
   let done = false
   for await (const event of readSse(body)) {
     if (event.data === '[DONE]') {
@@ -190,6 +221,8 @@ async function readStream (
     // llama-server and vLLM report a failure after the headers as an `error` chunk.
     if (chunk.error != null) throw streamError(chunk.error, label)
     if (chunk.usage != null) usage = chunk.usage
+    // llama-server puts its timings on the last chunk (the one with the finish reason).
+    if (chunk.timings != null) timings = chunk.timings
     const choice = chunk.choices?.[0]
     if (choice == null) continue
     const text = choice.delta?.content
@@ -219,11 +252,9 @@ async function readStream (
       type: 'function',
       function: { name: call.name, arguments: call.arguments === '' ? '{}' : call.arguments }
     }))
-  return result(request, content.join(''), toolCalls, finish, {
-    // Without a usage chunk (older servers ignore stream_options), one chunk is about one token.
-    prompt_tokens: usage?.prompt_tokens ?? 0,
-    completion_tokens: usage?.completion_tokens ?? content.length
-  })
+  // Without a usage chunk (older servers ignore stream_options), one chunk is about one token.
+  return result(request, content.join(''), toolCalls, finish,
+    usageOf(usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? content.length, cachedTokensOf(usage, timings)))
 }
 
 interface ResponseBody {
@@ -231,7 +262,8 @@ interface ResponseBody {
     message?: { content?: string | null, tool_calls?: Array<{ id?: string, function?: { name?: string, arguments?: unknown } }> }
     finish_reason?: string | null
   }>
-  usage?: { prompt_tokens?: number, completion_tokens?: number } | null
+  usage?: UpstreamUsage | null
+  timings?: StreamChunk['timings']
   error?: StreamChunk['error']
 }
 
@@ -257,10 +289,8 @@ function fromResponse (
         : JSON.stringify(call.function?.arguments ?? {})
     }
   }))
-  return result(request, text, toolCalls, choice.finish_reason ?? undefined, {
-    prompt_tokens: body.usage?.prompt_tokens ?? 0,
-    completion_tokens: body.usage?.completion_tokens ?? 0
-  })
+  return result(request, text, toolCalls, choice.finish_reason ?? undefined,
+    usageOf(body.usage?.prompt_tokens ?? 0, body.usage?.completion_tokens ?? 0, cachedTokensOf(body.usage, body.timings)))
 }
 
 function result (request: BackendRequest, text: string, toolCalls: ToolCall[], finish: string | undefined, usage: Usage): CompletionResult {

@@ -19,6 +19,8 @@ export interface StartFlags {
   backendKey?: string
   model?: string[]
   modelFile?: string
+  /** `--no-prompt-cache` sets it false: the embedded backend starts every request from a clean slate. */
+  promptCache?: boolean
   apiHost?: string
   apiPort?: string
   listen?: string[]
@@ -89,6 +91,7 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     models: flags.model ?? (entry != null ? nodeModels(entry) : undefined),
     // Relative to the cluster file, which is where the user wrote it
     modelFile: flags.modelFile ?? (entry?.model_file != null ? resolve(dirname(flags.config ?? '.'), entry.model_file) : undefined),
+    promptCache: flags.promptCache === false ? false : entry?.prompt_cache,
     apiHost: flags.apiHost ?? entry?.api_host,
     apiPort: flags.apiPort != null ? toNumber(flags.apiPort) : entry?.port,
     listen: flags.listen ?? (entry != null ? nodeListen(entry) : undefined),
@@ -146,6 +149,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     backendUrl: options.backendUrl,
     backendKey: options.backendKey,
     modelFile: options.modelFile,
+    promptCache: options.promptCache,
     dataDir: options.dataDir,
     logger: log.child({ component: 'backend' }),
     onProgress: fraction => {

@@ -3,7 +3,7 @@
 // Pure rules here (table-tested); the dispatcher runs them, the backends speak the prefix.
 import type { RouteCandidate } from '../routing/router.js'
 import type { CompletionError } from './errors.js'
-import type { BackendRequest, CompletionResult } from './types.js'
+import type { BackendRequest, CompletionResult, Usage } from './types.js'
 
 /** Handovers per request unless configured otherwise (the "at most 2"). */
 export const DEFAULT_MAX_HANDOVERS = 2
@@ -73,16 +73,21 @@ export interface Delivered {
  * The answer the client sees after handovers: the delivered text plus the last peer's, one
  * finish reason (the last's), completion tokens of every attempt. The last peer's prompt counted
  * the delivered text as prompt; the first attempt's prompt did not, so it is taken off again.
+ * Cached tokens are the last peer's (the failed attempts sent no trailer), at most the client's
+ * prompt: its cache may have held part of the delivered text too, which the client did not send.
  */
 export function combineAnswer (before: Delivered, last: CompletionResult): CompletionResult {
   if (before.text === '') return last
+  const usage: Usage = {
+    prompt_tokens: Math.max(0, last.usage.prompt_tokens - before.tokens),
+    completion_tokens: before.tokens + last.usage.completion_tokens
+  }
+  const cached = last.usage.prompt_tokens_details?.cached_tokens
+  if (cached !== undefined) usage.prompt_tokens_details = { cached_tokens: Math.min(cached, usage.prompt_tokens) }
   return {
     ...last,
     message: { ...last.message, content: before.text + (last.message.content ?? '') },
-    usage: {
-      prompt_tokens: Math.max(0, last.usage.prompt_tokens - before.tokens),
-      completion_tokens: before.tokens + last.usage.completion_tokens
-    }
+    usage
   }
 }
 

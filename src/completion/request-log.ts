@@ -32,6 +32,9 @@ export interface RequestRecord {
   ttftMs?: number
   durationMs: number
   completionTokens?: number
+  promptTokens?: number
+  /** Prompt tokens the serving backend took from its cache; absent when it reported no figure. */
+  cachedTokens?: number
 }
 
 export interface RequestLogInit {
@@ -149,6 +152,9 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
           }
       })
       const record: RequestRecord = { id, startedAt, api, model: served.result.model, stream, outcome: 'ok', servedBy: served.node, attempts: served.attempts, durationMs: now() - started, completionTokens: served.result.usage.completion_tokens }
+      record.promptTokens = served.result.usage.prompt_tokens
+      const cached = served.result.usage.prompt_tokens_details?.cached_tokens
+      if (cached != null) record.cachedTokens = cached
       if (served.handovers != null && served.handovers.length > 0) record.handovers = served.handovers
       if (served.reason !== '') record.routeReason = served.reason
       if (ttftMs != null) record.ttftMs = ttftMs

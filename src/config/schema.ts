@@ -101,6 +101,8 @@ export const ClusterNodeSchema = z.strictObject({
   backend_key: NonEmptySchema.optional(),
   backend_key_env: EnvNameSchema.optional(),
   model_file: z.string(expected('a file path')).min(1).optional(),
+  // Embedded: false clears each sequence after every request (no prefix reuse between requests)
+  prompt_cache: BooleanSchema.optional(),
   api_host: HostSchema.optional(),
   listen: ListenSchema.optional()
 }, expected('a node mapping with name, host, port, model and tier')).superRefine((node, ctx) => {
@@ -192,6 +194,8 @@ export const PeerOptionsSchema = z.object({
   // Empty means every model the backend lists
   models: z.array(ModelNameSchema, expected('a list of model names')).default(() => []),
   modelFile: z.string(expected('a file path')).min(1).optional(),
+  // Embedded: keep each sequence's tokens and reuse the longest matching prefix (issue 23)
+  promptCache: BooleanSchema.default(true),
   apiHost: HostSchema.default(DEFAULT_API_HOST),
   // 0 asks the OS for any free port (tests, demo)
   apiPort: z.int(expected('an integer from 0 to 65535')).min(0).max(65535).default(DEFAULT_API_PORT),

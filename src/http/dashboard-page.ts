@@ -115,7 +115,7 @@ const BODY = `
 <section class="card">
   <h2>Peers <small id="peers-note"></small></h2>
   <table>
-    <thead><tr><th>Name</th><th>Peer id</th><th>Models</th><th>Tier</th><th>State</th><th>Load</th><th>Latency</th><th>Last seen</th></tr></thead>
+    <thead><tr><th>Name</th><th>Peer id</th><th>Models</th><th>Tier</th><th>State</th><th>Load</th><th title="Share of prompt tokens the peer's backend took from its prompt cache, over the recent requests through this peer">Prompt cache</th><th>Latency</th><th>Last seen</th></tr></thead>
     <tbody id="peers"></tbody>
   </table>
   <p class="empty" id="peers-empty">Waiting for the cluster view…</p>

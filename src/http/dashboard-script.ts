@@ -20,7 +20,7 @@ let events = null
 let live = false
 const timers = { cluster: 0, requests: 0 }
 const view = { self: null, peers: new Map(), nodes: [] }
-const log = { available: null, requests: [] }
+const log = { available: null, requests: [], cache: new Map() }
 
 function h (tag, props, ...children) {
   const el = document.createElement(tag)
@@ -187,6 +187,22 @@ function loadBar (load) {
     h('span', { class: 'num small' }, used + ' / ' + load.capacity))
 }
 
+// A peer's prompt-cache hit rate: the share of prompt tokens its backend took from its cache, over
+// the recent requests through this peer whose backend reported a figure (GET /api/requests).
+function cacheCell (peerId) {
+  const c = log.cache.get(str(peerId))
+  const known = c != null && isNum(c.prompt_tokens) && c.prompt_tokens > 0 && isNum(c.cached_tokens)
+  return h('td', {
+    class: 'num',
+    data: { field: 'cache' },
+    title: known ? c.cached_tokens + ' of ' + c.prompt_tokens + ' prompt tokens from cache; ' + str(c.hits) + ' of ' + str(c.requests) + ' recent requests hit' : 'no cached figure reported in recent requests'
+  }, known ? Math.round(100 * c.cached_tokens / c.prompt_tokens) + ' %' : '–')
+}
+
+function renderCache () {
+  for (const cell of document.querySelectorAll('#peers [data-field="cache"]')) cell.replaceWith(cacheCell(cell.parentElement.dataset.peerId))
+}
+
 function seenText (p) {
   if (p.self) return 'this peer'
   return ago(Date.now() - p.seenAt)
@@ -205,6 +221,7 @@ function nodeRow (n) {
       h('span', { class: 'pill ' + s }, s),
       s !== 'alive' && n.reason && s !== 'disabled' ? h('span', { class: 'reason' }, str(n.reason)) : null),
     h('td', {}, h('span', { class: 'muted small' }, '–')),
+    h('td', { class: 'num muted' }, '–'),
     h('td', { class: 'num' }, ms(n.latency_ms)),
     h('td', { class: 'num' }, n.since ? ago(Date.now() - Date.parse(n.since)) : '–'))
 }
@@ -230,6 +247,7 @@ function renderPeers () {
         p.enabled === false ? h('span', { class: 'tag' }, 'disabled') : null,
         s !== 'alive' && p.reason ? h('span', { class: 'reason' }, str(p.reason)) : null),
       h('td', {}, gone ? h('span', { class: 'muted small' }, '–') : loadBar(p.load)),
+      cacheCell(p.peer_id),
       h('td', { class: 'num' }, p.self ? 'local' : gone ? '–' : ms(p.latency_ms)),
       h('td', { class: 'num', data: { field: 'seen' } }, seenText(p)))
   }), ...fileOnly.map(nodeRow))
@@ -279,7 +297,10 @@ async function pollRequests (my) {
       const body = await res.json()
       log.available = true
       log.requests = Array.isArray(body && body.requests) ? body.requests : []
+      const cache = Array.isArray(body && body.prompt_cache) ? body.prompt_cache : []
+      log.cache = new Map(cache.filter(c => c && c.served_by).map(c => [str(c.served_by.peer_id), c]))
       renderRequests()
+      renderCache()
     }
   } catch {}
   if (my === generation) timers.requests = setTimeout(() => { void pollRequests(my) }, REQUESTS_EVERY_MS)

@@ -228,6 +228,10 @@ function registerCompletionMetrics (prom: typeof import('prom-client'), registry
   const duration = new Histogram({ name: 'harombe_completion_duration_seconds', help: 'Completion request duration, by API and outcome', labelNames: ['api', 'outcome'], buckets: DURATION_BUCKETS, registers: [registry] })
   const tokens = new Counter({ name: 'harombe_completion_tokens_total', help: 'Completion tokens generated, by the node that served them', labelNames: ['served_by'], registers: [registry] })
   const retries = new Counter({ name: 'harombe_completion_retries_total', help: 'Attempts beyond the first (failover to the next peer), by API', labelNames: ['api'], registers: [registry] })
+  const promptTokens = new Counter({ name: 'harombe_prompt_tokens_total', help: 'Prompt tokens of answered requests: cached="true" the serving backend took from its prompt cache, "false" the rest (evaluated, or from a backend that reports no cached figure)', labelNames: ['cached'], registers: [registry] })
+  // Both series from the start: a share computed from them is 0 % rather than missing before the first hit.
+  promptTokens.inc({ cached: 'true' }, 0)
+  promptTokens.inc({ cached: 'false' }, 0)
   const handovers = new Counter({ name: 'harombe_completion_handovers_total', help: 'Answers handed to another peer after their peer failed mid-answer (continued from the delivered text), by API', labelNames: ['api'], registers: [registry] })
   new Gauge({
     name: 'harombe_completion_in_flight',
@@ -242,6 +246,11 @@ function registerCompletionMetrics (prom: typeof import('prom-client'), registry
     duration.observe({ api: record.api, outcome: record.outcome }, record.durationMs / 1000)
     if (record.ttftMs != null) ttft.observe({ api: record.api }, record.ttftMs / 1000)
     if (record.completionTokens != null && record.completionTokens > 0) tokens.inc({ served_by: servedBy }, record.completionTokens)
+    if (record.promptTokens != null && record.promptTokens > 0) {
+      const cached = Math.min(record.cachedTokens ?? 0, record.promptTokens)
+      if (cached > 0) promptTokens.inc({ cached: 'true' }, cached)
+      if (record.promptTokens > cached) promptTokens.inc({ cached: 'false' }, record.promptTokens - cached)
+    }
     if (record.attempts > 1) retries.inc({ api: record.api }, record.attempts - 1)
     if (record.handovers != null && record.handovers.length > 0) handovers.inc({ api: record.api }, record.handovers.length)
   })

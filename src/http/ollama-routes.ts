@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { CompletionService, Served } from '../completion/service.js'
-import type { CompletionRequest } from '../completion/types.js'
+import type { CompletionRequest, Usage } from '../completion/types.js'
 import { VERSION } from '../version.js'
 import { serveCompletion, type Dialect } from './dialect.js'
 import { describeZodError, fromOllamaChat, fromOllamaGenerate, OllamaChatRequest, OllamaGenerateRequest, headerHints } from './request-schemas.js'
@@ -25,7 +25,7 @@ function ollamaDialect (shape: Shape, requestedModel: string): Dialect {
         : { response: '' }),
       done: true,
       done_reason: result.finish_reason === 'length' ? 'length' : 'stop',
-      prompt_eval_count: result.usage.prompt_tokens,
+      prompt_eval_count: promptEvalCount(result.usage),
       eval_count: result.usage.completion_tokens
     }
   }
@@ -47,6 +47,14 @@ function ollamaDialect (shape: Shape, requestedModel: string): Dialect {
     },
     error: ollamaError
   }
+}
+
+/**
+ * Ollama's meaning: the prompt tokens evaluated for this request, without those its cache already
+ * held (Ollama itself counts so). Where the backend reports no cached figure, the whole prompt.
+ */
+export function promptEvalCount (usage: Usage): number {
+  return Math.max(0, usage.prompt_tokens - (usage.prompt_tokens_details?.cached_tokens ?? 0))
 }
 
 function parseArguments (text: string): unknown {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { CompletionService, Served } from '../completion/service.js'
+import type { Usage } from '../completion/types.js'
 import type { z } from 'zod'
 import { serveCompletion, type Dialect } from './dialect.js'
 import { isPlainOpenAIChat } from './openai-fast-check.js'
@@ -52,10 +53,14 @@ function openAIDialect (model: string | undefined, includeUsage: boolean): Diale
   }
 }
 
-function usage (served: Served): Record<string, number> {
-  const u = served.result.usage
-  return { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.prompt_tokens + u.completion_tokens }
+/** OpenAI's usage object; `prompt_tokens_details.cached_tokens` only where the serving backend knows it. */
+export function openAIUsage (u: Usage): Record<string, unknown> {
+  const out: Record<string, unknown> = { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens, total_tokens: u.prompt_tokens + u.completion_tokens }
+  if (u.prompt_tokens_details != null) out.prompt_tokens_details = { cached_tokens: u.prompt_tokens_details.cached_tokens }
+  return out
 }
+
+const usage = (served: Served): Record<string, unknown> => openAIUsage(served.result.usage)
 
 export function registerOpenAIRoutes (app: FastifyInstance, service: CompletionService): void {
   app.post('/v1/chat/completions', async (request, reply) => {

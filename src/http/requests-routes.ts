@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { DEFAULT_REQUEST_LOG_CAPACITY, tokensPerSecond, type RequestLog, type RequestRecord } from '../completion/request-log.js'
 import type { NodeRef } from '../completion/service.js'
+import { promptCacheByPeer, type PromptCacheStats } from '../completion/prompt-cache-stats.js'
 import { harombeError } from './harombe-routes.js'
 
 /** One request as the dashboard reads it. The names are a contract: the dashboard consumes them as they are. */
@@ -22,6 +23,20 @@ export interface RequestJson {
   duration_ms: number
   completion_tokens?: number
   tokens_per_s?: number
+  prompt_tokens?: number
+  /** Prompt tokens the serving backend took from its cache; absent when it reported no figure. */
+  cached_tokens?: number
+}
+
+/** One serving peer's prompt-cache hits over the requests this peer still lists (the dashboard's hit rate). */
+export interface PromptCacheJson {
+  served_by: NodeRef
+  /** Requests whose backend reported a cached figure. */
+  requests: number
+  /** Of those, with at least one cached prompt token. */
+  hits: number
+  prompt_tokens: number
+  cached_tokens: number
 }
 
 /** Enough for a dashboard table without a query string. */
@@ -47,8 +62,15 @@ export function requestJson (record: RequestRecord): RequestJson {
     ...(record.ttftMs != null ? { ttft_ms: ms(record.ttftMs) } : {}),
     duration_ms: ms(record.durationMs),
     ...(record.completionTokens != null ? { completion_tokens: record.completionTokens } : {}),
-    ...(rate != null ? { tokens_per_s: Math.round(rate * 10) / 10 } : {})
+    ...(rate != null ? { tokens_per_s: Math.round(rate * 10) / 10 } : {}),
+    ...(record.promptTokens != null ? { prompt_tokens: record.promptTokens } : {}),
+    ...(record.cachedTokens != null ? { cached_tokens: record.cachedTokens } : {})
   }
+}
+
+export function promptCacheJson (stats: PromptCacheStats): PromptCacheJson {
+  const n = stats.node
+  return { served_by: { name: n.name, peer_id: n.peer_id, tier: n.tier }, requests: stats.requests, hits: stats.hits, prompt_tokens: stats.promptTokens, cached_tokens: stats.cachedTokens }
 }
 
 /** Parses `?limit=`: absent → the default, a whole number 1…max → itself, anything else → an error message. */
@@ -62,7 +84,10 @@ export function parseLimit (raw: unknown, max = DEFAULT_REQUEST_LOG_CAPACITY): {
   return { ok: true, limit: Math.min(n, max) }
 }
 
-/** `GET /api/requests?limit=N`: the most recent completion requests, newest first. */
+/**
+ * `GET /api/requests?limit=N`: the most recent completion requests, newest first, and each serving
+ * peer's prompt-cache hits over all the requests kept.
+ */
 export function registerRequestsRoutes (app: FastifyInstance, log: RequestLog): void {
   app.get('/api/requests', async (request, reply) => {
     const parsed = parseLimit((request.query as Record<string, unknown> | undefined)?.limit)
@@ -70,6 +95,7 @@ export function registerRequestsRoutes (app: FastifyInstance, log: RequestLog): 
       await reply.code(400).send(harombeError(400, parsed.reason, 'bad_request'))
       return
     }
-    return { requests: log.recent(parsed.limit).map(requestJson) }
+    // Hit rates over every record kept, not only the `limit` listed: a dashboard showing 12 rows still sees the window.
+    return { requests: log.recent(parsed.limit).map(requestJson), prompt_cache: promptCacheByPeer(log.recent()).map(promptCacheJson) }
   })
 }

@@ -105,7 +105,8 @@ const DELTA_KEYS = new Set(['type', 'content', 'tokens'])
 const DONE_KEYS = new Set(['type', 'message', 'finish_reason', 'model', 'usage', 'served_by', 'load'])
 const ERROR_KEYS = new Set(['type', 'code', 'message', 'retryable'])
 const DONE_MESSAGE_KEYS = new Set(['role', 'content', 'tool_calls'])
-const USAGE_KEYS = new Set(['prompt_tokens', 'completion_tokens'])
+const USAGE_KEYS = new Set(['prompt_tokens', 'completion_tokens', 'prompt_tokens_details'])
+const USAGE_DETAILS_KEYS = new Set(['cached_tokens'])
 const SERVED_BY_KEYS = new Set(['name', 'peer_id', 'tier'])
 const LOAD_KEYS = new Set(['active', 'queued', 'capacity'])
 const FINISH_REASONS = new Set(['stop', 'length', 'tool_calls'])
@@ -117,6 +118,7 @@ function isDone (v: Obj): boolean {
     (typeof m.content === 'string' || m.content === null) && optional(m.tool_calls, t => isArrayOf(t, 256, isToolCall)) &&
     typeof f === 'string' && FINISH_REASONS.has(f) && isName(v.model) &&
     isPlainObject(u) && hasOnlyKeys(u, USAGE_KEYS) && isCount(u.prompt_tokens) && isCount(u.completion_tokens) &&
+    optional(u.prompt_tokens_details, d => isPlainObject(d) && hasOnlyKeys(d, USAGE_DETAILS_KEYS) && isCount(d.cached_tokens)) &&
     (s === undefined || (isPlainObject(s) && hasOnlyKeys(s, SERVED_BY_KEYS) && isString(s.name, 1, 128) && isString(s.peer_id, 1, 128) && isTier(s.tier))) &&
     (l === undefined || (isPlainObject(l) && hasOnlyKeys(l, LOAD_KEYS) && isCount(l.active) && isCount(l.queued) && isCount(l.capacity)))
 }

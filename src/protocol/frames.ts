@@ -127,7 +127,12 @@ const DoneFrameSchema = z.object({
   }),
   finish_reason: z.enum(['stop', 'length', 'tool_calls']),
   model: name,
-  usage: z.object({ prompt_tokens: count, completion_tokens: count }),
+  usage: z.object({
+    prompt_tokens: count,
+    completion_tokens: count,
+    // Prompt tokens the serving backend took from its cache (issue 23); absent: it does not know
+    prompt_tokens_details: z.object({ cached_tokens: count }).optional()
+  }),
   served_by: z.object({ name: z.string().min(1).max(128), peer_id: z.string().min(1).max(128), tier }).optional(),
   load: z.object({ active: count, queued: count, capacity: count }).optional()
 })

@@ -42,6 +42,12 @@ export interface MockBehavior {
   echoPrefix?: boolean
   /** Ollama: the `digest` /api/tags reports per model (default `mock`, which is not a sha256). */
   digests?: Record<string, string>
+  /**
+   * OpenAI: prompt tokens reported as served from a prompt cache, where llama-server reports them:
+   * `usage.prompt_tokens_details.cached_tokens` (also OpenAI's and vLLM's field) or its own
+   * `timings.cache_n` (on the last chunk, or beside `usage` in a whole answer). Absent: neither.
+   */
+  cached?: { tokens: number, in: 'usage' | 'timings' }
 }
 
 export const DEFAULT_BEHAVIOR: MockBehavior = {

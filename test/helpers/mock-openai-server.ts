@@ -38,10 +38,17 @@ async function chat (res: ServerResponse, ctx: ChatContext): Promise<void> {
   const created = Math.floor(Date.now() / 1000)
   const model = body.model as string
   const turn = planTurn(body, behavior, body.max_tokens ?? body.max_completion_tokens)
-  const usage = (completion: number): { prompt_tokens: number, completion_tokens: number, total_tokens: number } => {
+  const cached = behavior.cached
+  const usage = (completion: number): Record<string, unknown> => {
     const prompt = promptTokens(body)
-    return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
+    return {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      ...(cached?.in === 'usage' ? { prompt_tokens_details: { cached_tokens: cached.tokens } } : {})
+    }
   }
+  const timings = cached?.in === 'timings' ? { timings: { cache_n: cached.tokens, prompt_n: promptTokens(body) - cached.tokens } } : {}
 
   if (body.stream !== true) {
     const steps = turn.kind === 'text' ? turn.tokens.length : 1
@@ -59,7 +66,8 @@ async function chat (res: ServerResponse, ctx: ChatContext): Promise<void> {
       created,
       model,
       choices: [{ index: 0, message, finish_reason: turn.kind === 'text' ? turn.finish : 'tool_calls' }],
-      ...(behavior.usage ? { usage: usage(steps) } : {})
+      ...(behavior.usage ? { usage: usage(steps) } : {}),
+      ...timings
     }
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify(answer))
@@ -69,7 +77,7 @@ async function chat (res: ServerResponse, ctx: ChatContext): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
   const send = (value: unknown): void => { res.write(`data: ${JSON.stringify(value)}\n\n`) }
   const chunk = (delta: unknown, finish: string | null = null): unknown =>
-    ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] })
+    ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...(finish != null ? timings : {}) })
 
   if (!await pace(behavior.firstTokenDelayMs)) return
   send(chunk({ role: 'assistant', content: '' }))

@@ -74,7 +74,7 @@ async function eventually<T> (check: () => Promise<T | undefined>, timeoutMs: nu
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
-const FIELDS = new Set(['id', 'started_at', 'api', 'model', 'stream', 'outcome', 'error', 'served_by', 'attempts', 'route_reason', 'ttft_ms', 'duration_ms', 'completion_tokens', 'tokens_per_s'])
+const FIELDS = new Set(['id', 'started_at', 'api', 'model', 'stream', 'outcome', 'error', 'served_by', 'attempts', 'route_reason', 'ttft_ms', 'duration_ms', 'completion_tokens', 'tokens_per_s', 'prompt_tokens', 'cached_tokens'])
 
 /** The dashboard's contract for one entry: these names and types only. */
 function assertRequestShape (r: any): void {
@@ -90,7 +90,7 @@ function assertRequestShape (r: any): void {
   if (r.served_by != null) assert.deepEqual(Object.keys(r.served_by).sort(), ['name', 'peer_id', 'tier'])
   // Why the router chose the peer (issue 23): there whenever some peer was tried.
   if (r.attempts > 0) assert.ok(typeof r.route_reason === 'string' && r.route_reason.length > 0, `route_reason: ${String(r.route_reason)}`)
-  for (const k of ['ttft_ms', 'completion_tokens', 'tokens_per_s']) if (k in r) assert.equal(typeof r[k], 'number', k)
+  for (const k of ['ttft_ms', 'completion_tokens', 'tokens_per_s', 'prompt_tokens', 'cached_tokens']) if (k in r) assert.equal(typeof r[k], 'number', k)
   if (r.outcome !== 'ok') assert.equal(typeof r.error, 'string', 'a failure says why')
 }
 

@@ -84,6 +84,13 @@ describe('ollama backend', () => {
     it('should send no options when none are set', async () => {
       await backend.complete(ask(), { signal: signal() })
       assert.equal('options' in mock.chatRequests()[0]?.body, false)
+      assert.equal('keep_alive' in mock.chatRequests()[0]?.body, false)
+    })
+
+    it('should pass keep_alive through unchanged, a duration or a number of seconds (issue 23)', async () => {
+      await backend.complete(ask({ keep_alive: '30m' }), { signal: signal() })
+      await backend.complete(ask({ keep_alive: 0 }), { signal: signal(), onDelta: () => {} })
+      assert.deepEqual(mock.chatRequests().map(r => r.body.keep_alive), ['30m', 0])
     })
 
     it('should map done_reason length to length', async () => {

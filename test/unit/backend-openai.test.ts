@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { createOpenAIBackend, OPENAI_DEFAULT_CAPACITY } from '../../src/backends/openai.js'
+import { cachedTokensOf, createOpenAIBackend, OPENAI_DEFAULT_CAPACITY } from '../../src/backends/openai.js'
 import type { Backend, BackendRequest, ChatMessage, CompletionDelta, ToolDefinition } from '../../src/completion/types.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
 import { closedPort, rejection } from '../helpers/assertions.js'
@@ -123,6 +123,65 @@ describe('openai backend', () => {
       const err = await rejection(backend.complete(ask(), { signal: signal(), onDelta: () => { throw boom } }))
       assert.equal(err, boom)
     })
+  })
+
+  // Issue 23: the client's cache hints reach the server as they are, and its cache hit comes back.
+  describe('prompt cache', () => {
+    it('should pass cache_prompt and prompt_cache_key through unchanged, false included', async () => {
+      await backend.complete(ask({ cache_prompt: false, prompt_cache_key: 'agent-7' }), { signal: signal() })
+      await backend.complete(ask({ cache_prompt: true }), { signal: signal(), onDelta: () => {} })
+      const [first, second] = mock.chatRequests().map(r => r.body)
+      assert.strictEqual(first.cache_prompt, false)
+      assert.equal(first.prompt_cache_key, 'agent-7')
+      assert.strictEqual(second.cache_prompt, true)
+      assert.equal('prompt_cache_key' in second, false)
+    })
+
+    it('should send neither hint when the request set none (server defaults stay in force)', async () => {
+      await backend.complete(ask({ affinity_key: 'routing-only' }), { signal: signal() })
+      const body = mock.chatRequests()[0]?.body
+      for (const key of ['cache_prompt', 'prompt_cache_key', 'affinity_key', 'keep_alive']) assert.equal(key in body, false, `${key} was sent`)
+    })
+
+    for (const where of ['usage', 'timings'] as const) {
+      for (const streamed of [false, true]) {
+        it(`should read the cached prompt tokens from ${where === 'usage' ? 'usage.prompt_tokens_details' : 'llama-server\'s timings.cache_n'}, ${streamed ? 'streamed' : 'whole'}`, async () => {
+          mock.setBehavior({ cached: { tokens: 1, in: where } })
+          const result = await backend.complete(ask(), { signal: signal(), ...(streamed ? { onDelta: () => {} } : {}) })
+          assert.deepEqual(result.usage, { prompt_tokens: 2, completion_tokens: TOKENS.length, prompt_tokens_details: { cached_tokens: 1 } })
+        })
+      }
+    }
+
+    it('should report no cached figure when the server gave none', async () => {
+      const result = await backend.complete(ask(), { signal: signal(), onDelta: () => {} })
+      assert.equal(result.usage.prompt_tokens_details, undefined)
+    })
+
+    it('should never report more cached than prompt tokens', async () => {
+      mock.setBehavior({ cached: { tokens: 50, in: 'usage' } })
+      const result = await backend.complete(ask(), { signal: signal() })
+      assert.deepEqual(result.usage.prompt_tokens_details, { cached_tokens: 2 })
+    })
+  })
+
+  describe('cachedTokensOf', () => {
+    const cases: Array<{ what: string, usage?: unknown, timings?: unknown, expected: number | undefined }> = [
+      { what: 'OpenAI\'s field', usage: { prompt_tokens_details: { cached_tokens: 7 } }, expected: 7 },
+      { what: 'zero is a figure (a miss), not an absence', usage: { prompt_tokens_details: { cached_tokens: 0 } }, expected: 0 },
+      { what: 'llama-server\'s timings when usage has no details', usage: { prompt_tokens: 9 }, timings: { cache_n: 5 }, expected: 5 },
+      { what: 'usage wins over timings', usage: { prompt_tokens_details: { cached_tokens: 4 } }, timings: { cache_n: 5 }, expected: 4 },
+      { what: 'neither reported', usage: { prompt_tokens: 9 }, expected: undefined },
+      { what: 'null details (some servers)', usage: { prompt_tokens_details: null }, expected: undefined },
+      { what: 'a negative count is not a figure', usage: { prompt_tokens_details: { cached_tokens: -1 } }, expected: undefined },
+      { what: 'a string is not a figure', timings: { cache_n: '5' }, expected: undefined },
+      { what: 'a fraction is not a figure', timings: { cache_n: 2.5 }, expected: undefined }
+    ]
+    for (const c of cases) {
+      it(`should give ${String(c.expected)}: ${c.what}`, () => {
+        assert.equal(cachedTokensOf(c.usage as any, c.timings as any), c.expected)
+      })
+    }
   })
 
   describe('tool calls', () => {

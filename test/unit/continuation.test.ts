@@ -94,6 +94,20 @@ describe('continuation rules', () => {
     it('should return the answer as it is when nothing was handed over', () => {
       assert.equal(combineAnswer({ text: '', tokens: 0 }, last), last)
     })
+    const cachedCases: Array<{ why: string, cached: number | undefined, expected: number | undefined }> = [
+      { why: 'the last peer\'s figure when it is within the client\'s prompt', cached: 6, expected: 6 },
+      { why: 'at most the client\'s prompt (the cache held part of the delivered text too)', cached: 11, expected: 10 },
+      { why: 'a reported miss stays a figure', cached: 0, expected: 0 },
+      { why: 'no figure when the last peer reported none', cached: undefined, expected: undefined }
+    ]
+    for (const c of cachedCases) {
+      it(`should report ${String(c.expected)} cached prompt tokens after a handover: ${c.why}`, () => {
+        const usage = { ...last.usage, ...(c.cached !== undefined ? { prompt_tokens_details: { cached_tokens: c.cached } } : {}) }
+        const combined = combineAnswer({ text: 'Once upon', tokens: 2 }, { ...last, usage })
+        assert.equal(combined.usage.prompt_tokens, 10)
+        assert.deepEqual(combined.usage.prompt_tokens_details, c.expected === undefined ? undefined : { cached_tokens: c.expected })
+      })
+    }
   })
 
   describe('echo stripping', () => {

@@ -55,7 +55,7 @@ const responseFrame = fc.oneof(
     message: fc.record({ role: fc.constant('assistant'), content: fc.option(text, { nil: null }), tool_calls: fc.array(toolCall, { maxLength: 2 }) }, { requiredKeys: ['role', 'content'] }),
     finish_reason: fc.constantFrom('stop', 'length', 'tool_calls', 'eos'),
     model: fc.string({ maxLength: 8 }),
-    usage: fc.record({ prompt_tokens: count, completion_tokens: count }),
+    usage: fc.record({ prompt_tokens: count, completion_tokens: count, prompt_tokens_details: fc.record({ cached_tokens: count }) }, { requiredKeys: ['prompt_tokens', 'completion_tokens'] }),
     served_by: fc.record({ name, peer_id: fc.string({ maxLength: 130 }), tier: fc.integer({ min: 0, max: 3 }) }),
     load: fc.record({ active: count, queued: count, capacity: count })
   }, { requiredKeys: ['type', 'message', 'finish_reason', 'model', 'usage'] }),
@@ -98,6 +98,7 @@ describe('hand-written frame checks', function () {
     ['a class instance as a message', isCompletionRequest, { messages: [new (class { role = 'user'; content = 'hi' })()] }],
     ['an unknown field in a done message', isResponseFrame, { ...done, message: { ...done.message, refusal: null } }],
     ['a done trailer over the name limit', isResponseFrame, { ...done, model: 'm'.repeat(257) }],
+    ['an unknown usage detail', isResponseFrame, { ...done, usage: { ...done.usage, prompt_tokens_details: { cached_tokens: 1, audio_tokens: 0 } } }],
     ['an error without retryable', isResponseFrame, { type: 'error', code: 'busy', message: 'x' }]
   ]
   for (const [what, check, value] of slowPath) {
@@ -109,6 +110,7 @@ describe('hand-written frame checks', function () {
     assert.equal(isRequestFrame({ id: 'x', request: { ...ok, affinity_key: 'conv-1', prompt_cache_key: 'agent-a', cache_prompt: true, keep_alive: '5m' } }), true)
     assert.equal(isRequestFrame({ id: 'x', request: { ...ok, keep_alive: -1 } }), true)
     assert.equal(isResponseFrame({ ...done, served_by: { name: 'a', peer_id: 'p', tier: 0 }, load: { active: 1, queued: 0, capacity: 4 } }), true)
+    assert.equal(isResponseFrame({ ...done, usage: { ...done.usage, prompt_tokens_details: { cached_tokens: 1 } } }), true)
     assert.equal(isResponseFrame({ type: 'delta', content: 'abc', tokens: 3 }), true)
     assert.equal(isResponseFrame({ type: 'error', code: 'busy', message: 'full', retryable: true }), true)
   })

@@ -47,7 +47,7 @@ const responseFrame = fc.oneof(
     message: fc.record({ role: fc.constant('assistant' as const), content: fc.option(text, { nil: null }), tool_calls: fc.array(toolCall, { maxLength: 2 }) }, { requiredKeys: ['role', 'content'] }),
     finish_reason: fc.constantFrom('stop' as const, 'length' as const, 'tool_calls' as const),
     model: name,
-    usage: fc.record({ prompt_tokens: count, completion_tokens: count }),
+    usage: fc.record({ prompt_tokens: count, completion_tokens: count, prompt_tokens_details: fc.record({ cached_tokens: count }) }, { requiredKeys: ['prompt_tokens', 'completion_tokens'] }),
     served_by: fc.record({ name, peer_id: name, tier: fc.constantFrom(0 as const, 1 as const, 2 as const) })
   }, { requiredKeys: ['type', 'message', 'finish_reason', 'model', 'usage'] }),
   fc.record({ type: fc.constant('error' as const), code: fc.constantFrom('busy', 'bad_request', 'unavailable', 'future_code'), message: text, retryable: fc.boolean() })

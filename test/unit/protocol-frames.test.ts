@@ -148,6 +148,8 @@ describe('protocol frames', () => {
       ['an empty delta', { type: 'delta', content: '' }],
       ['a done trailer', DONE],
       ['a done trailer without served_by', { ...DONE, served_by: undefined }],
+      ['a done trailer with cached prompt tokens (issue 23)', { ...DONE, usage: { prompt_tokens: 3, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 2 } } }],
+      ['a done trailer reporting a cache miss (0 cached)', { ...DONE, usage: { prompt_tokens: 3, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 0 } } }],
       ['a done trailer with tool calls', { ...DONE, message: { role: 'assistant', content: null, tool_calls: [TOOL_CALL as any] }, finish_reason: 'tool_calls' }],
       ['an error trailer', { type: 'error', code: 'busy', message: 'queue full', retryable: true }],
       ['an error trailer with a code from a newer peer', { type: 'error', code: 'quota', message: 'over quota', retryable: false }]
@@ -167,6 +169,8 @@ describe('protocol frames', () => {
       ['a delta without content', json({ type: 'delta' }), /^malformed: content:/],
       ['a done trailer without usage', json({ ...DONE, usage: undefined }), /^malformed: usage:/],
       ['negative usage', json({ ...DONE, usage: { prompt_tokens: -1, completion_tokens: 0 } }), /^malformed: usage\.prompt_tokens:/],
+      ['negative cached tokens', json({ ...DONE, usage: { prompt_tokens: 3, completion_tokens: 0, prompt_tokens_details: { cached_tokens: -1 } } }), /^malformed: usage\.prompt_tokens_details\.cached_tokens:/],
+      ['cached tokens as text', json({ ...DONE, usage: { prompt_tokens: 3, completion_tokens: 0, prompt_tokens_details: { cached_tokens: '2' } } }), /^malformed: usage\.prompt_tokens_details\.cached_tokens:/],
       ['an unknown finish_reason', json({ ...DONE, finish_reason: 'eos' }), /^malformed: finish_reason:/],
       ['a non-assistant message', json({ ...DONE, message: { role: 'user', content: 'x' } }), /^malformed: message\.role:/],
       ['an error without retryable', json({ type: 'error', code: 'busy', message: 'x' }), /^malformed: retryable:/],
@@ -190,6 +194,19 @@ describe('protocol frames', () => {
 
     it('should give back the CompletionResult of a done trailer without wire-only fields', () => {
       assert.deepEqual(resultOf(DONE), { message: DONE.message, finish_reason: 'stop', model: 'tiny', usage: DONE.usage })
+    })
+
+    it('should carry the cached prompt tokens from trailer to result', () => {
+      const usage = { prompt_tokens: 1_233, completion_tokens: 16, prompt_tokens_details: { cached_tokens: 1_180 } }
+      const decoded = decodeResponseFrame(encodeResponseFrame({ ...DONE, usage }))
+      assert.ok(decoded.ok && decoded.value.type === 'done')
+      assert.deepEqual(resultOf(decoded.value).usage, usage)
+    })
+
+    it('should drop unknown usage details rather than fail (a newer peer may report more)', () => {
+      const decoded = decodeResponseFrame(json({ ...DONE, usage: { prompt_tokens: 3, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 2, audio_tokens: 0 } } }))
+      assert.ok(decoded.ok && decoded.value.type === 'done')
+      assert.deepEqual(decoded.value.usage, { prompt_tokens: 3, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 2 } })
     })
   })
 })

@@ -77,7 +77,7 @@ describe('request log', () => {
     assert.deepEqual(deltas, ['a', 'b'], 'the caller still gets every delta')
     assert.deepEqual(commits, [NODE], 'the caller still gets the commit')
     assert.equal(log.inFlight(), 0)
-    const expected: RequestRecord = { id: 'r1', startedAt: Date.UTC(2025, 0, 2, 3, 4, 5), api: 'openai', model: 'llama', stream: true, outcome: 'ok', servedBy: NODE, attempts: 2, routeReason: 'test', ttftMs: 40, durationMs: 100, completionTokens: 12 }
+    const expected: RequestRecord = { id: 'r1', startedAt: Date.UTC(2025, 0, 2, 3, 4, 5), api: 'openai', model: 'llama', stream: true, outcome: 'ok', servedBy: NODE, attempts: 2, routeReason: 'test', ttftMs: 40, durationMs: 100, completionTokens: 12, promptTokens: 1 }
     assert.deepEqual(log.recent(), [expected])
     assert.deepEqual(seen, [expected], 'listeners get the same record')
   })
@@ -208,6 +208,19 @@ describe('GET /api/requests helpers', () => {
       assert.equal(parseLimit(bad).ok, false)
     })
   }
+
+  it('should record the prompt tokens and the cached ones the backend reported (issue 23)', async () => {
+    const log = createRequestLog()
+    const hit = served(2)
+    hit.result.usage = { prompt_tokens: 1233, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 1180 } }
+    await log.wrap(fakeService(async () => hit), 'openai').complete(REQUEST, { signal: new AbortController().signal })
+    await log.wrap(fakeService(async () => served(2)), 'openai').complete(REQUEST, { signal: new AbortController().signal })
+    const [noFigure, withHit] = log.recent()
+    assert.deepEqual([withHit?.promptTokens, withHit?.cachedTokens], [1233, 1180])
+    assert.deepEqual([noFigure?.promptTokens, 'cachedTokens' in (noFigure ?? {})], [1, false], 'no figure: no cachedTokens, not 0')
+    const json = requestJson(withHit!)
+    assert.deepEqual([json.prompt_tokens, json.cached_tokens], [1233, 1180])
+  })
 
   it('should render a record in the dashboard\'s shape, leaving out absent optional fields', () => {
     const json = requestJson({ id: 'r1', startedAt: Date.UTC(2025, 0, 2), api: 'ollama', model: 'auto', stream: false, outcome: 'error', error: 'no peer', errorCode: 'no_peer', attempts: 0, durationMs: 12.345 })

@@ -33,6 +33,7 @@ const CLUSTER = `cluster:
       model: mine
       tier: 1
       model_file: models/mine.gguf
+      prompt_cache: false
       backend_key: sk-inline
       enabled: false
 `
@@ -82,6 +83,12 @@ describe('start options from the node entry', () => {
       [options.backend, options.backendUrl, options.backendKey, options.apiHost, options.apiPort, options.listen, options.models, options.modelFile, options.tier],
       ['openai', 'http://127.0.0.1:9999/v1', 'k', '127.0.0.1', 0, ['/ip4/127.0.0.1/tcp/0'], ['other'], '/m.gguf', 2]
     )
+  })
+
+  it('should keep the embedded prompt cache on unless the entry\'s prompt_cache or --no-prompt-cache turns it off', async () => {
+    assert.equal((await resolve({ name: 'mac' })).options.promptCache, true)
+    assert.equal((await resolve({ name: 'tiny' })).options.promptCache, false)
+    assert.equal((await resolve({ name: 'mac', promptCache: false })).options.promptCache, false)
   })
 
   it('should hand every node, this one and disabled ones included, to the peer', async () => {
