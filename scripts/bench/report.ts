@@ -560,7 +560,7 @@ function beforeAfter (after: Map<string, ResultFile>, before: Map<string, Result
   return [
     '## Before and after the profiling fixes',
     '',
-    'The profile of the routed path (section 8) and of idle peers pointed at: a new libp2p stream per request (a multistream negotiation and a peer-store write under a per-peer lock on the serving side); a false "dead" when the failure detector\'s ping collided with libp2p\'s connection monitor (ping allowed one outbound stream per connection); gossipsub verifying the signature of every duplicate copy of an announcement; a peer-store write on every load update. Fixed in order: sequential stream reuse (pool of 8 idle streams per peer), then a pool of 64, ping stream limit 8, `fastMsgIdFn` dedupe before signature checks, and addresses stored only when they change. Same machine, same commands; the "before" files are in `bench/results/before/`.',
+    `The profile of the routed path (section 8) and of idle peers pointed at: a new libp2p stream per request (a multistream negotiation and a peer-store write under a per-peer lock on the serving side); a false "dead" when the failure detector\'s ping collided with libp2p\'s connection monitor (ping allowed one outbound stream per connection); gossipsub verifying the signature of every duplicate copy of an announcement; a peer-store write on every load update. Fixed in order: sequential stream reuse (pool of 8 idle streams per peer), then a pool of 64, ping stream limit 8, \`fastMsgIdFn\` dedupe before signature checks, and addresses stored only when they change. Same commands; ${sameMachine(before, after, ['routed.json', 'convergence.json']) ? 'same machine' : '**not all on the same machine** (see the machine table at the top and the files)'}; the "before" files are in \`bench/results/before/\`.`,
     '',
     table(['what', 'before', 'after', 'ratio', 'runs'], rows),
     '',
@@ -568,6 +568,12 @@ function beforeAfter (after: Map<string, ResultFile>, before: Map<string, Result
     convergenceNote(convAfter),
     ''
   ].join('\n')
+}
+
+/** Whether the named result files, before and after, all ran on one kind of machine (CPU model and cores). */
+function sameMachine (before: Map<string, ResultFile>, after: Map<string, ResultFile>, files: string[]): boolean {
+  const runs = files.flatMap(f => [before.get(f), after.get(f)]).filter((r): r is ResultFile => r != null)
+  return new Set(runs.map(r => `${r.machine.cpuModel} × ${r.machine.cores}`)).size <= 1
 }
 
 /** Whether convergence at N = 20 meets its target in the current run, as that run judged it. */
