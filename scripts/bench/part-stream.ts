@@ -7,18 +7,8 @@ import { MESH_MAX_TOKENS_CAP, ratio, type Part } from './context.js'
 import { meshPaths, type PathSpec } from './part-hop.js'
 import { note, status } from './progress.js'
 import { round, roundSummary, summarize } from './stats.js'
-import { SYNTHETIC_TOKEN_CHARS } from '../../src/backends/synthetic.js'
+import { streamFault } from './stream-fault.js'
 import { DELTA_BATCH_MAX_CHARS, DELTA_BATCH_WINDOW_MS } from '../../src/protocol/constants.js'
-
-/** Why one stream does not count as a whole answer over its path; undefined when it does. */
-export function streamFault (o: ChatOutcome, expectedTokens: number, servedBy: string | undefined): string | undefined {
-  if (!o.ok) return o.error ?? 'failed'
-  // Every synthetic token has the same length: a mismatch means text was lost, cut or duplicated.
-  if (o.tokens !== expectedTokens) return `${o.tokens} tokens instead of ${expectedTokens}`
-  if (o.chars !== expectedTokens * SYNTHETIC_TOKEN_CHARS) return `${o.chars} characters instead of ${expectedTokens * SYNTHETIC_TOKEN_CHARS}`
-  if (servedBy != null && o.node !== servedBy) return `served by ${o.node ?? 'an unnamed node'} instead of ${servedBy}`
-  return undefined
-}
 
 export const streamPart: Part = {
   name: 'stream',
