@@ -31,6 +31,14 @@ export const MODEL_INPROC = 'synthetic'
 export const MODEL_VIA_HTTP = 'synthetic-via-http'
 
 /**
+ * `--max-tokens-cap` of the synthetic mesh's three peers (serve-a, entry-b, serve-http): above the longest stream any part asks
+ * for (the stream part's 40,000 tokens), so every path carries the whole answer. At the default
+ * cap (8,192) the peers cut the stream part's answers short while the direct server did not, and
+ * the paths were no longer compared on the same work.
+ */
+export const MESH_MAX_TOKENS_CAP = 100_000
+
+/**
  * The synthetic mesh. `direct` is the synthetic OpenAI-compatible server. `serveA` runs the
  * synthetic backend in-process; `serveHttp` is the CLI with `--backend openai` in front of
  * `direct`; `entry` has no backend, so everything it answers crossed one mesh hop.
@@ -84,13 +92,13 @@ export class BenchContext {
     const [direct, serveA] = await Promise.all([
       // It lists the model the openai-backend peer serves: a peer announces only what its backend has.
       spawnScript('synthetic server', 'synthetic-server.ts', ['--model', MODEL_VIA_HTTP]).then(p => this.track(p)),
-      spawnBenchPeer({ name: 'serve-a', dataDir: this.dataDir('serve-a'), synthetic: {} }).then(p => this.track(p))
+      spawnBenchPeer({ name: 'serve-a', dataDir: this.dataDir('serve-a'), synthetic: {}, maxTokensCap: MESH_MAX_TOKENS_CAP }).then(p => this.track(p))
     ])
     const bootstrap = serveA.peer.mesh
     status('starting the entry peer and the openai-backend peer')
     const [entry, serveHttp] = await Promise.all([
-      spawnBenchPeer({ name: 'entry-b', dataDir: this.dataDir('entry-b'), bootstrap }).then(p => this.track(p)),
-      spawnCliPeer({ name: 'serve-http', dataDir: this.dataDir('serve-http'), backend: 'openai', backendUrl: direct.url, bootstrap, model: MODEL_VIA_HTTP }).then(p => this.track(p))
+      spawnBenchPeer({ name: 'entry-b', dataDir: this.dataDir('entry-b'), bootstrap, maxTokensCap: MESH_MAX_TOKENS_CAP }).then(p => this.track(p)),
+      spawnCliPeer({ name: 'serve-http', dataDir: this.dataDir('serve-http'), backend: 'openai', backendUrl: direct.url, bootstrap, model: MODEL_VIA_HTTP, maxTokensCap: MESH_MAX_TOKENS_CAP }).then(p => this.track(p))
     ])
     status('waiting until the entry peer sees both serving peers')
     await waitForView(entry.peer.api, view => hasAlive(view, 'serve-a', MODEL_INPROC) && hasAlive(view, 'serve-http', MODEL_VIA_HTTP), 20_000)

@@ -102,7 +102,7 @@ export const failurePart: Part = {
       ],
       notes: [
         '"Not routable" = the victim is no longer `alive` in that peer\'s view (the router only picks alive peers), as that peer\'s /api/cluster/events stream reports it; every surviving peer is followed.',
-        `Answers the victim had started are handed over (issue 14): the entry peer sends the request plus the text already delivered to the surviving peer serving the same model, which continues it. ${handedOver} answer(s) were handed over over all trials (the entry peers' harombe_completion_handovers_total), ${committed} that had tokens from the victim failed anyway. Before continuation (stop 10) such streams failed: 6 over 3 trials.`,
+        `Answers the victim had started are handed over (issue 14): the entry peer sends the request plus the text already delivered to the surviving peer serving the same model, which continues it. ${handedOver} answer(s) were handed over over all trials (the entry peers' harombe_completion_handovers_total), ${committed} that had tokens from the victim failed anyway.`,
         'On 127.0.0.1 the kernel closes a killed process\'s sockets at once, so peers connected to the victim see the connection drop immediately; a machine that vanishes from a LAN is only noticed through missed heartbeats (3 s in the lan profile).'
       ]
     }

@@ -28,6 +28,7 @@ const peer = createPeer({
   mdns: false,
   bootstrap: init.bootstrap,
   token: init.token,
+  maxTokensCap: init.maxTokensCap,
   // As `start` does: with only a bootstrap list, the ready line means the mesh was reached.
   requireBootstrap: (init.bootstrap ?? []).length > 0,
   logger: createLogger({ level: 'warn' })

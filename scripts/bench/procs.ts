@@ -152,6 +152,8 @@ export interface CliPeerInit {
   /** `--model`: the name served (the openai backend passes it upstream as is). */
   model?: string
   bootstrap?: string[]
+  /** `--max-tokens-cap`; absent = the CLI's default. */
+  maxTokensCap?: number
   timeoutMs?: number
   env?: NodeJS.ProcessEnv
 }
@@ -170,6 +172,7 @@ export async function spawnCliPeer (init: CliPeerInit): Promise<Proc & { peer: R
   ]
   if (init.backendUrl != null) args.push('--backend-url', init.backendUrl)
   if (init.model != null) args.push('--model', init.model)
+  if (init.maxTokensCap != null) args.push('--max-tokens-cap', String(init.maxTokensCap))
   for (const b of init.bootstrap ?? []) args.push('--bootstrap', b)
   const proc = await spawnProc({ label: `peer ${init.name}`, command: process.execPath, args, ready: READY_RE, env: init.env, timeoutMs: init.timeoutMs })
   return { ...proc, peer: parseReady(proc.line) }
@@ -183,6 +186,8 @@ export interface BenchPeerInit {
   bootstrap?: string[]
   /** Bearer token the HTTP API requires. */
   token?: string
+  /** createPeer's maxTokensCap (the CLI's `--max-tokens-cap`); absent = the default. */
+  maxTokensCap?: number
   timeoutMs?: number
 }
 

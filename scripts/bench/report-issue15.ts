@@ -17,15 +17,18 @@ export function issue15Section (after: Map<string, ResultFile>, before: Map<stri
     ...startupRows(before.get('startup.json'), after.get('startup.json'))
   ]
   if (rows.length === 0) return ''
-  const runs = ['routed', 'hop', 'rtt', 'startup'].map(part => {
-    const b = before.get(`${part}.json`)
-    const a = after.get(`${part}.json`)
-    return `${part}: ${b == null ? '–' : ref(b)} → ${a == null ? '–' : ref(a)}`
+  const files = ['routed', 'hop', 'rtt', 'startup'].map(part => ({ part, b: before.get(`${part}.json`), a: after.get(`${part}.json`) }))
+  // The sentence "same machine" only when the result files say so.
+  const machines = new Set(files.flatMap(({ b, a }) => [b, a]).filter((r): r is ResultFile => r != null).map(r => `${r.machine.cpuModel} × ${r.machine.cores}`))
+  const sameMachine = machines.size <= 1
+  const runs = files.map(({ part, b, a }) => {
+    const show = (r: ResultFile | undefined): string => r == null ? '–' : `${ref(r)}${sameMachine ? '' : ` (${r.machine.cpuModel}, load ${r.machine.loadAvgStart})`}`
+    return `${part}: ${show(b)} → ${show(a)}`
   })
   return [
     '## Before and after issue 15 (the cost of a mesh hop)',
     '',
-    'Same benchmark scripts, same machine. "Before" is the commit before the issue\'s work (`bench/results/before-15/`), "after" the current result files. Each cell compares within its own run (mesh against the plain proxy, the estimate against a plain TCP echo), so the ratios are what to read across runs; absolute figures move with the machine\'s load.',
+    `Same benchmark scripts, ${sameMachine ? 'same machine' : `**not all on the same machine** (${[...machines].join('; ')}: the CPU and load of each run are in the line below the table)`}. "Before" is the commit before the issue\'s work (\`bench/results/before-15/\`), "after" the current result files. Each cell compares within its own run (mesh against the plain proxy, the estimate against a plain TCP echo), so the ratios are what to read across runs; absolute figures move with the machine and its load.`,
     '',
     table(['what', 'before', 'after', 'issue 15 target', 'after: met?'], rows.map(([what, b, a, target, met]) => [what, b, a, target ?? '', met == null ? '' : met ? 'met' : '**missed**'])),
     '',

@@ -12,6 +12,7 @@ import type { Summary } from './stats.js'
 import { idleTargets, type IdleRow } from './part-idle.js'
 import { n0, n1, n2, signed, table } from './markdown.js'
 import { issue15Section } from './report-issue15.js'
+import { DEFAULT_MAX_TOKENS_CAP } from '../../src/config/constants.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
@@ -60,7 +61,20 @@ function streamSection (r: ResultFile): string {
     d.paths.map((p: any) => [`\`${p.key}\`: ${p.label}`, `${n0(p.tokensPerSecond.p50)} / ${n0(p.tokensPerSecond.p90)} / ${n0(p.tokensPerSecond.p99)}`, `× ${n2(p.tokensPerSecond.p50 / direct)}`, n1(p.totalMs.p50), String(p.streams), String(p.failures)])
   )
   const p = r.params as any
-  return `${p.repeats} streams of ${n0(p.tokensPerStream)} tokens per path, one at a time, interleaved. Backend: ${p.backend}. Wrong token or character counts: ${d.corruptStreams}.\n\n${rows}`
+  const cap = p.maxTokensCap != null ? ` The mesh's peers ran with \`--max-tokens-cap ${n0(p.maxTokensCap)}\`, so every path carries the whole answer.` : ' The peers ran at their default `--max-tokens-cap`.'
+  return `${p.repeats} streams of ${n0(p.tokensPerStream)} tokens per path, one at a time, interleaved. Backend: ${p.backend}.${cap} Streams that failed, ended with a wrong token or character count, or came from the wrong peer: ${d.failedStreams ?? d.corruptStreams} (wrong counts: ${d.corruptStreams}).\n\n${rows}${streamBefore(r, readResults('before-26').get('stream.json'))}`
+}
+
+/**
+ * What issue 26 changed in this part, told from the run it replaced (`bench/results/before-26/`):
+ * the mesh's peers capped every answer at the default cap while the direct path did not, and the
+ * targets were judged on the cut-off streams.
+ */
+function streamBefore (after: ResultFile, before: ResultFile | undefined): string {
+  if (before == null || before.run.date === after.run.date) return ''
+  const b = before.data as any
+  const tp = (r: ResultFile, key: string): string => n0((r.data as any).paths?.find((x: any) => x.key === key)?.tokensPerSecond?.p50)
+  return `\n\nWhat changed (issue 26): the run before it (\`${before.run.gitCommit.slice(0, 8)}\`, ${before.run.date.slice(0, 16).replace('T', ' ')} UTC, \`bench/results/before-26/stream.json\`) asked for ${n0((before.params as any).tokensPerStream)} tokens per stream, but the mesh's peers ran at the default \`--max-tokens-cap\` (${n0(DEFAULT_MAX_TOKENS_CAP)}): ${b.corruptStreams} streams came back short, the part did not count them as failures, and its targets read ${before.targets.map(t => `"${t.measured}" (${t.met ? 'met' : 'missed'})`).join(' and ')} — the hop path at ${tp(before, 'hop')} tok/s against ${tp(before, 'direct')} direct, from streams cut at the cap. Now the peers' cap is above the stream, a short or corrupt stream is a failure of its path, and a target over a failed path is missed.`
 }
 
 function routedSection (r: ResultFile): string {
@@ -119,7 +133,16 @@ function failureSection (r: ResultFile): string {
       t.windowRequests > 0 ? `${n1(t.windowLatencyMs.p50)} / ${n1(t.windowLatencyMs.p99)} (${t.windowRequests} req)` : 'no request started'
     ])
   )
-  return `Peers: ${p.peers}. Load: ${p.load}; backend ${p.backend}. ${p.trials} trial(s), each with a fresh victim.\n\n${rows}`
+  return `Peers: ${p.peers}. Load: ${p.load}; backend ${p.backend}. ${p.trials} trial(s), each with a fresh victim.\n\n${rows}${failureBefore(readResults('before-14'))}`
+}
+
+/** Answers lost with their serving peer before continuation (issue 14), from the runs kept in `bench/results/before-14/`. */
+function failureBefore (before: Map<string, ResultFile>): string {
+  const runs = [...before.entries()].filter(([, r]) => r.part === 'failure').sort(([, a], [, b]) => a.run.date.localeCompare(b.run.date))
+  if (runs.length === 0) return ''
+  const lost = (r: ResultFile): number => ((r.data as any).trials as any[]).reduce((s, t) => s + (t.committedToVictim ?? 0), 0)
+  const each = runs.map(([file, r]) => `${lost(r)} over ${(r.data as any).trials.length} trials in the run at \`${r.run.gitCommit.slice(0, 8)}\` (${r.run.date.slice(0, 16).replace('T', ' ')} UTC, \`bench/results/before-14/${file}\`)`)
+  return `\n\nBefore continuation (issue 14), answers that had tokens from the killed peer failed with it: ${each.join('; ')}. Whether an answer is mid-stream at the moment of the kill is chance, hence the spread.`
 }
 
 function startupSection (r: ResultFile): string {
@@ -207,14 +230,28 @@ function chaosViews (x: any): string {
  * the run before the membership rewrite beside it (`before → after` in each cell). Either may be absent.
  */
 /**
- * What the after figures come from, measured by hand on this machine (issue 12 note): a fixed
- * text, not a result, so it names its own commands.
+ * Where an idle peer's CPU went after SWIM (issue 12): an analysis written by hand at one commit,
+ * beside the idle run of that commit, which `bench/results/at-issue-12/idle.json` keeps. Its
+ * figures from that run are read from the file; the profile figures were measured by hand at that
+ * commit and are labelled so. The current run's figures stand beside them: where they disagree,
+ * the table above is the current truth.
  */
-const IDLE_ANALYSIS = [
-  'Where an idle peer\'s CPU goes after SWIM (issue 12). The old design\'s cost grew with N (every peer published a signed announcement every second and every peer verified every one; gossipsub heartbeat; libp2p\'s connection monitor). Now a peer sends one probe per 500 ms period and answers about as many, whatever N is, so the figure is flat from N = 5 to N = 20 — but not yet at the 5 ms/s target:',
-  '- A probe exchange over the long-lived membership stream costs 0.47 ms of CPU for both sides together when run back to back (2,000 in a loop, one process; it was 2.2 ms with a stream per probe). At 2 probes a second the code stays cold: `perf record -F 4999 -g` on an N = 10 member (20 s, `--perf-basic-prof`) shows ~23 ms/s with 4.5 requests in and 4.5 out per second, spread over the libp2p stack (yamux, noise, it-length-prefixed), zod, timers and abort signals in baseline-compiled code, and ~25 % in V8\'s concurrent marking.',
-  '- A lone peer does none of that (1.3 ms/s). Halving the probe rate (memberlist\'s 1 s) would roughly halve the N ≥ 5 figure, but the SIGSTOP bound (routed around within 3 s, sigstop e2e test: 1.3–1.6 s now) would sit at its edge, so the 500 ms period stays. The next steps are issue 15\'s: a hand-written frame path instead of zod and it-length-prefixed per message, fewer allocations per exchange.'
-].join('\n')
+function idleAnalysis (current: ResultFile | undefined, at: ResultFile | undefined): string {
+  if (at == null) return ''
+  const cpu = (r: ResultFile | undefined, n: number): string => {
+    const row = (((r?.data as any)?.rows ?? []) as IdleRow[]).find(x => x.n === n)
+    return row == null ? '–' : `${n2(row.idle_cpu_ms_per_s.p50)} ms/s`
+  }
+  const commit = at.run.gitCommit.slice(0, 8)
+  const now = current == null ? '' : ` The current run (\`${current.run.gitCommit.slice(0, 8)}\`, the table above) measures ${cpu(current, 1)} for a lone peer and ${cpu(current, 10)} per peer at N = 10; where this analysis disagrees with it, the table is right.`
+  return [
+    `**Analysis written at commit \`${commit}\` (issue 12), not updated since.** It describes the idle run of that commit${at.run.gitDirty ? ' (with uncommitted changes)' : ''} (${at.run.date.slice(0, 16).replace('T', ' ')} UTC, kept in \`bench/results/at-issue-12/idle.json\`): a lone peer used ${cpu(at, 1)} and a peer at N = 10 ${cpu(at, 10)}.${now} The profile figures in it were measured by hand at that commit (the commands are named) and are in no result file.`,
+    '',
+    'Where an idle peer\'s CPU goes after SWIM. The old design\'s cost grew with N (every peer published a signed announcement every second and every peer verified every one; gossipsub heartbeat; libp2p\'s connection monitor). Now a peer sends one probe per 500 ms period and answers about as many, whatever N is, so the figure is flat from N = 5 to N = 20 — but not yet at the 5 ms/s target:',
+    `- Measured by hand at \`${commit}\`: a probe exchange over the long-lived membership stream cost 0.47 ms of CPU for both sides together when run back to back (2,000 in a loop, one process; 2.2 ms with a stream per probe). At 2 probes a second the code stays cold: \`perf record -F 4999 -g\` on an N = 10 member (20 s, \`--perf-basic-prof\`) showed ~23 ms/s (under the profiler) with 4.5 requests in and 4.5 out per second, spread over the libp2p stack (yamux, noise, it-length-prefixed), zod, timers and abort signals in baseline-compiled code, and ~25 % in V8\'s concurrent marking.`,
+    `- A lone peer does none of that (${cpu(at, 1)} in that run). Halving the probe rate (memberlist\'s 1 s) would roughly halve the N ≥ 5 figure, but the SIGSTOP bound (routed around within 3 s; the sigstop e2e test took 1.3–1.6 s at \`${commit}\`, by hand) would sit at its edge, so the 500 ms period stays. The next steps were issue 15\'s: a hand-written frame path instead of zod and it-length-prefixed per message, fewer allocations per exchange.`
+  ].join('\n')
+}
 
 function idleSection (after: ResultFile | undefined, before: ResultFile | undefined): string {
   const runs = [{ label: 'before', r: before }, { label: 'after', r: after }].filter((x): x is { label: string, r: ResultFile } => x.r != null)
@@ -279,7 +316,7 @@ function idleSection (after: ResultFile | undefined, before: ResultFile | undefi
     targets,
     failedStarts.length > 0 ? table(['run', 'N', 'peer that did not start'], failedStarts) : '',
     reasons.length > 0 ? table(['run', 'N', 'not alive at the end of the window, by state: reason (summed over views; every peer was running)'], reasons) : '',
-    IDLE_ANALYSIS
+    idleAnalysis(after, readResults('at-issue-12').get('idle.json'))
   ].filter(x => x !== '').join('\n\n')
 }
 
@@ -412,7 +449,7 @@ export function renderReport (): string {
   out.push('')
   out.push('What a mesh hop costs, how fast the cluster converges and heals, and what a peer costs to run. Every figure on this page is read from a result file in `bench/results/` by `scripts/bench/report.ts`; each section names its file, the command and the date. Paths that are compared ran side by side in the same run (interleaved), because this machine is shared and noisy: read ratios and added milliseconds rather than absolute figures.')
   out.push('')
-  out.push('Run: `npm run bench` (everything, under 10 minutes on 2 cores), `npm run bench:quick` (smaller samples, under a minute), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`, `bench:fuzz`, `bench:rtt`, `bench:pull` (section 13, not part of `npm run bench`: it moves a few GiB); the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count.')
+  out.push('Run: `npm run bench` (everything), `npm run bench:quick` (smaller samples), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`, `bench:fuzz`, `bench:rtt`, `bench:pull` (section 13, not part of `npm run bench`: it moves a few GiB); the chaos test (section 9) is `npm run chaos`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count, and each section\'s source line gives how long its part took.')
   out.push('')
 
   const chosen = PARTS.map(part => ({ part, picked: pick(results, part) })).filter(x => x.picked != null) as Array<{ part: typeof PARTS[number], picked: { r: ResultFile, file: string } }>
@@ -523,14 +560,28 @@ function beforeAfter (after: Map<string, ResultFile>, before: Map<string, Result
   return [
     '## Before and after the profiling fixes',
     '',
-    'The profile of the routed path (section 8) and of idle peers pointed at: a new libp2p stream per request (a multistream negotiation and a peer-store write under a per-peer lock on the serving side); a false "dead" when the failure detector\'s ping collided with libp2p\'s connection monitor (ping allowed one outbound stream per connection); gossipsub verifying the signature of every duplicate copy of an announcement; a peer-store write on every load update. Fixed in order: sequential stream reuse (pool of 8 idle streams per peer), then a pool of 64, ping stream limit 8, `fastMsgIdFn` dedupe before signature checks, and addresses stored only when they change. Same machine, same commands; the "before" files are in `bench/results/before/`.',
+    `The profile of the routed path (section 8) and of idle peers pointed at: a new libp2p stream per request (a multistream negotiation and a peer-store write under a per-peer lock on the serving side); a false "dead" when the failure detector\'s ping collided with libp2p\'s connection monitor (ping allowed one outbound stream per connection); gossipsub verifying the signature of every duplicate copy of an announcement; a peer-store write on every load update. Fixed in order: sequential stream reuse (pool of 8 idle streams per peer), then a pool of 64, ping stream limit 8, \`fastMsgIdFn\` dedupe before signature checks, and addresses stored only when they change. Same commands; ${sameMachine(before, after, ['routed.json', 'convergence.json']) ? 'same machine' : '**not all on the same machine** (see the machine table at the top and the files)'}; the "before" files are in \`bench/results/before/\`.`,
     '',
     table(['what', 'before', 'after', 'ratio', 'runs'], rows),
     '',
-    '- The routed "before" run already had sequential stream reuse with a pool of 8 (no result file was kept from before any reuse). At 1 and 8 clients before and after are within this machine\'s run-to-run noise; the gain is at 64 clients, where the pool of 8 forced most requests onto new streams.',
-    '- Convergence at N = 20 is still missed: twenty peer processes starting together saturate both cores for the whole start wave (section 4 gives its length and section 6 the start-up cost of one peer), and the idle membership traffic of 20 peers keeps them busy afterwards; see the notes in section 4.',
+    '- The routed "before" run already had sequential stream reuse with a pool of 8 (no result file was kept from before any reuse). The "after" column is the current result files, not the run right after these fixes: it carries every change made since (issue 15\'s among them), so its ratios are not the profiling fixes\' alone.',
+    convergenceNote(convAfter),
     ''
   ].join('\n')
+}
+
+/** Whether the named result files, before and after, all ran on one kind of machine (CPU model and cores). */
+function sameMachine (before: Map<string, ResultFile>, after: Map<string, ResultFile>, files: string[]): boolean {
+  const runs = files.flatMap(f => [before.get(f), after.get(f)]).filter((r): r is ResultFile => r != null)
+  return new Set(runs.map(r => `${r.machine.cpuModel} × ${r.machine.cores}`)).size <= 1
+}
+
+/** Whether convergence at N = 20 meets its target in the current run, as that run judged it. */
+function convergenceNote (conv: ResultFile | undefined): string {
+  const t = conv?.targets.find(x => x.what.startsWith('convergence at N = 20'))
+  if (conv == null || t == null) return ''
+  if (t.met) return `- Convergence at N = 20 meets its target in the current run (${t.measured}, target ${t.target}; section 4).`
+  return `- Convergence at N = 20 misses its target in the current run (${t.measured}, target ${t.target}): twenty peer processes starting together saturate both cores for the whole start wave (section 4 gives its length and section 6 the start-up cost of one peer); see the notes in section 4.`
 }
 
 /** The figures a reader wants first, each computed from a result file (full run preferred). */

@@ -118,12 +118,9 @@ describe('e2e: dashboard in headless Chromium', function () {
     assert.match(await page.locator('#result-meta').innerText(), /TTFT \d+ ms/)
   })
 
-  it('should list that request in recent requests with the peer that served it', async function () {
+  it('should list that request in recent requests with the peer that served it', async () => {
+    // DESIGN lists GET /api/requests: a 404 is a regression, and fails here rather than skipping.
     const res = await fetch(`${api}/api/requests?limit=5`, { headers: { authorization: `Bearer ${TOKEN}` } })
-    if (res.status === 404) {
-      console.log('      skipping: this peer has no GET /api/requests yet')
-      this.skip()
-    }
     assert.equal(res.status, 200, 'GET /api/requests')
     const row = page.locator('#requests tr', { hasText: 'workstation' }).first()
     await row.waitFor({ timeout: UI_WAIT_MS })

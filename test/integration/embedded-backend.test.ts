@@ -121,17 +121,6 @@ describe('embedded backend (harombe-tiny)', () => {
     assert.equal(result.message.tool_calls, undefined)
   })
 
-  it('should print its generation throughput', async () => {
-    const started = performance.now()
-    const result = await backend.complete(request({ max_tokens: 512 }), { signal: signal() })
-    const seconds = (performance.now() - started) / 1000
-    console.log(`      throughput: ${(result.usage.completion_tokens / seconds).toFixed(0)} tokens/s (1 request, ${result.usage.completion_tokens} tokens)`)
-    const parallel = performance.now()
-    const both = await Promise.all([0, 1].map(() => backend.complete(request({ max_tokens: 512, temperature: 0.8 }), { signal: signal() })))
-    const total = both.reduce((n, r) => n + r.usage.completion_tokens, 0)
-    console.log(`      throughput: ${(total / ((performance.now() - parallel) / 1000)).toFixed(0)} tokens/s (2 concurrent requests, ${total} tokens)`)
-  })
-
   describe('model file errors', () => {
     it('should throw ModelFileError for a missing file', async () => {
       const missing = join(dir, 'nope.gguf')

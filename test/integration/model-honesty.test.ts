@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { createOllamaBackend } from '../../src/backends/ollama.js'
-import { ModelNotServedError } from '../../src/backends/served-models.js'
+import { DOWN_AFTER_FAILED_CHECKS, ModelNotServedError } from '../../src/backends/served-models.js'
+import { PROFILES } from '../../src/membership/profiles.js'
+import type { Backend } from '../../src/completion/types.js'
 import { startMockOllamaServer, type MockServer } from '../helpers/mock-ollama-server.js'
 import { closedLoopbackPort } from '../helpers/run-cli.js'
 import { waitForView } from '../helpers/wait.js'
+import type { ClusterJson } from '../../src/http/cluster-json.js'
 
 /** The test profile asks the backend every 300 ms; a change shows within a few checks. */
 const FOLLOWS_WITHIN_MS = 3_000
@@ -70,6 +73,80 @@ describe('model honesty with a real peer and an Ollama-shaped backend', function
       peer.completions().complete({ messages: [{ role: 'user', content: 'hi' }], model: 'qwen2.5:3b' }, { signal: AbortSignal.timeout(5_000) }),
       (err: Error) => err.name === 'UnknownModelError'
     )
+  })
+
+  it('should withdraw a backend\'s models from /v1/models, the views and routing once it dies after serving, and restore them when it returns', async () => {
+    const MODEL = 'qwen2.5:3b'
+    let ollama = await startMockOllamaServer({ behavior: { models: [MODEL], tokens: ['up'] } })
+    mocks.push(ollama)
+    const port = ollama.port
+    // Count the failed checks of the model list, and look at what was announced when the
+    // documented tolerance ran out: one failed check must not withdraw anything.
+    const inner = createOllamaBackend({ baseUrl: ollama.url })
+    let failedChecks = 0
+    let announcedAtLastTolerated: string[] | undefined
+    const serving = createPeer({
+      name: 'serving', dataDir: join(dir, 'serving'), apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test',
+      models: [MODEL],
+      backend: {
+        ...inner,
+        async models (signal) {
+          try {
+            return await inner.models(signal)
+          } catch (err) {
+            if (++failedChecks === DOWN_AFTER_FAILED_CHECKS) announcedAtLastTolerated = announced(serving)
+            throw err
+          }
+        }
+      } satisfies Backend
+    })
+    peers.push(serving)
+    await serving.start()
+    const entry = createPeer({
+      name: 'entry', dataDir: join(dir, 'entry'), apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test',
+      bootstrap: [serving.info().meshAddrs[0] ?? '']
+    })
+    peers.push(entry)
+    await entry.start()
+
+    const servingId = serving.info().peerId
+    const modelsOf = (cl: ClusterJson): string[] => cl.peers.find(p => p.peer_id === servingId && p.state === 'alive')?.models ?? []
+    const listed = async (peer: Peer): Promise<string[]> =>
+      ((await (await fetch(`${peer.info().apiUrl}/v1/models`)).json()) as { data: Array<{ id: string }> }).data.map(m => m.id)
+    const ask = async (): Promise<string> => {
+      const served = await entry.completions().complete({ messages: [{ role: 'user', content: 'hi' }], model: MODEL }, { signal: AbortSignal.timeout(5_000) })
+      assert.equal(served.node.name, 'serving')
+      return served.result.message.content ?? ''
+    }
+
+    // It serves, through the mesh.
+    await waitForView(entry, cl => modelsOf(cl).includes(MODEL), FOLLOWS_WITHIN_MS, 'the serving peer\'s model in the entry peer\'s view')
+    assert.equal(await ask(), 'up')
+
+    // The backend dies (Ollama stopped; its port refuses connections).
+    await ollama.close()
+    const diedAt = Date.now()
+    // Bound: the documented checks (one interval each, plus the one under way) and slack for a loaded machine.
+    const withdrawnWithin = (DOWN_AFTER_FAILED_CHECKS + 1) * PROFILES.test.modelCheckIntervalMs + FOLLOWS_WITHIN_MS
+    await waitForView(serving, cl => cl.peers.some(p => p.self && p.models.length === 0), withdrawnWithin, 'the dead backend\'s model withdrawn from the serving peer\'s own announcement')
+    const checksWhenWithdrawn = failedChecks
+    assert.deepEqual(announcedAtLastTolerated, [MODEL], `the model stayed announced through ${DOWN_AFTER_FAILED_CHECKS - 1} failed check(s)`)
+    // The check that withdrew it is the documented one; a poll of the view may see one more.
+    assert.ok(checksWhenWithdrawn >= DOWN_AFTER_FAILED_CHECKS && checksWhenWithdrawn <= DOWN_AFTER_FAILED_CHECKS + 1,
+      `withdrawn after ${checksWhenWithdrawn} failed checks (documented: ${DOWN_AFTER_FAILED_CHECKS}), ${Date.now() - diedAt} ms after the backend died`)
+    await waitForView(entry, cl => cl.peers.some(p => p.peer_id === servingId && p.state === 'alive') && !modelsOf(cl).includes(MODEL), FOLLOWS_WITHIN_MS, 'the model gone from the serving peer in the entry peer\'s view (the peer itself still alive)')
+    assert.deepEqual(await listed(serving), [], 'GET /v1/models on the serving peer')
+    assert.deepEqual(await listed(entry), [], 'GET /v1/models on the entry peer')
+    await assert.rejects(ask(), (err: Error) => err.name === 'UnknownModelError', 'the entry peer routes nothing to the withdrawn model')
+
+    // It comes back where the peer expects it.
+    ollama = await startMockOllamaServer({ port, behavior: { models: [MODEL], tokens: ['back'] } })
+    mocks.push(ollama)
+    await waitForView(serving, cl => cl.peers.some(p => p.self && p.models.join() === MODEL), FOLLOWS_WITHIN_MS, 'the model announced again')
+    await waitForView(entry, cl => modelsOf(cl).includes(MODEL), FOLLOWS_WITHIN_MS, 'the model back in the entry peer\'s view')
+    assert.deepEqual(await listed(serving), [MODEL])
+    assert.deepEqual(await listed(entry), [MODEL])
+    assert.equal(await ask(), 'back')
   })
 
   it('should follow everything the backend lists when no model is configured', async () => {
