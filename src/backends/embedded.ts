@@ -3,18 +3,19 @@
 // (llama.cpp batches them) and the rest wait for a free one. A sequence keeps the tokens it
 // evaluated (its prompt cache): the next request takes the free sequence sharing the longest
 // token prefix with its prompt, and node-llama-cpp evaluates only the tokens after that prefix.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { basename } from 'node:path'
 import { getLlama, LlamaChat, resolveChatWrapper } from 'node-llama-cpp'
-import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelFunctions, ChatModelResponse, ChatWrapper, Llama, LlamaContextSequence, Token, Tokenizer } from 'node-llama-cpp'
+import type { ChatHistoryItem, ChatModelFunctions, ChatWrapper, Llama, LlamaContextSequence, Token, Tokenizer } from 'node-llama-cpp'
 import { AbortedError, BadRequestError, CompletionError, InternalError, UnavailableError } from '../completion/errors.js'
-import type { Backend, BackendRequest, ChatMessage, CompleteOptions, CompletionResult, FinishReason, Health, ToolCall, ToolDefinition } from '../completion/types.js'
+import type { Backend, BackendRequest, CompleteOptions, CompletionResult, FinishReason, Health } from '../completion/types.js'
 import { cappedTokens } from '../completion/token-budget.js'
 import { readGgufHeader } from './gguf-writer.js'
 import { withPrefix } from './prefix.js'
+import { toChatHistory, toFunctions, toToolCall } from './chat-history.js'
 import { chooseSequence } from './sequence-choice.js'
 import type { Logger } from '../log.js'
 
@@ -262,13 +263,7 @@ class EmbeddedBackend implements Backend {
   private async run (request: BackendRequest, { signal, onDelta }: CompleteOptions): Promise<CompletionResult> {
     if (this.closed != null) throw new UnavailableError('embedded backend is closed')
     if (signal.aborted) throw new AbortedError('completion aborted before it started')
-    // A handover: the prefix is the model turn's start, evaluated as prompt, and generation goes on from it.
-    const history = toChatHistory(withPrefix(request), request.continuation != null)
-    const functions = toFunctions(request.tools)
-    // The tokens LlamaChat will evaluate (it renders the same history the same way), known before
-    // a sequence is chosen so the choice can follow the longest cached prefix.
-    const { contextText } = this.c.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions })
-    const prompt = contextText.tokenize(this.c.tokenizer)
+    const { history, functions, prompt } = this.render(request)
     // Refuse up front, like OpenAI's context_length_exceeded: node-llama-cpp would fail deep inside its context shift.
     if (prompt.length >= this.c.contextSize) {
       throw new BadRequestError(`prompt is ${prompt.length} tokens; ${this.c.modelName} holds ${this.c.contextSize} per request`)
@@ -335,6 +330,23 @@ class EmbeddedBackend implements Backend {
     }
   }
 
+  /**
+   * The chat history and the prompt tokens LlamaChat will evaluate for it (it renders the same
+   * history the same way), known before a sequence is chosen so the choice can follow the longest
+   * cached prefix. A handover's prefix is the model turn's start, evaluated as prompt.
+   */
+  private render (request: BackendRequest): { history: ChatHistoryItem[], functions: ChatModelFunctions | undefined, prompt: Token[] } {
+    try {
+      const history = toChatHistory(withPrefix(request), request.continuation != null)
+      const functions = toFunctions(request.tools)
+      const { contextText } = this.c.chatWrapper.generateContextState({ chatHistory: history, availableFunctions: functions })
+      return { history, functions, prompt: contextText.tokenize(this.c.tokenizer) }
+    } catch (err) {
+      if (err instanceof CompletionError) throw err
+      throw new InternalError(`embedded prompt rendering failed: ${(err as Error)?.message ?? String(err)}`)
+    }
+  }
+
   async close (): Promise<void> {
     this.closed ??= (async () => {
       this.closing.abort()
@@ -343,79 +355,5 @@ class EmbeddedBackend implements Backend {
       await this.c.dispose()
     })()
     await this.closed
-  }
-}
-
-/**
- * OpenAI-style messages as node-llama-cpp chat history. Tool results are attached to the call
- * they answer (`tool_call_id`). History ends with the model turn to generate: a new empty one,
- * or, right after tool results, the assistant turn that made the calls (the model continues it,
- * as node-llama-cpp does with its own function calling). `continueLast` makes a trailing assistant
- * message the turn to continue (a handover's prefix) instead of a finished one.
- */
-export function toChatHistory (messages: ChatMessage[], continueLast = false): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = []
-  const calls = new Map<string, ChatModelFunctionCall>()
-  for (const message of messages) {
-    const text = message.content ?? ''
-    switch (message.role) {
-      case 'system':
-        history.push({ type: 'system', text })
-        break
-      case 'user':
-        history.push({ type: 'user', text })
-        break
-      case 'assistant': {
-        const response: ChatModelResponse['response'] = text === '' ? [] : [text]
-        for (const call of message.tool_calls ?? []) {
-          const item: ChatModelFunctionCall = { type: 'functionCall', name: call.function.name, params: parseArguments(call.function.arguments), result: null }
-          calls.set(call.id, item)
-          response.push(item)
-        }
-        history.push({ type: 'model', response })
-        break
-      }
-      case 'tool': {
-        const call = message.tool_call_id != null ? calls.get(message.tool_call_id) : undefined
-        if (call != null) call.result = text
-        // A result for a call we never saw still carries information: keep it as user text.
-        else history.push({ type: 'user', text: `Result of ${message.name ?? 'a tool call'}: ${text}` })
-        break
-      }
-    }
-  }
-  const last = history.at(-1)
-  const continuesToolCalls = last?.type === 'model' && typeof last.response.at(-1) === 'object'
-  const continuesText = continueLast && last?.type === 'model'
-  if (!continuesToolCalls && !continuesText) history.push({ type: 'model', response: [] })
-  return history
-}
-
-function parseArguments (text: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return text
-  }
-}
-
-/**
- * Tools as node-llama-cpp functions. The chat wrapper documents them in the prompt and parses
- * calls the model makes; a model that never emits the call syntax (like harombe-tiny) simply
- * answers in text. Parameter schemas pass through: node-llama-cpp supports the common JSON Schema subset.
- */
-function toFunctions (tools: ToolDefinition[] | undefined): ChatModelFunctions | undefined {
-  if (tools == null || tools.length === 0) return undefined
-  return Object.fromEntries(tools.map(tool => [tool.function.name, {
-    ...(tool.function.description != null ? { description: tool.function.description } : {}),
-    ...(tool.function.parameters != null ? { params: tool.function.parameters as any } : {})
-  }]))
-}
-
-function toToolCall (call: { functionName: string, params: unknown }): ToolCall {
-  return {
-    id: `call_${randomBytes(8).toString('hex')}`,
-    type: 'function',
-    function: { name: call.functionName, arguments: JSON.stringify(call.params ?? {}) }
   }
 }

@@ -509,6 +509,7 @@ describe('config', () => {
         tier: 0,
         backend: 'embedded',
         models: [],
+        promptCache: true,
         apiHost: '127.0.0.1',
         apiPort: 8000,
         listen: ['/ip4/0.0.0.0/tcp/4700'],

@@ -8,7 +8,7 @@ import { createSyntheticBackend, SYNTHETIC_TOKEN_CHARS } from '../../src/backend
 import { announcedDigests } from '../../src/backends/model-watch.js'
 import { chatBody, createOpenAIBackend } from '../../src/backends/openai.js'
 import { ollamaChatBody } from '../../src/backends/ollama.js'
-import { toChatHistory } from '../../src/backends/embedded.js'
+import { toChatHistory } from '../../src/backends/chat-history.js'
 import { continueHeaderOff } from '../../src/http/dialect.js'
 import { resolveStartOptions } from '../../src/cli/start.js'
 import type { Backend, BackendRequest, CompletionResult } from '../../src/completion/types.js'
