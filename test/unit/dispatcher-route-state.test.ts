@@ -8,6 +8,7 @@ import { createInFlight } from '../../src/routing/in-flight.js'
 import { createPrefixIndex } from '../../src/routing/prefix-index.js'
 import { promptPrint } from '../../src/routing/prompt-print.js'
 import { DEFAULT_POLICY, type RouteCandidate } from '../../src/routing/router.js'
+import { createLogger } from '../../src/log.js'
 
 // The dispatcher keeps what routing learns (issue 23): a request counts as in flight from the
 // moment it is sent until its attempt ends, however it ends, and a prompt becomes warm on a peer
@@ -77,5 +78,28 @@ describe('dispatcher: route state', () => {
     const [a, b] = await Promise.all([one, two])
     assert.notEqual(a.node.name, b.node.name, 'the twin went to the idle peer')
     assert.equal(routeState.index.lookup(print, Date.now()).warm.size, 2, 'warm on both once they answered')
+  })
+
+  it('should log each attempt\'s peer and reason at debug level (--log-level debug)', async () => {
+    const lines: string[] = []
+    const logger = createLogger({ level: 'debug', json: true, stream: { write: (line: string) => { lines.push(line) } } as unknown as NodeJS.WritableStream })
+    const routeState = state()
+    const dispatcher = createDispatcher({
+      selfId: 'self',
+      candidates: () => [peer('b'), peer('c')],
+      policy: DEFAULT_POLICY,
+      breakers: createBreakers(),
+      maxRetries: 0,
+      firstTokenTimeoutMs: 5_000,
+      routeState,
+      logger,
+      run: async candidate => answer(candidate.id)
+    })
+    const served = await dispatcher.complete(REQUEST, { signal: AbortSignal.timeout(5_000) })
+    const again = await dispatcher.complete(REQUEST, { signal: AbortSignal.timeout(5_000) })
+    const messages = lines.map(l => JSON.parse(l) as { level: number, msg: string }).filter(l => l.level === 20).map(l => l.msg)
+    assert.equal(messages.length, 2, messages.join('\n'))
+    assert.match(messages[0] ?? '', new RegExp(`^routing to ${served.node.name}: rendezvous on system prompt`))
+    assert.match(messages[1] ?? '', new RegExp(`^routing to ${again.node.name}: prefix [\\d,]+ of [\\d,]+ chars warm on ${served.node.name}`))
   })
 })
