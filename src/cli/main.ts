@@ -82,7 +82,7 @@ program.command('start')
   .option('--tier <tier>', 'tier this peer serves: 0 fast, 1 medium, 2 powerful (default 0)')
   .option('--backend <backend>', 'embedded | ollama | openai | none (default embedded)')
   .option('--backend-url <url>', 'backend base URL (ollama default http://127.0.0.1:11434)')
-  .option('--backend-key <key>', 'API key for the openai backend')
+  .option('--backend-key <key>', 'API key for the openai backend (env HAROMBE_BACKEND_KEY)')
   .option('--model <name...>', 'model name(s) to serve (default: all the backend lists)')
   .option('--model-file <path>', 'GGUF file for the embedded backend')
   .option('--no-prompt-cache', 'embedded: clear each sequence after every request instead of reusing the longest matching token prefix of an earlier prompt')
@@ -183,6 +183,40 @@ Examples:
 addInit(cluster)
 addStatus(cluster)
 addTest(cluster)
+
+// `service install` takes start's options as they are: they are written into the unit, not parsed here.
+const service = program.command('service')
+  .description('run the peer at boot: a systemd user unit (Linux) or a launchd agent (macOS)')
+service.command('install')
+  .description('write the unit (or agent) with the start options given, then enable and start it')
+  .argument('[start-options...]', 'options for `start`, e.g. --name laptop --backend ollama')
+  .option('--print', 'show the file and where it would go; write and enable nothing')
+  .addOption(new Option('--manager <manager>', 'with --print: the file for this manager').choices(['systemd', 'launchd']).hideHelp())
+  .allowUnknownOption()
+  .addHelpText('after', `
+Secrets (--token or HAROMBE_TOKEN, --backend-key or HAROMBE_BACKEND_KEY) go to
+~/.config/harombe-peer/service.env (mode 0600), never into the unit. Relative paths are made absolute.
+Logs: journalctl --user -u harombe-peer -f (Linux), ~/Library/Logs/harombe-peer/peer.log (macOS).
+
+Examples:
+  $ harombe-peer service install --print --name laptop --api-host 0.0.0.0
+  $ harombe-peer service install --config ~/cluster.yaml --name laptop --token s3cret`)
+  .action(async (startArgs: string[], options: { print?: boolean, manager?: 'systemd' | 'launchd' }) => {
+    const { runServiceInstall } = await import('./service.js')
+    process.exitCode = await runServiceInstall(startArgs, options)
+  })
+service.command('uninstall')
+  .description('stop and disable the service, remove its files')
+  .action(async () => {
+    const { runServiceUninstall } = await import('./service.js')
+    process.exitCode = await runServiceUninstall()
+  })
+service.command('status')
+  .description('is the service installed and running; exit 1 if not')
+  .action(async () => {
+    const { runServiceStatus } = await import('./service.js')
+    process.exitCode = await runServiceStatus()
+  })
 
 program.command('demo')
   .description('start a 3-peer local mesh (tiers 0/1/2, embedded tiny model) and show routing decisions')

@@ -87,7 +87,7 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
     tier: flags.tier != null ? toNumber(flags.tier) : entry?.tier,
     backend: flags.backend ?? entry?.backend,
     backendUrl: flags.backendUrl ?? entry?.backend_url,
-    backendKey: flags.backendKey ?? (entry != null ? entryBackendKey(entry, flags.config ?? '', env) : undefined),
+    backendKey: flags.backendKey ?? emptyToUndefined(env.HAROMBE_BACKEND_KEY) ?? (entry != null ? entryBackendKey(entry, flags.config ?? '', env) : undefined),
     models: flags.model ?? (entry != null ? nodeModels(entry) : undefined),
     // Relative to the cluster file, which is where the user wrote it
     modelFile: flags.modelFile ?? (entry?.model_file != null ? resolve(dirname(flags.config ?? '.'), entry.model_file) : undefined),

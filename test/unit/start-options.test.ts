@@ -64,6 +64,11 @@ describe('start options from the node entry', () => {
     assert.deepEqual([options.backend, options.backendKey, options.listen, options.models], ['openai', 'sk-from-env', ['/ip4/0.0.0.0/tcp/4702', '/ip6/::/tcp/4702'], ['big', 'bigger']])
   })
 
+  it('should take HAROMBE_BACKEND_KEY (what `service install` writes to its env file) over the entry, and the flag over both', async () => {
+    assert.equal((await resolve({ name: 'tiny' }, { HAROMBE_BACKEND_KEY: 'sk-service' })).options.backendKey, 'sk-service')
+    assert.equal((await resolve({ name: 'tiny', backendKey: 'sk-flag' }, { HAROMBE_BACKEND_KEY: 'sk-service' })).options.backendKey, 'sk-flag')
+  })
+
   it('should fail naming the variable when backend_key_env is not set here', async () => {
     await assert.rejects(resolve({ name: 'gpu' }, {}), (err: Error) => err.name === 'UsageError' &&
       err.message === `${file}: node "gpu": backend_key_env names GPU_KEY, which is not set in this environment`)
