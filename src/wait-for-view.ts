@@ -1,5 +1,5 @@
 import type { Peer } from './peer.js'
-import type { ClusterJson } from './http/cluster-json.js'
+import type { ClusterJson } from './api/cluster-json.js'
 
 /**
  * Resolves when `predicate` holds for the peer's cluster view, re-checking on every view change

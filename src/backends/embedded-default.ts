@@ -1,6 +1,6 @@
 import { basename } from 'node:path'
 import type { Backend } from '../completion/types.js'
-import type { BackendOptions } from './index.js'
+import type { BackendOptions } from './backend-options.js'
 import { createEmbeddedBackend } from './embedded.js'
 import { ensureTinyModel, TINY_MODEL_NAME } from './tiny-gguf.js'
 

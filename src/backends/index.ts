@@ -1,20 +1,7 @@
 import type { Backend } from '../completion/types.js'
-import type { Logger } from '../log.js'
+import type { BackendOptions } from './backend-options.js'
 
-export type BackendKind = 'embedded' | 'ollama' | 'openai' | 'none'
-
-export interface BackendOptions {
-  backend: BackendKind
-  backendUrl?: string
-  backendKey?: string
-  modelFile?: string
-  /** Embedded: reuse each sequence's evaluated tokens across requests (default true; see EmbeddedBackendInit). */
-  promptCache?: boolean
-  dataDir: string
-  logger: Logger
-  /** Model load progress for large files (0..1). */
-  onProgress?: (fraction: number) => void
-}
+export type { BackendKind, BackendOptions } from './backend-options.js'
 
 /** A backend option that cannot work (e.g. openai without a URL). */
 export class BackendConfigError extends Error {

@@ -1,5 +1,5 @@
 import type { ModelInfo } from '../completion/service.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 import { CLUSTER_VIEW, fetchJson, tokenFrom } from './http-get.js'
 import { renderTable } from './table.js'
 import type { RowState } from './status-rows.js'

@@ -1,5 +1,4 @@
-import type { ClusterJson, PeerJson } from '../http/cluster-json.js'
-import type { ListedNodeJson } from '../http/listed-nodes-json.js'
+import type { ClusterJson, ListedNodeJson, PeerJson } from '../api/cluster-json.js'
 
 /** Where a row comes from: the cluster file, the mesh view, or both (one node, one row). */
 export type RowSource = 'file' | 'mesh' | 'file+mesh'

@@ -1,10 +1,13 @@
 import { checkApiUrl, CLUSTER_VIEW, fetchJson, tokenFrom } from './http-get.js'
 import { UsageError } from './errors.js'
 import { DEFAULT_WATCH_INTERVAL_MS } from './defaults.js'
-import { renderTable } from './table.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 import { rowFails, statusRows } from './status-rows.js'
-import { painter, shortId, shouldColor, stateStyle, type Paint } from './format.js'
+import { painter, shouldColor } from './format.js'
+import { formatStatus } from './status-table.js'
+
+// The table is its own module: `status --watch` (watch.ts) draws it too, and status.ts imports watch.ts.
+export { formatStatus } from './status-table.js'
 
 export interface StatusFlags {
   api: string
@@ -47,30 +50,4 @@ function parseInterval (text: string | undefined): number {
   const ms = Number(text)
   if (!Number.isInteger(ms) || ms < MIN_WATCH_INTERVAL_MS) throw new UsageError(`--interval: expected milliseconds, an integer of at least ${MIN_WATCH_INTERVAL_MS}`)
   return ms
-}
-
-/** The status table and its summary line; `paint` colours state words (identity when colour is off). */
-export function formatStatus (cluster: ClusterJson, paint: Paint = painter(false)): string {
-  const rows = statusRows(cluster)
-  const withFile = (cluster.nodes ?? []).length > 0
-  const table = rows.map(r => [
-    r.self ? `${r.name} *` : r.name,
-    r.peer_id != null ? shortId(r.peer_id) : '-',
-    r.models.length > 0 ? r.models.join(', ') : '-',
-    String(r.tier),
-    paint(stateStyle(r.state), r.state) + (r.enabled || r.state === 'disabled' ? '' : ' (disabled)'),
-    r.load != null ? `${r.load.active + r.load.queued}/${r.load.capacity}` : '-',
-    r.latency_ms != null ? `${r.latency_ms} ms` : '-',
-    r.self ? 'now' : r.last_seen_ms != null ? `${(r.last_seen_ms / 1000).toFixed(1)} s ago` : '-',
-    ...(withFile ? [r.source] : [])
-  ])
-  const alive = rows.filter(r => r.state === 'alive').length
-  const failing = rows.filter(rowFails).map(r => `${r.name} (${r.reason})`)
-  return [
-    renderTable(['NAME', 'PEER', 'MODELS', 'TIER', 'STATE', 'LOAD', 'LATENCY', 'LAST SEEN', ...(withFile ? ['SOURCE'] : [])], table),
-    '',
-    `${alive}/${rows.length} alive · view of ${cluster.self.name} (${cluster.self.api}) · * = that peer` +
-      (withFile ? ' · SOURCE: file = cluster file, mesh = found in the mesh' : ''),
-    ...(failing.length > 0 ? [`not answering: ${failing.join('; ')}`] : [])
-  ].join('\n')
 }

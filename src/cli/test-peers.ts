@@ -2,7 +2,7 @@ import { createPeerHttpBackend } from '../client/peer-http-backend.js'
 import { CLUSTER_VIEW, fetchJson, tokenFrom } from './http-get.js'
 import { renderTable } from './table.js'
 import { painter, shortId, shouldColor, stateStyle } from './format.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 import { statusRows, type RowSource, type RowState } from './status-rows.js'
 
 export interface TestFlags {

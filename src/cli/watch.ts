@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { readSse } from '../backends/sse.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 import { ApiError, apiFailureOf, isTransient, summarizeApiFailure } from './api-failure.js'
 import { CLUSTER_VIEW, fetchJson, REQUEST_TIMEOUT_MS } from './http-get.js'
-import { formatStatus } from './status.js'
+import { formatStatus } from './status-table.js'
 import { painter, shouldColor, type Paint } from './format.js'
 
 // `status --watch`: follows GET /api/cluster/events (a snapshot, then one event per view change),

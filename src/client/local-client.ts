@@ -1,6 +1,6 @@
 // A peer running in this process as an LlmClient: the same calls as a RemoteClient, without HTTP.
 import type { CompletionService } from '../completion/service.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 import { createLlmClient } from './llm-client.js'
 import type { LlmClient } from './types.js'
 

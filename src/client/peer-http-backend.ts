@@ -4,7 +4,7 @@
 import { UnauthorizedError, UnavailableError } from '../completion/errors.js'
 import type { Backend, BackendRequest, CompleteOptions, CompletionRequest } from '../completion/types.js'
 import type { ModelInfo } from '../completion/service.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 import { createPeerHttp, type PeerHttpInit } from './peer-http.js'
 import type { CompletionAnswer } from './types.js'
 

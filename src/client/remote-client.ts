@@ -1,7 +1,7 @@
 // The seed's RemoteLLMClient: a peer's HTTP API (any peer of the mesh) as an LlmClient.
 import { UnavailableError } from '../completion/errors.js'
 import type { ModelInfo } from '../completion/service.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 import type { Logger } from '../log.js'
 import { createLlmClient } from './llm-client.js'
 import { createPeerHttp } from './peer-http.js'

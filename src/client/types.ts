@@ -2,7 +2,7 @@
 // (`peer.client()`) or behind a peer's HTTP API (`createRemoteClient`).
 import type { ModelInfo, NodeRef } from '../completion/service.js'
 import type { CompletionRequest, CompletionResult } from '../completion/types.js'
-import type { ClusterJson } from '../http/cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 
 export interface CallOptions {
   /**

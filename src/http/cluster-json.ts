@@ -1,34 +1,9 @@
 import type { ClusterView, ViewChange } from '../membership/view.js'
 import type { Member } from '../membership/types.js'
-import type { ListedNodeJson } from './listed-nodes-json.js'
+import type { ClusterJson, ListedNodeJson, PeerJson } from '../api/cluster-json.js'
 
-/** One peer as `GET /api/cluster` and `harombe-peer status --json` show it. */
-export interface PeerJson {
-  peer_id: string
-  name: string
-  self: boolean
-  state: Member['state']
-  reason: string
-  models: string[]
-  tier: number
-  enabled: boolean
-  load: { active: number, queued: number, capacity: number }
-  api_port: number
-  addrs: string[]
-  version: string
-  incarnation: number
-  last_seen_ms: number
-  state_since: string
-  latency_ms: number | null
-}
-
-export interface ClusterJson {
-  self: { peer_id: string, name: string, api: string, addrs: string[] }
-  generated_at: string
-  peers: PeerJson[]
-  /** Every node of the cluster file this peer was started with (empty without one), in file order. */
-  nodes: ListedNodeJson[]
-}
+// Kept for importers written before the shapes moved to api/cluster-json.ts.
+export type { ClusterJson, PeerJson } from '../api/cluster-json.js'
 
 export function memberJson (member: Member, selfId: string, now: number, latencyMs?: number): PeerJson {
   const a = member.announcement

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { ViewChange } from '../membership/view.js'
-import { changeJson, type ClusterJson } from './cluster-json.js'
+import { changeJson } from './cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 
 /** What the cluster endpoints need from the peer: a snapshot, change events and readiness. */
 export interface ClusterSource {

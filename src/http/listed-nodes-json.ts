@@ -1,36 +1,9 @@
 import type { ListedNode, NodeCheck } from '../client/listed-nodes.js'
 import type { Member } from '../membership/types.js'
+import type { ListedNodeJson } from '../api/cluster-json.js'
 
-/**
- * A cluster-file node as this peer sees it:
- * - `alive`: in the mesh view and alive (this peer's own entry is always alive);
- * - `reachable`: its HTTP API answers, but the mesh does not (yet) reach it;
- * - `unreachable`: its API does not answer and the mesh holds it not alive;
- * - `checking`: started moments ago, the first check has not come back;
- * - `disabled`: `enabled: false` in the file; never dialed, polled or routed to.
- */
-export type ListedNodeState = 'alive' | 'reachable' | 'unreachable' | 'checking' | 'disabled'
-
-/** One node of the cluster file in `GET /api/cluster` (`nodes`). */
-export interface ListedNodeJson {
-  name: string
-  host: string
-  port: number
-  /** What the file says it serves; the mesh view has what it really announces. */
-  models: string[]
-  tier: number
-  enabled: boolean
-  /** This peer's own entry. */
-  self: boolean
-  state: ListedNodeState
-  reason: string
-  peer_id: string | null
-  /** Round trip of the last HTTP check. */
-  latency_ms: number | null
-  /** When the state last changed, as far as this peer knows. */
-  since: string | null
-  last_error: string | null
-}
+// Kept for importers written before the shapes moved to api/cluster-json.ts.
+export type { ListedNodeJson, ListedNodeState } from '../api/cluster-json.js'
 
 export interface ListedNodeInputs {
   node: ListedNode

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import type { RequestLog } from '../completion/request-log.js'
 import type { GossipCounts } from '../membership/service.js'
 import type { BreakerState } from '../routing/breaker.js'
-import type { ClusterJson } from './cluster-json.js'
+import type { ClusterJson } from '../api/cluster-json.js'
 
 export interface MetricsSource {
   cluster: () => ClusterJson

@@ -11,7 +11,7 @@ import { closedLoopbackPort, limitConcurrency, runCli, type CliResult } from '..
 import { PEER_BIN, REPO_ROOT, spawnPeer, type SpawnedPeer } from '../helpers/spawn-peer.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
 import { readSse } from '../../src/backends/sse.js'
-import type { ClusterJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson } from '../../src/api/cluster-json.js'
 
 // Issue 8: `status --watch`, colours only on a terminal, `--json` on every command, and one
 // friendly line when no peer (or the wrong token) is at `--api`. Every command runs as a real

@@ -7,7 +7,7 @@ import { spawnPeer, type SpawnedPeer } from '../helpers/spawn-peer.js'
 import { closedLoopbackPort, runCli } from '../helpers/run-cli.js'
 import { startMockOllamaServer, type MockServer } from '../helpers/mock-ollama-server.js'
 import { waitForClusterHttp } from '../helpers/cluster-http.js'
-import type { ClusterJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson } from '../../src/api/cluster-json.js'
 
 // Issue 13 with the harombe seed's own cluster file (test/fixtures/config/seed-cluster.yaml, as
 // the seed's docs print it): hosts and ports rewritten to loopback ports nothing listens on, so

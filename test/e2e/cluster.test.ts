@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { ClusterJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson } from '../../src/api/cluster-json.js'
 import { PEER_BIN, spawnPeer, type SpawnedPeer } from '../helpers/spawn-peer.js'
 import { waitForClusterHttp } from '../helpers/cluster-http.js'
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { ClusterJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson } from '../../src/api/cluster-json.js'
 import { canCreateNamespaces, createNetnsLan, openNamespaceFetcher, type NamespaceFetcher, type Namespace, type NetnsLan } from '../helpers/netns.js'
 import { spawnPeer, type SpawnedPeer } from '../helpers/spawn-peer.js'
 

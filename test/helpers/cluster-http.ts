@@ -1,4 +1,4 @@
-import type { ClusterJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson } from '../../src/api/cluster-json.js'
 
 /**
  * Waits until `predicate` holds for the cluster view served at `api`, re-checking whenever the

@@ -1,4 +1,4 @@
-import type { ClusterJson, PeerJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson, PeerJson } from '../../src/api/cluster-json.js'
 
 export { waitForView } from '../../src/wait-for-view.js'
 

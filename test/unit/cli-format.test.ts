@@ -7,7 +7,7 @@ import { renderTable } from '../../src/cli/table.js'
 import { formatStatus, statusExitCode } from '../../src/cli/status.js'
 import { apiFailureOf, describeApiFailure, type ApiFailure } from '../../src/cli/api-failure.js'
 import { createPeerHttpBackend } from '../../src/client/peer-http-backend.js'
-import type { ClusterJson, PeerJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson, PeerJson } from '../../src/api/cluster-json.js'
 import { closedLoopbackPort } from '../helpers/run-cli.js'
 
 const API = 'http://127.0.0.1:8000'

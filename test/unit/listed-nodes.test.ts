@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { listedNodeJson, listedNodesJson, type ListedNodeInputs, type ListedNodeJson } from '../../src/http/listed-nodes-json.js'
+import { listedNodeJson, listedNodesJson, type ListedNodeInputs } from '../../src/http/listed-nodes-json.js'
 import { rowFails, statusRows } from '../../src/cli/status-rows.js'
 import { statusExitCode } from '../../src/cli/status.js'
 import { modelRows } from '../../src/cli/models.js'
 import type { ListedNode, NodeCheck } from '../../src/client/listed-nodes.js'
 import type { Member, MemberState } from '../../src/membership/types.js'
-import type { PeerJson } from '../../src/http/cluster-json.js'
+import type { ListedNodeJson, PeerJson } from '../../src/api/cluster-json.js'
 
 const NOW = Date.parse('2026-12-03T12:00:00.000Z')
 const node = (name: string, extra: Partial<ListedNode> = {}): ListedNode => ({ name, host: '127.0.0.1', port: 8000, models: [`${name}-model`], tier: 1, ...extra })

@@ -1,0 +1,30 @@
+import type { ClusterJson } from '../api/cluster-json.js'
+import { renderTable } from './table.js'
+import { rowFails, statusRows } from './status-rows.js'
+import { painter, shortId, stateStyle, type Paint } from './format.js'
+
+/** The status table and its summary line; `paint` colours state words (identity when colour is off). */
+export function formatStatus (cluster: ClusterJson, paint: Paint = painter(false)): string {
+  const rows = statusRows(cluster)
+  const withFile = (cluster.nodes ?? []).length > 0
+  const table = rows.map(r => [
+    r.self ? `${r.name} *` : r.name,
+    r.peer_id != null ? shortId(r.peer_id) : '-',
+    r.models.length > 0 ? r.models.join(', ') : '-',
+    String(r.tier),
+    paint(stateStyle(r.state), r.state) + (r.enabled || r.state === 'disabled' ? '' : ' (disabled)'),
+    r.load != null ? `${r.load.active + r.load.queued}/${r.load.capacity}` : '-',
+    r.latency_ms != null ? `${r.latency_ms} ms` : '-',
+    r.self ? 'now' : r.last_seen_ms != null ? `${(r.last_seen_ms / 1000).toFixed(1)} s ago` : '-',
+    ...(withFile ? [r.source] : [])
+  ])
+  const alive = rows.filter(r => r.state === 'alive').length
+  const failing = rows.filter(rowFails).map(r => `${r.name} (${r.reason})`)
+  return [
+    renderTable(['NAME', 'PEER', 'MODELS', 'TIER', 'STATE', 'LOAD', 'LATENCY', 'LAST SEEN', ...(withFile ? ['SOURCE'] : [])], table),
+    '',
+    `${alive}/${rows.length} alive · view of ${cluster.self.name} (${cluster.self.api}) · * = that peer` +
+      (withFile ? ' · SOURCE: file = cluster file, mesh = found in the mesh' : ''),
+    ...(failing.length > 0 ? [`not answering: ${failing.join('; ')}`] : [])
+  ].join('\n')
+}
