@@ -12,7 +12,7 @@ export const PEER_BIN = join(REPO_ROOT, 'bin', 'harombe-peer.js')
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 
 /** The CLI's ready line (DESIGN); bench processes print the same shape. */
-const READY_RE = /^harombe-peer ready name=(.*) peer=(\S+) api=(\S+) mesh=(\S*)$/
+const READY_RE = /^harombe-peer ready name=(.*) peer=(\S+) api=(\S+) mesh=(\S*)(?: found=".*")?$/
 
 export interface ReadyPeer {
   name: string
@@ -31,6 +31,8 @@ export interface Proc {
   /** The ready line, split (peers) or as-is (servers). */
   line: string
   stderrTail: () => string
+  /** Everything the process wrote to stderr so far (the last KEEP_CHARS). */
+  stderr: () => string
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   /** SIGTERM, then SIGKILL after graceMs. */
   stop: (graceMs?: number) => Promise<void>
@@ -123,6 +125,7 @@ export async function spawnProc (init: SpawnInit): Promise<Proc> {
     readyAt,
     line,
     stderrTail,
+    stderr: () => err,
     exited,
     kill,
     async stop (graceMs = 5_000) {
@@ -147,7 +150,8 @@ export const peerNodeFlags: string[] = []
 export interface CliPeerInit {
   name: string
   dataDir: string
-  backend: 'none' | 'embedded' | 'openai'
+  /** Absent: no --backend, so the peer detects the LLM servers on this machine (issue 28). */
+  backend?: 'none' | 'embedded' | 'openai'
   backendUrl?: string
   /** `--model`: the name served (the openai backend passes it upstream as is). */
   model?: string
@@ -156,6 +160,8 @@ export interface CliPeerInit {
   maxTokensCap?: number
   timeoutMs?: number
   env?: NodeJS.ProcessEnv
+  /** `--log-level` (default warn). */
+  logLevel?: string
 }
 
 /** `node bin/harombe-peer.js start …` exactly as a user runs it, on 127.0.0.1 only. */
@@ -163,12 +169,12 @@ export async function spawnCliPeer (init: CliPeerInit): Promise<Proc & { peer: R
   const args = [
     ...peerNodeFlags, PEER_BIN, 'start',
     '--name', init.name,
-    '--backend', init.backend,
+    ...(init.backend != null ? ['--backend', init.backend] : []),
     '--api-port', '0',
     '--listen', '/ip4/127.0.0.1/tcp/0',
     '--no-mdns',
     '--data-dir', init.dataDir,
-    '--log-level', 'warn'
+    '--log-level', init.logLevel ?? 'warn'
   ]
   if (init.backendUrl != null) args.push('--backend-url', init.backendUrl)
   if (init.model != null) args.push('--model', init.model)

@@ -50,6 +50,7 @@ export function decideModels (configured: readonly string[], listing: Listing, p
 
 /** "the embedded backend", "the ollama backend at http://…": how a user recognises it. */
 export function describeBackend (backend: Pick<Backend, 'kind' | 'url'>): string {
+  if (backend.kind === 'multi') return `the backends ${backend.url ?? ''}`
   return `the ${backend.kind} backend${backend.url != null ? ` at ${backend.url}` : ''}`
 }
 

@@ -7,14 +7,16 @@ import { exposedApiWarning } from '../http/auth.js'
 import type { ListedNode } from '../client/listed-nodes.js'
 import { UsageError } from './errors.js'
 import { DEFAULT_POLICY, policyFromConfig, type RoutingPolicy } from '../routing/router.js'
-import { createBackend } from '../backends/index.js'
+import { buildBackends, type BackendPlan } from '../backends/build.js'
+import { planBackends } from './start-backends.js'
 import { defaultOllamaDir, type SharingOptions } from '../sharing/options.js'
 import { releaseYoungGeneration } from './young-generation.js'
 
 export interface StartFlags {
   name?: string
   tier?: string
-  backend?: string
+  /** `--backend`, repeatable (a library caller may pass one string). */
+  backend?: string | string[]
   backendUrl?: string
   backendKey?: string
   model?: string[]
@@ -63,6 +65,8 @@ export interface ResolvedStart {
   /** False when this peer's own entry says `enabled: false`: it announces itself disabled and is never routed to. */
   enabled: boolean
   routing: RoutingPolicy
+  /** The backends to build, or detection (start-backends.ts). */
+  backends: BackendPlan
   warnings: string[]
 }
 
@@ -85,7 +89,8 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   const input: Record<keyof PeerOptionsInput, unknown> = {
     name,
     tier: flags.tier != null ? toNumber(flags.tier) : entry?.tier,
-    backend: flags.backend ?? entry?.backend,
+    // The backends are planned below (planBackends); this keeps the single kind for callers that read it.
+    backend: Array.isArray(flags.backend) ? undefined : flags.backend ?? entry?.backend,
     backendUrl: flags.backendUrl ?? entry?.backend_url,
     backendKey: flags.backendKey ?? emptyToUndefined(env.HAROMBE_BACKEND_KEY) ?? (entry != null ? entryBackendKey(entry, flags.config ?? '', env) : undefined),
     models: flags.model ?? (entry != null ? nodeModels(entry) : undefined),
@@ -133,22 +138,21 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   const listedNodes = (cluster?.nodes ?? [])
     .map(n => ({ name: n.name, host: n.host, port: n.port, authToken: n.auth_token, models: nodeModels(n), tier: n.tier, enabled: n.enabled }))
   const routing = cluster != null ? policyFromConfig(cluster.routing) : DEFAULT_POLICY
-  return { options, listedNodes, enabled: entry?.enabled ?? true, routing, warnings }
+  const backendList = typeof flags.backend === 'string' ? [flags.backend] : flags.backend
+  const backends = planBackends({ backend: backendList, backendUrl: flags.backendUrl, backendKey: options.backendKey, modelFile: flags.modelFile }, { file: flags.config, entry, env })
+  return { options, listedNodes, enabled: entry?.enabled ?? true, routing, backends, warnings }
 }
 
 export async function runStart (flags: StartFlags): Promise<void> {
-  const { options, listedNodes, enabled, routing, warnings } = await resolveStartOptions(flags)
+  const { options, listedNodes, enabled, routing, backends, warnings } = await resolveStartOptions(flags)
   const log = createLogger({ level: options.logLevel, json: options.jsonLogs })
   for (const warning of [...warnings, exposedApiWarning(options.apiHost, options.token)]) if (warning != null) log.warn(warning)
   const meshKey = options.meshKeyFile != null ? await readMeshKey(options.meshKeyFile) : undefined
 
   let shownPercent = -1
   const loadStarted = Date.now()
-  const backend = await createBackend({
-    backend: options.backend,
-    backendUrl: options.backendUrl,
-    backendKey: options.backendKey,
-    modelFile: options.modelFile,
+  const { backend, found, detectMs } = await buildBackends(backends, {
+    env: process.env,
     promptCache: options.promptCache,
     dataDir: options.dataDir,
     logger: log.child({ component: 'backend' }),
@@ -218,8 +222,9 @@ export async function runStart (flags: StartFlags): Promise<void> {
   process.on('SIGINT', () => { shutdown('SIGINT') })
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
 
+  if (found != null) log.info(`found: ${found} (asked in ${detectMs ?? '?'} ms)`)
   const info = await peer.start(startAbort.signal)
-  process.stdout.write(`harombe-peer ready name=${info.name} peer=${info.peerId} api=${info.apiUrl} mesh=${info.meshAddrs.join(',')}\n`)
+  process.stdout.write(`harombe-peer ready name=${info.name} peer=${info.peerId} api=${info.apiUrl} mesh=${info.meshAddrs.join(',')}${found != null ? ` found=${JSON.stringify(found)}` : ''}\n`)
   releaseYoungGeneration()
 }
 

@@ -97,7 +97,7 @@ export interface CompleteOptions {
 export type Health = { ok: true, latencyMs: number } | { ok: false, reason: string }
 
 export interface Backend {
-  readonly kind: 'embedded' | 'ollama' | 'openai' | 'remote' | 'test'
+  readonly kind: 'embedded' | 'ollama' | 'openai' | 'multi' | 'remote' | 'test'
   /** The server it talks to, for messages ("the ollama backend at …"); absent in-process. */
   readonly url?: string
   /** How many completions it runs at once; more are queued by the peer. */

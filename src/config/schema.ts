@@ -4,7 +4,6 @@ import {
   DEFAULT_API_HOST,
   DEFAULT_API_PORT,
   DEFAULT_DRAIN_TIMEOUT_MS,
-  DEFAULT_BACKEND,
   DEFAULT_COORDINATOR_HOST,
   DEFAULT_DISCOVERY_METHOD,
   DEFAULT_FALLBACK_STRATEGY,
@@ -21,6 +20,7 @@ import {
 import { MAX_REQUEST_TOKENS } from '../completion/token-budget.js'
 import { DEFAULT_MAX_HANDOVERS } from '../completion/continuation.js'
 import { DEFAULT_ROUTE_POLICY, ROUTE_POLICIES } from '../routing/affinity-config.js'
+import { BackendListSchema } from './backends-schema.js'
 
 export const TIERS = [0, 1, 2] as const
 export const DISCOVERY_METHODS = ['mdns', 'explicit'] as const
@@ -97,6 +97,8 @@ export const ClusterNodeSchema = z.strictObject({
   auth_token: NonEmptySchema.optional(),
   enabled: BooleanSchema.default(DEFAULT_NODE_ENABLED),
   backend: BackendSchema.optional(),
+  // Several backends behind this peer (issue 28); the single `backend*` keys stay valid.
+  backends: BackendListSchema.optional(),
   backend_url: BackendUrlSchema.optional(),
   backend_key: NonEmptySchema.optional(),
   backend_key_env: EnvNameSchema.optional(),
@@ -106,6 +108,9 @@ export const ClusterNodeSchema = z.strictObject({
   api_host: HostSchema.optional(),
   listen: ListenSchema.optional()
 }, expected('a node mapping with name, host, port, model and tier')).superRefine((node, ctx) => {
+  if (node.backends != null && (node.backend != null || node.backend_url != null)) {
+    ctx.addIssue({ code: 'custom', path: ['backends'], input: node.backends, message: 'set backends (a list) or backend and backend_url, not both' })
+  }
   if (node.backend_key != null && node.backend_key_env != null) {
     ctx.addIssue({ code: 'custom', path: ['backend_key_env'], input: node.backend_key_env, message: 'set backend_key or backend_key_env, not both' })
   }
@@ -188,7 +193,8 @@ export function nodeListen (node: Pick<ClusterNode, 'listen'>): string[] | undef
 export const PeerOptionsSchema = z.object({
   name: z.string(expected('a non-empty peer name')).min(1),
   tier: TierSchema.default(DEFAULT_TIER),
-  backend: BackendSchema.default(DEFAULT_BACKEND),
+  // Absent: detect the LLM servers running here (or the cluster entry's backends); see cli/start-backends.ts.
+  backend: BackendSchema.optional(),
   backendUrl: BackendUrlSchema.optional(),
   backendKey: z.string(expected('a non-empty string')).min(1).optional(),
   // Empty means every model the backend lists

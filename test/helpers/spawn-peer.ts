@@ -14,6 +14,8 @@ export interface ReadyInfo {
   peerId: string
   api: string
   mesh: string[]
+  /** With detection (no backend given): what `start` found, as the ready line says it. */
+  found?: string
 }
 
 export interface SpawnPeerOptions {
@@ -57,7 +59,7 @@ export class PeerStartError extends Error {
   }
 }
 
-const READY_RE = /^harombe-peer ready name=(.*) peer=(\S+) api=(\S+) mesh=(\S*)$/
+const READY_RE = /^harombe-peer ready name=(.*) peer=(\S+) api=(\S+) mesh=(\S*)(?: found=(".*"))?$/
 const DEFAULT_TIMEOUT_MS = 15_000
 const DEFAULT_STOP_GRACE_MS = 5_000
 /** Output kept per stream; older output is dropped. */
@@ -70,7 +72,8 @@ export function parseReadyLine (line: string): ReadyInfo | undefined {
     name: m[1] ?? '',
     peerId: m[2] ?? '',
     api: m[3] ?? '',
-    mesh: (m[4] ?? '').split(',').filter(a => a !== '')
+    mesh: (m[4] ?? '').split(',').filter(a => a !== ''),
+    ...(m[5] != null ? { found: JSON.parse(m[5]) as string } : {})
   }
 }
 

@@ -507,7 +507,6 @@ describe('config', () => {
       assert.deepEqual(parsePeerOptions({ name: 'a', dataDir: '/tmp/a' }), {
         name: 'a',
         tier: 0,
-        backend: 'embedded',
         models: [],
         promptCache: true,
         apiHost: '127.0.0.1',

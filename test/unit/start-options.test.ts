@@ -75,8 +75,8 @@ describe('start options from the node entry', () => {
   })
 
   it('should resolve model_file against the cluster file\'s directory, take an inline key and say disabled', async () => {
-    const { options, enabled } = await resolve({ name: 'tiny' })
-    assert.deepEqual([options.backend, options.modelFile, options.backendKey, enabled], ['embedded', join(dir, 'models/mine.gguf'), 'sk-inline', false])
+    const { options, enabled, backends } = await resolve({ name: 'tiny' })
+    assert.deepEqual([backends, options.modelFile, options.backendKey, enabled], [{ mode: 'explicit', specs: [{ kind: 'embedded', modelFile: join(dir, 'models/mine.gguf') }] }, join(dir, 'models/mine.gguf'), 'sk-inline', false])
   })
 
   it('should let flags override every entry setting', async () => {
