@@ -33,6 +33,7 @@ import { createLocalClient } from './client/local-client.js'
 import type { LlmClient } from './client/types.js'
 import { listedNodesJson } from './http/listed-nodes-json.js'
 import { createModelWatch } from './backends/model-watch.js'
+import { describeBackendNow } from './backends/model-map.js'
 import { VERSION } from './version.js'
 import type { ModelSharing } from './sharing/service.js'
 import { shareRoots, sharingMembers, type SharingOptions } from './sharing/options.js'
@@ -212,7 +213,8 @@ export function createPeer (init: PeerInit): Peer {
     const i = must(info)
     const view = m.view()
     const nodes = listed != null ? listedNodesJson(listed.nodes(), listed.checks(), view.members.values(), { name: i.name, peerId: i.peerId }) : []
-    const json = clusterJson(view, { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs }, Date.now(), m.rttMedians(), nodes)
+    const backends = init.backend != null ? describeBackendNow(init.backend, models()) : undefined
+    const json = clusterJson(view, { peer_id: i.peerId, name: i.name, api: i.apiUrl, addrs: i.meshAddrs, ...(backends != null ? { backends } : {}) }, Date.now(), m.rttMedians(), nodes)
     // Our own load is exact here; what we announce lags by up to a second.
     const load = completions?.localLoad()
     const self = json.peers.find(p => p.self)

@@ -24,7 +24,8 @@ export interface PeerJson {
 }
 
 export interface ClusterJson {
-  self: { peer_id: string, name: string, api: string, addrs: string[] }
+  /** `backends`: what this peer's backends list now ("ollama 127.0.0.1:11434: a, b · lmstudio …"), absent for a routing-only peer. */
+  self: { peer_id: string, name: string, api: string, addrs: string[], backends?: string }
   generated_at: string
   peers: PeerJson[]
   /** Every node of the cluster file this peer was started with (empty without one), in file order. */

@@ -60,3 +60,13 @@ export function describeListings (listings: readonly MemberListing[]): string {
   if (answered.length === 0) return 'none'
   return answered.map(l => `${l.label}: ${(l.models ?? []).length > 0 ? (l.models ?? []).join(', ') : 'no model yet'}`).join(' · ')
 }
+
+/** One backend in the same words: "ollama 127.0.0.1:11434: a, b" (or its own description). */
+export function describeBackendNow (backend: { kind: string, url?: string, describe?: () => string }, models: readonly string[]): string {
+  if (backend.describe != null) return backend.describe()
+  let where = ''
+  try {
+    where = backend.url != null ? ` ${new URL(backend.url).host}` : ''
+  } catch {}
+  return `${backend.kind}${where}: ${models.length > 0 ? models.join(', ') : 'no model yet'}`
+}

@@ -3,7 +3,7 @@ import type { Load } from '../membership/types.js'
 import type { Logger } from '../log.js'
 import { UnavailableError, UnknownModelError } from '../completion/errors.js'
 import { createLocalExecutor, type LocalExecutor } from '../completion/local-executor.js'
-import { buildModelMap, ownerOf, type MemberListing, type ModelMap } from './model-map.js'
+import { buildModelMap, describeListings, ownerOf, type MemberListing, type ModelMap } from './model-map.js'
 import { DOWN_AFTER_FAILED_CHECKS } from './served-models.js'
 
 // Several backends behind one peer, as one Backend: the peer, its model watch and the mesh see a
@@ -64,6 +64,7 @@ export function createMultiBackend (members: readonly MultiMember[], logger: Log
     url: members.map(m => m.label).join(' + '),
     capacity: Math.max(1, options.capacity ?? members.reduce((sum, m) => sum + Math.max(1, m.backend.capacity), 0)),
     listings,
+    describe: () => describeListings(listings()),
     loads: () => members.map((m, i) => ({ label: m.label, load: executors[i]?.load() ?? { active: 0, queued: 0, capacity: m.backend.capacity } })),
 
     async models (signal) {

@@ -25,6 +25,7 @@ export function formatStatus (cluster: ClusterJson, paint: Paint = painter(false
     '',
     `${alive}/${rows.length} alive · view of ${cluster.self.name} (${cluster.self.api}) · * = that peer` +
       (withFile ? ' · SOURCE: file = cluster file, mesh = found in the mesh' : ''),
+    ...(cluster.self.backends != null ? [`backends of ${cluster.self.name}: ${cluster.self.backends}`] : []),
     ...(failing.length > 0 ? [`not answering: ${failing.join('; ')}`] : [])
   ].join('\n')
 }

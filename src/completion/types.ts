@@ -110,5 +110,7 @@ export interface Backend {
   digests?: () => Readonly<Record<string, string>>
   complete: (request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
   health: (signal?: AbortSignal) => Promise<Health>
+  /** What it fronts, for `status` ("ollama 127.0.0.1:11434: a, b · …"); absent: its kind and URL with the announced models. */
+  describe?: () => string
   close: () => Promise<void>
 }

@@ -10,6 +10,7 @@ import { buildBackends } from '../../src/backends/build.js'
 import { detectBackends, DETECT_TIMEOUT_MS, type DetectCandidate } from '../../src/backends/detect.js'
 import type { MultiBackend } from '../../src/backends/multi.js'
 import { createLogger, silentLogger } from '../../src/log.js'
+import { formatStatus } from '../../src/cli/status-table.js'
 import { startMockOllamaServer } from '../helpers/mock-ollama-server.js'
 import { startMockOpenAIServer } from '../helpers/mock-openai-server.js'
 import type { MockServer } from '../helpers/mock-llm.js'
@@ -75,6 +76,9 @@ describe('detection and several backends behind one peer', function () {
     const modelsOfA = (cl: ReturnType<Peer['cluster']>): string[] => cl.peers.find(p => p.peer_id === aInfo.peerId)?.models ?? []
     await waitForView(b, cl => modelsOfA(cl).length === 3, 10_000, 'b sees a with three models')
     assert.deepEqual(modelsOfA(b.cluster()), ['qwen2.5:3b', 'shared:1b', 'phi-4'])
+    // `status` (GET /api/cluster) says what a serves, and where from
+    assert.equal(a.cluster().self.backends, built.found)
+    assert.match(formatStatus(a.cluster()), new RegExp(`backends of a: ollama ${oHost.replace(/\./g, '\\.')}: qwen2\\.5:3b, shared:1b · llama-server`))
     assert.ok(lines.some(l => /model shared:1b is listed by ollama .* and llama-server .*; ollama .* \(listed first\) serves it/.test(l)), lines.join(''))
 
     // From the other peer: each model through the server that lists it; the shared one through Ollama.
@@ -92,6 +96,7 @@ describe('detection and several backends behind one peer', function () {
     await openai.close()
     await waitForView(b, cl => modelsOfA(cl).length === 2, 10_000, 'b sees a without phi-4')
     assert.deepEqual(modelsOfA(b.cluster()), ['qwen2.5:3b', 'shared:1b'])
+    assert.equal(a.cluster().self.backends, `ollama ${oHost}: qwen2.5:3b, shared:1b`)
     assert.deepEqual((built.backend as MultiBackend).loads().map(l => [l.label.split(' ')[0], l.load.capacity]), [['ollama', 1], ['llama-server', 4], ['lmstudio', 4]])
   })
 
