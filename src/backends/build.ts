@@ -2,7 +2,8 @@ import type { Backend } from '../completion/types.js'
 import type { Logger } from '../log.js'
 import { BackendConfigError } from './index.js'
 import type { BackendSpec } from './backend-spec.js'
-import { defaultCandidates, ollamaUrlFromEnv, PROPS_TIMEOUT_MS, readSlots, serverLabel, type DetectCandidate } from './server-addresses.js'
+import { defaultCandidates, DETECT_TIMEOUT_MS, ollamaUrlFromEnv, portOpen, PROPS_TIMEOUT_MS, readSlots, serverLabel, type DetectCandidate } from './server-addresses.js'
+import type { Detected } from './detect.js'
 import { describeListings } from './model-map.js'
 import { createMultiBackend, type MultiMember } from './multi.js'
 
@@ -87,8 +88,15 @@ function boundedSignal (ms: number, signal?: AbortSignal): AbortSignal {
 async function detectAndBuild (init: BuildInit): Promise<BuiltBackends> {
   const candidates = init.candidates ?? defaultCandidates(init.env)
   const started = performance.now()
-  const { detectBackends } = await import('./detect.js')
-  const detected = await detectBackends(candidates, { logger: init.logger, timeoutMs: init.detectTimeoutMs, signal: init.signal })
+  // Each step has its own bound, and loading the probe code sits between them, outside both: on a
+  // loaded machine (or through tsx) that load alone can take longer than a probe may.
+  const portSignal = boundedSignal(init.detectTimeoutMs ?? DETECT_TIMEOUT_MS, init.signal)
+  const open = await Promise.all(candidates.map(async c => await portOpen(c.url, portSignal)))
+  let detected: Detected[] = []
+  if (open.some(o => o)) {
+    const { detectBackends } = await import('./detect.js')
+    detected = await detectBackends(candidates, { logger: init.logger, timeoutMs: init.detectTimeoutMs, signal: init.signal })
+  }
   const detectMs = Math.round(performance.now() - started)
   const answered = detected.filter(d => d.models != null)
   for (const d of detected) {

@@ -83,3 +83,34 @@ export async function readSlots (baseUrl: string, signal: AbortSignal, headers: 
     return undefined
   }
 }
+
+/**
+ * Whether something accepts TCP connections at the URL's host and port. Detection asks this first:
+ * on a machine running none of the servers every port refuses at once, and the start then loads
+ * neither the backends' code nor fetch's HTTP stack. False on refusal, error or abort.
+ */
+export async function portOpen (url: string, signal: AbortSignal): Promise<boolean> {
+  let host: string
+  let port: number
+  try {
+    const parsed = new URL(url)
+    host = parsed.hostname.replace(/^\[|\]$/g, '')
+    port = parsed.port !== '' ? Number(parsed.port) : parsed.protocol === 'https:' ? 443 : 80
+  } catch {
+    return false
+  }
+  if (signal.aborted) return false
+  const { connect } = await import('node:net')
+  return await new Promise<boolean>(resolve => {
+    const socket = connect({ host, port })
+    const done = (open: boolean): void => {
+      signal.removeEventListener('abort', onAbort)
+      socket.destroy()
+      resolve(open)
+    }
+    const onAbort = (): void => { done(false) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    socket.once('connect', () => { done(true) })
+    socket.once('error', () => { done(false) })
+  })
+}

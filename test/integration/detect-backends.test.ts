@@ -8,6 +8,7 @@ import { Writable } from 'node:stream'
 import { createPeer, type Peer } from '../../src/peer.js'
 import { buildBackends } from '../../src/backends/build.js'
 import { detectBackends, DETECT_TIMEOUT_MS, type DetectCandidate } from '../../src/backends/detect.js'
+import { portOpen } from '../../src/backends/server-addresses.js'
 import type { MultiBackend } from '../../src/backends/multi.js'
 import { createLogger, silentLogger } from '../../src/log.js'
 import { formatStatus } from '../../src/cli/status-table.js'
@@ -133,6 +134,18 @@ describe('detection and several backends behind one peer', function () {
     // The bound plus scheduling slack on a loaded 2-core machine; the target is 300 ms in all.
     assert.ok(ms < DETECT_TIMEOUT_MS + 200, `detection took ${ms.toFixed(0)} ms`)
     assert.ok(ms >= DETECT_TIMEOUT_MS - 10, `the hung server should hold detection to its bound, took ${ms.toFixed(0)} ms`)
+  })
+
+  it('should tell an open port from a closed one before any HTTP, within its bound', async () => {
+    const open: Server = createServer(() => {})
+    open.listen(0, '127.0.0.1')
+    await once(open, 'listening')
+    closers.push(async () => { open.closeAllConnections(); await new Promise<void>(resolve => { open.close(() => { resolve() }) }) })
+    const openUrl = `http://127.0.0.1:${(open.address() as { port: number }).port}/v1`
+    const closedUrl = `http://127.0.0.1:${await closedLoopbackPort()}`
+    assert.deepEqual(await Promise.all([portOpen(openUrl, AbortSignal.timeout(2_000)), portOpen(closedUrl, AbortSignal.timeout(2_000))]), [true, false])
+    assert.equal(await portOpen(openUrl, AbortSignal.abort()), false)
+    assert.equal(await portOpen('not a url', AbortSignal.timeout(2_000)), false)
   })
 
   it('should fall back to the embedded tiny model alone when nothing answers', async () => {
