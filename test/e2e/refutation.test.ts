@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ClusterJson, PeerJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson, PeerJson } from '../../src/api/cluster-json.js'
 import { spawnPeer, type SpawnedPeer } from '../helpers/spawn-peer.js'
 import { waitForClusterHttp } from '../helpers/cluster-http.js'
 

@@ -10,7 +10,7 @@ import type { Backend } from '../../src/completion/types.js'
 import { startMockOllamaServer, type MockServer } from '../helpers/mock-ollama-server.js'
 import { closedLoopbackPort } from '../helpers/run-cli.js'
 import { waitForView } from '../helpers/wait.js'
-import type { ClusterJson } from '../../src/http/cluster-json.js'
+import type { ClusterJson } from '../../src/api/cluster-json.js'
 
 /** The test profile asks the backend every 300 ms; a change shows within a few checks. */
 const FOLLOWS_WITHIN_MS = 3_000
