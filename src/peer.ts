@@ -5,7 +5,8 @@ import { createMeshNode, type MeshNode } from './mesh/node.js'
 import { loadOrCreateIdentity } from './mesh/identity.js'
 import { createAutoDial, type AutoDial } from './mesh/auto-dial.js'
 import { createConnectionTrimmer, type ConnectionTrimmer } from './mesh/connection-trimmer.js'
-import { DEFAULT_MAX_CONNECTED_PEERS, SWIM_PROTOCOL } from './mesh/constants.js'
+import { DEFAULT_MAX_CONNECTED_PEERS, GOSSIPSUB_PROTOCOLS, SWIM_PROTOCOL } from './mesh/constants.js'
+import { announcementMessageId } from './membership/announcement-topic.js'
 import { COMPLETE_PROTOCOL } from './protocol/constants.js'
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_LISTEN, DEFAULT_MAX_TOKENS_CAP, DEFAULT_REQUEST_TIMEOUT_MS } from './config/constants.js'
 import { createMembership, type Membership } from './membership/service.js'
@@ -279,7 +280,8 @@ export function createPeer (init: PeerInit): Peer {
           bootstrap: init.bootstrap,
           mdns: init.mdns ?? true,
           meshKey: init.meshKey,
-          logger: log.child({ component: 'mesh' })
+          logger: log.child({ component: 'mesh' }),
+          gossipMessageId: announcementMessageId
         })
         http = createHttpServer({
           host: init.apiHost ?? '127.0.0.1',
@@ -310,7 +312,7 @@ export function createPeer (init: PeerInit): Peer {
           idleMs: init.connectionTrim?.idleMs,
           intervalMs: init.connectionTrim?.intervalMs,
           // Both keep a stream open for a connection's life: an open one is no exchange in flight.
-          idleStreamProtocols: [COMPLETE_PROTOCOL, SWIM_PROTOCOL],
+          idleStreamProtocols: [COMPLETE_PROTOCOL, SWIM_PROTOCOL, ...GOSSIPSUB_PROTOCOLS],
           logger: log.child({ component: 'trim' })
         })
         trimmer.start()

@@ -1,6 +1,6 @@
 import type { Backend } from '../completion/types.js'
 import type { Logger } from '../log.js'
-import { SHORT_DIGEST_HEX } from '../mesh/constants.js'
+import { SHORT_DIGEST_HEX } from '../util/short-digest.js'
 import { decideModels, describeBackend, ModelNotServedError, modelNotServedMessage, type Listing } from './served-models.js'
 
 export interface ModelWatchInit {

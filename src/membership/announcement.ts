@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { MAX_ANNOUNCED_FILES, MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES, SHORT_DIGEST_HEX } from '../mesh/constants.js'
+import { MAX_ANNOUNCED_FILES, MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES } from '../mesh/constants.js'
+import { SHORT_DIGEST_HEX } from '../util/short-digest.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Announcement, MemberState } from './types.js'
 

@@ -26,6 +26,11 @@ export class BroadcastQueue {
     this.entries.set(subjectOf(update), { update, transmits: 0, order: this.counter++ })
   }
 
+  /** Whether something about `peer` is still being spread. */
+  has (peer: string): boolean {
+    return this.entries.has(peer)
+  }
+
   /** Drops what is queued about `peer` (it was removed from the view). */
   forget (peer: string): void {
     this.entries.delete(peer)

@@ -30,6 +30,8 @@ export interface Dissemination {
   stop: () => void
   enqueue: (update: Update) => void
   forget: (peer: string) => void
+  /** Whether an update about `peer` is still queued. */
+  isQueued: (peer: string) => boolean
   /** Updates for one outgoing message (each counts as a transmission). */
   piggyback: () => Update[]
   /** The member list changed: someone may now take what is queued. */
@@ -97,6 +99,7 @@ export function createDissemination (init: DisseminationInit): Dissemination {
     },
     enqueue: update => { queue.enqueue(update); sync() },
     forget: peer => { queue.forget(peer); sync() },
+    isQueued: peer => queue.has(peer),
     membersChanged: () => { alone = false; sync() },
     piggyback: () => {
       const updates = queue.take(MAX_PIGGYBACK, init.targets().n)

@@ -144,7 +144,10 @@ export function createProber (init: ProberInit): Prober {
     const timeoutMs = (mode === 'reconnect' ? timing.pingTimeoutMs : timing.probeTimeoutMs) + init.slackMs()
     void (async (): Promise<ProbeResult> => {
       let directFailure = 'connection closed'
-      if (mode !== 'relays' || init.targets().relays.every(r => r === target)) {
+      // Relays only when one is connected: indirect() never dials one, so with none connected
+      // (a peer with few connections, a closed one among them) asking "others" would be no probe
+      // at all, and the member would be suspected at once. Then we ping it ourselves, dial included.
+      if (mode !== 'relays' || !init.targets().relays.some(r => r !== target && init.transport.isConnected(r))) {
         try {
           init.onReply(target, await ping(target, timeoutMs), undefined)
           void timeRoundTrip(target)

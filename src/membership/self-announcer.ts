@@ -1,5 +1,6 @@
 import { isOversize } from './announcement.js'
 import { compareVersion } from './view.js'
+import { addressesChanged, changeOf } from './carriers.js'
 import { MAX_ANNOUNCEMENT_BYTES } from '../mesh/constants.js'
 import type { Announcement } from './types.js'
 import type { Logger } from '../log.js'
@@ -48,12 +49,22 @@ export class SelfAnnouncer {
     return this.current ?? { incarnation: this.init.incarnation, seq: this.seq }
   }
 
-  /** Applies `patch`; true when it changed what we say (only a change is news). */
-  update (patch: Partial<SelfDescription>): boolean {
+  /** Applies `patch`; says what it changed (only a change is news, and a load change is a lesser one). */
+  update (patch: Partial<SelfDescription>): 'none' | 'load' | 'change' {
     const next = { ...this.description, ...patch }
-    if (JSON.stringify(next) === JSON.stringify(this.description)) return false
-    this.description = next
-    return true
+    const change = changeOf(this.description, next)
+    if (change !== 'none') this.description = next
+    return change
+  }
+
+  /** Whether the addresses we would announce now differ from the ones in our newest announcement. */
+  addressesChanged (): boolean {
+    return addressesChanged(this.current, this.addrs())
+  }
+
+  private addrs (): string[] {
+    // Eight fit the 4 KiB with room for models; more are rarely reachable anyway (one per interface).
+    return this.init.addrs().slice(0, 8)
   }
 
   /** A newer signed announcement, or undefined when it could not be made (oversize, signing failed). */
@@ -72,7 +83,7 @@ export class SelfAnnouncer {
       enabled: d.enabled,
       load: d.load,
       api_port: d.apiPort,
-      addrs: this.init.addrs().slice(0, 8),
+      addrs: this.addrs(),
       version: d.version
     }
     if (isOversize(unsigned)) {

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js'
 import { signAnnouncement, verifyAnnouncement } from './announcement.js'
 import { realClock } from './clock.js'
 import { createLibp2pTransport, type Libp2pTransport } from './libp2p-transport.js'
+import { createAnnouncementTopic, type AnnouncementTopic } from './announcement-topic.js'
 import { Swim, type SelfDescription } from './swim.js'
 import type { TimingProfile } from './profiles.js'
 import type { Member } from './types.js'
@@ -64,16 +65,18 @@ const LEAVE_TIMEOUT_MS = 1_000
 const EXCHANGE_ON_CONNECT_EVERY_MS = 30_000
 
 /**
- * Membership on a libp2p node: SWIM (swim.ts) over libp2p streams, plus what only a real mesh
- * needs — members' addresses into the peer store (so any member can be dialed by id), a push-pull
- * on a new connection (a joiner converges in one round trip), a probe when a connection closes
- * (killed, or just idle-closed?), and hanging up on members declared dead.
+ * Membership on a libp2p node: SWIM (swim.ts) over libp2p streams and the gossipsub topic for our
+ * announcements (announcement-topic.ts), plus what only a real mesh needs — members' addresses
+ * into the peer store (so any member can be dialed by id), a push-pull on a new connection (a
+ * joiner converges in one round trip; gossipsub keeps no history), a probe when a connection
+ * closes (killed, or just idle-closed?), and hanging up on members declared dead.
  */
 class MembershipService extends TypedEventEmitter<MembershipEvents> implements Membership {
   private readonly node: MeshNode
   private readonly init: MembershipInit
   private readonly log: Logger
   private readonly transport: Libp2pTransport
+  private readonly topic: AnnouncementTopic
   private readonly swim: Swim
   private running = false
   /** Dead peers still streaming to us: when their connections go anyway (see `isAnswering`). */
@@ -88,11 +91,22 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.init = init
     this.log = init.logger
     this.transport = createLibp2pTransport(node, init.logger)
+    const selfId = node.peerId.toString()
+    this.topic = createAnnouncementTopic({
+      pubsub: node.services.pubsub,
+      selfId,
+      held: peerId => this.swim.view().members.get(peerId)?.announcement,
+      verify: verifyAnnouncement,
+      onAnnouncement: (from, ann) => { this.swim.receiveAnnouncement(from, ann) },
+      onListener: () => { this.swim.topicListenerAppeared() },
+      logger: init.logger
+    })
     this.swim = new Swim({
-      selfId: node.peerId.toString(),
+      selfId,
       self: init.self,
       addrs: () => node.getMultiaddrs().map(a => a.toString()),
       transport: this.transport,
+      topic: { publish: async ann => await this.topic.publish(ann) },
       signer: {
         sign: async ann => await signAnnouncement(ann, init.privateKey),
         verify: verifyAnnouncement
@@ -126,16 +140,19 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
 
   gossipCounts (): GossipCounts {
     const c = this.swim.counts
-    return { in: c.in, out: c.out, rejected: c.rejected + this.transport.rejected }
+    return { in: c.in, out: c.out + this.topic.counts.published, rejected: c.rejected + this.transport.rejected + this.topic.counts.rejected }
   }
 
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
     await this.transport.start()
+    // Subscribed before our join is published, so the members we meet see us as a topic peer.
+    this.topic.start()
     await this.swim.start()
     this.node.addEventListener('peer:connect', this.onConnect)
     this.node.addEventListener('peer:disconnect', this.onDisconnect)
+    this.node.addEventListener('self:peer:update', this.onSelfUpdate)
     // Peers already connected before start (none in normal use) still get our view.
     for (const peer of this.node.getPeers()) this.exchangeOnConnect(peer.toString())
   }
@@ -150,8 +167,10 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     this.running = false
     clearTimeout(this.graceTimer)
     this.swim.stop()
+    this.topic.stop()
     this.node.removeEventListener('peer:connect', this.onConnect)
     this.node.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.node.removeEventListener('self:peer:update', this.onSelfUpdate)
     await this.transport.stop()
   }
 
@@ -175,11 +194,17 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     if (change.kind === 'state' && change.to === 'dead') this.hangUp(change.peerId, change.member.reason)
     if (change.kind === 'joined' || change.kind === 'updated' || (change.kind === 'state' && change.to === 'alive')) this.learnAddresses(change.member)
     if (change.kind === 'removed') {
+      this.topic.forget(change.peerId)
       this.storedAddrs.delete(change.peerId)
       this.hangUpAt.delete(change.peerId)
       this.exchangedAt.delete(change.peerId)
     }
     this.safeDispatchEvent('change', { detail: change })
+  }
+
+  /** Our addresses may have changed (a new listener, an observed address): announced if they did. */
+  private readonly onSelfUpdate = (): void => {
+    this.swim.addressesMayHaveChanged()
   }
 
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {

@@ -7,9 +7,13 @@ import { createAntiEntropy, type AntiEntropy } from './anti-entropy.js'
 import { LocalHealth } from './local-health.js'
 import { SelfAnnouncer, type AnnouncementSigner, type SelfDescription } from './self-announcer.js'
 import { applyEvent, compareVersion, emptyView, type ClusterView, type ViewChange, type ViewEvent } from './view.js'
+import { createIncoming, type Incoming } from './incoming.js'
+import { carriersOf, type AnnounceReason } from './carriers.js'
 import type { ViewEntry } from './announcement.js'
-import type { Seen, SwimReply, SwimRequest, Update } from './messages.js'
-import type { MembershipHandlers, MembershipTransport, MessageCounts } from './transport.js'
+import type { Seen, Update } from './messages.js'
+import { countedTransport, type AnnouncementPublisher, type MembershipTransport, type MessageCounts } from './transport.js'
+import { targetsOf, type Targets } from './targets.js'
+import { logViewChange } from './view-log.js'
 import type { TimingProfile } from './profiles.js'
 import type { Announcement, Member } from './types.js'
 import type { Logger } from '../log.js'
@@ -23,6 +27,11 @@ export interface SwimInit {
   addrs: () => string[]
   transport: MembershipTransport
   signer: AnnouncementSigner
+  /**
+   * The gossipsub topic, in the peer: joins, changes, refutations and leaves are published there
+   * (carriers.ts says which goes where). Absent in the simulator: SWIM carries them all.
+   */
+  topic?: AnnouncementPublisher
   clock: Clock
   timing: TimingProfile
   logger: Logger
@@ -34,17 +43,6 @@ export interface SwimInit {
    * this way instead of replaying a thousand joins; a real peer starts empty and joins.
    */
   seed?: Announcement[]
-}
-
-/** The members, as the schedulers pick from them; rebuilt only when a member joins, leaves or changes state. */
-interface Targets {
-  /** Alive and suspect: the probe rotation and gossip targets. */
-  pool: string[]
-  dead: string[]
-  /** Alive: who may relay a probe or take a push-pull. */
-  relays: string[]
-  /** Members with a timeout running (suspect, dead, left): the tick has work only while there are some. */
-  timed: number
 }
 
 /** Reasons travel in dead verdicts; the wire schema allows 256 characters. */
@@ -60,10 +58,11 @@ export interface SwimEvents {
 /**
  * SWIM membership (Das, Gupta, Motivala 2002) with memberlist's and Lifeguard's refinements, on
  * any `MembershipTransport`: the failure detector (prober.ts), change-only dissemination
- * (dissemination.ts) and push-pull anti-entropy (anti-entropy.ts) around the pure view (view.ts).
+ * (dissemination.ts) and push-pull anti-entropy (anti-entropy.ts) around the pure view (view.ts);
+ * our own announcements also go to the gossipsub topic where there is one (carriers.ts).
  * Per-member cost does not grow with N: one probe per period, gossip only while something changed.
  * This file is the wiring plus the rules that join them: what a probe result means for the view,
- * what an incoming update does, and refutation (a peer told it is suspected announces anew).
+ * when we announce (a change, a refutation, leaving), and the timeouts; what arrives is incoming.ts's.
  */
 export class Swim extends TypedEventEmitter<SwimEvents> {
   readonly selfId: string
@@ -76,13 +75,15 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private readonly dissemination: Dissemination
   private readonly antiEntropy: AntiEntropy
   private readonly me: SelfAnnouncer
+  private readonly incoming: Incoming
   private state: ClusterView
+  /** Our last topic publish reached nobody (a lone start): the first listener gets a new version. */
+  private unheard = false
   private running = false
   private leaving = false
   private tickTimer?: { stop: () => void }
   private targetsCache?: Targets
   readonly counts: MessageCounts = { in: 0, out: 0, rejected: 0 }
-  /** Smoothed round trip of direct probes per member (ms). */
   /** Round trips of our probes on the open membership channel (rtt.ts). */
   readonly rtts = new RttTable()
 
@@ -103,7 +104,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     // Lag is measured on the probe period, which always runs; the tick runs only while a member is not alive.
     this.health = new LocalHealth(init.timing.probeIntervalMs)
     const timing = init.timing
-    const wire = this.countingTransport()
+    const wire = countedTransport(init.transport, this.counts)
     this.prober = createProber({
       clock: this.clock,
       transport: wire,
@@ -113,7 +114,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       ping: target => ({ type: 'ping', seen: this.seen(target), updates: this.dissemination.piggyback() }),
       pingReq: target => ({ type: 'ping-req', target, updates: this.dissemination.piggyback() }),
       slackMs: () => this.health.slackMs,
-      onReply: (from, reply, rtt) => { this.onReply(from, reply, rtt) },
+      onReply: (from, reply, rtt) => { this.incoming.onReply(from, reply, rtt) },
       onResult: (target, result) => { this.onProbeResult(target, result) },
       onPeriod: now => { this.health.tick(now) }
     })
@@ -123,7 +124,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       timing,
       random: this.random,
       targets: () => ({ peers: this.targets().pool, n: this.state.members.size }),
-      onReply: (from, reply) => { this.onReply(from, reply, undefined) }
+      onReply: (from, reply) => { this.incoming.onReply(from, reply, undefined) }
     })
     this.antiEntropy = createAntiEntropy({
       clock: this.clock,
@@ -138,8 +139,24 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
         return connected.length > 0 ? connected : alive
       },
       entries: () => this.entries(),
-      apply: async (from, entries) => { await this.applyEntries(from, entries) },
+      apply: async (from, entries) => { await this.incoming.applyEntries(from, entries) },
       onError: (peer, err) => { this.log.debug({ peer }, `view exchange failed: ${err?.message ?? err}`) }
+    })
+    this.incoming = createIncoming({
+      selfId: this.selfId,
+      logger: this.log,
+      signer: init.signer,
+      counts: this.counts,
+      dissemination: this.dissemination,
+      rtts: this.rtts,
+      now: () => this.clock.now(),
+      view: () => this.state,
+      dispatch: event => this.dispatch(event),
+      relay: async target => await this.prober.relay(target),
+      mine: () => this.me.current,
+      refuteIfNeeded: async (state, version) => { await this.refuteIfNeeded(state, version) },
+      seen: peer => this.seen(peer),
+      entries: () => this.entries()
     })
   }
 
@@ -150,8 +167,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    this.init.transport.handle(this.handlers)
-    await this.announce()
+    this.init.transport.handle(this.incoming.handlers)
+    await this.announce('join')
     this.prober.start()
     this.dissemination.start()
     this.antiEntropy.start()
@@ -163,7 +180,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     if (!this.running || this.leaving) return
     this.leaving = true
     this.prober.stop()
-    const goodbye = await this.announce('leaving')
+    const goodbye = await this.announce('leave', 'leaving')
     if (goodbye == null) return
     // To the members we hold a connection to (no dial on the way out); each passes it on as news.
     const pool = this.targets().pool
@@ -185,7 +202,26 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   /** Changes what we announce (load, models…): announced at once, and spread as a change. */
   updateSelf (patch: Partial<SelfDescription>): void {
     // Only a change is news: an unchanged load or model list is not spread.
-    if (this.me.update(patch) && this.running && !this.leaving) void this.announce()
+    const change = this.me.update(patch)
+    if (change !== 'none' && this.running && !this.leaving) void this.announce(change)
+  }
+
+  /** Our listen addresses may have changed (libp2p says so): a change is announced. */
+  addressesMayHaveChanged (): void {
+    if (this.running && !this.leaving && this.me.addressesChanged()) void this.announce('change')
+  }
+
+  /**
+   * A member subscribed to the topic. If our last publish reached nobody (we started alone, or
+   * refuted while cut off), it gets a new version now: gossipsub keeps no history for late comers.
+   */
+  topicListenerAppeared (): void {
+    if (this.unheard && this.running && !this.leaving) void this.announce('join')
+  }
+
+  /** An announcement accepted by the topic's validator (signature checked there). */
+  receiveAnnouncement (from: string, ann: Announcement): void {
+    if (this.running) this.incoming.applyVerified(from, ann)
   }
 
   /** Probes `peer` outside the rotation (its connection closed: dead or just idle-closed?). */
@@ -205,12 +241,23 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
 
   // --- our own announcement ---------------------------------------------------------------
 
-  /** A new version of our announcement: applied to our view and queued for dissemination. */
-  private async announce (state: Announcement['state'] = 'alive'): Promise<Announcement | undefined> {
+  /** A new version of our announcement: applied to our view and sent on its carriers (carriers.ts). */
+  private async announce (reason: AnnounceReason, state: Announcement['state'] = 'alive'): Promise<Announcement | undefined> {
     const ann = await this.me.next(state)
     if (ann == null) return undefined
     this.dispatch({ type: 'announce', announcement: ann, now: this.clock.now() })
-    this.dissemination.enqueue({ type: 'alive', announcement: ann })
+    const carriers = carriersOf(reason, this.init.topic != null)
+    if (carriers.swim) this.dissemination.enqueue({ type: 'alive', announcement: ann })
+    if (carriers.topic && this.init.topic != null) {
+      this.unheard = false
+      this.init.topic.publish(ann).then(heard => {
+        // Only the newest version matters: an older publish that reached nobody is superseded.
+        if (this.me.current === ann) this.unheard = heard === 0
+      }, (err: any) => {
+        this.log.debug(`announcement not published on the topic: ${err?.message ?? err}`)
+        if (this.me.current === ann) this.unheard = true
+      })
+    }
     return ann
   }
 
@@ -218,54 +265,10 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private async refuteIfNeeded (state: string, version: { incarnation: number, seq: number }): Promise<void> {
     if (state === 'alive' || this.leaving || compareVersion(version, this.me.version()) < 0) return
     this.log.info(`refuting: a member holds us ${state}`)
-    await this.announce()
+    await this.announce('refute')
   }
 
-  // --- what arrives ----------------------------------------------------------------------
-
-  private readonly handlers: MembershipHandlers = {
-    onRequest: async (from, message) => await this.onRequest(from, message),
-    onViewExchange: async (from, entries) => {
-      this.counts.in++
-      await this.applyEntries(from, entries)
-      this.counts.out++
-      return this.entries()
-    }
-  }
-
-  private async onRequest (from: string, message: SwimRequest): Promise<SwimReply> {
-    this.counts.in++
-    this.applyUpdates(from, message.updates)
-    // Any message is proof of life of its sender.
-    this.dispatch({ type: 'reachable', peerId: from, now: this.clock.now() })
-    switch (message.type) {
-      case 'ping': {
-        if (message.seen != null) await this.refuteIfNeeded(message.seen.state, message.seen)
-        const mine = this.me.current
-        const self = mine != null && (message.seen == null || compareVersion(mine, message.seen) > 0) ? mine : undefined
-        return this.reply({ type: 'ack', seen: this.seen(from), ...(self != null ? { self } : {}), updates: this.dissemination.piggyback() })
-      }
-      case 'ping-req': {
-        const acked = await this.prober.relay(message.target)
-        return this.reply(acked ? { type: 'ack', updates: this.dissemination.piggyback() } : { type: 'nack', updates: this.dissemination.piggyback() })
-      }
-      case 'gossip':
-        return this.reply({ type: 'ack', updates: [] })
-    }
-  }
-
-  private reply (reply: SwimReply): SwimReply {
-    this.counts.out++
-    return reply
-  }
-
-  private onReply (from: string, reply: SwimReply, rttMs: number | undefined): void {
-    this.applyUpdates(from, reply.updates)
-    if (reply.type !== 'ack') return
-    if (reply.self != null) this.applyUpdates(from, [{ type: 'alive', announcement: reply.self }])
-    if (rttMs != null) this.rtts.add(from, rttMs)
-    if ('seen' in reply && reply.seen != null) void this.refuteIfNeeded(reply.seen.state, reply.seen)
-  }
+  // --- probe verdicts ---------------------------------------------------------------------
 
   private onProbeResult (target: string, result: ProbeResult): void {
     const member = this.state.members.get(target)
@@ -290,61 +293,6 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     }
   }
 
-  /** Applies disseminated updates; each one that changed our view is passed on (infection-style). */
-  private applyUpdates (from: string, updates: Update[]): void {
-    for (const update of updates) {
-      if (update.type === 'alive') {
-        void this.applyAnnouncement(from, update.announcement)
-        continue
-      }
-      if (update.peer_id === this.selfId) {
-        void this.refuteIfNeeded(update.type, update)
-        continue
-      }
-      const changed = changedState(this.dispatch({
-        type: 'reported',
-        peerId: update.peer_id,
-        verdict: update.type,
-        incarnation: update.incarnation,
-        seq: update.seq,
-        from: update.from,
-        reason: update.type === 'dead' ? update.reason : 'suspected',
-        now: this.clock.now()
-      }))
-      if (changed) this.dissemination.enqueue(update)
-    }
-  }
-
-  /**
-   * An announcement counts only with its subject's own signature (whoever relayed it), and only a
-   * newer version than ours is checked at all: each (peer, incarnation, seq) is verified once.
-   */
-  private async applyAnnouncement (from: string, ann: Announcement, reportedState?: ViewEntry['state']): Promise<void> {
-    if (ann.peer_id === this.selfId) {
-      if (reportedState != null) await this.refuteIfNeeded(reportedState, ann)
-      return
-    }
-    const known = this.state.members.get(ann.peer_id)
-    if (known != null && compareVersion(ann, known.announcement) <= 0) return
-    if (!await this.init.signer.verify(ann)) {
-      this.counts.rejected++
-      this.log.warn({ peer: from }, `announcement of ${ann.peer_id} without a valid signature of its peer dropped`)
-      return
-    }
-    const before = this.state.members.get(ann.peer_id)
-    if (before != null && compareVersion(ann, before.announcement) <= 0) return
-    const event: ViewEvent = { type: 'announce', announcement: ann, now: this.clock.now() }
-    if (reportedState != null) event.reportedState = reportedState
-    this.dispatch(event)
-    const after = this.state.members.get(ann.peer_id)
-    // Passed on only if we took it (second-hand news of strangers that are gone is not).
-    if (after != null && after.announcement === ann) this.dissemination.enqueue({ type: 'alive', announcement: ann })
-  }
-
-  private async applyEntries (from: string, entries: ViewEntry[]): Promise<void> {
-    await Promise.all(entries.map(async e => { await this.applyAnnouncement(from, e.announcement, e.state) }))
-  }
-
   // --- the view -------------------------------------------------------------------------
 
   /** Applies one event and returns its changes. */
@@ -359,7 +307,7 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
         this.dissemination.forget(change.peerId)
         this.rtts.delete(change.peerId)
       }
-      this.logChange(change)
+      logViewChange(this.log, this.selfId, change)
       this.safeDispatchEvent('change', { detail: change })
     }
     if (this.targetsCache == null) {
@@ -399,24 +347,9 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   }
 
   private targets (): Targets {
-    if (this.targetsCache != null) return this.targetsCache
-    const t: Targets = { pool: [], dead: [], relays: [], timed: 0 }
-    for (const m of this.state.members.values()) {
-      if (m.peerId === this.selfId) continue
-      if (m.state !== 'alive') t.timed++
-      if (m.state === 'alive') {
-        t.pool.push(m.peerId)
-        t.relays.push(m.peerId)
-      } else if (m.state === 'suspect') {
-        t.pool.push(m.peerId)
-      } else if (m.state === 'dead') {
-        t.dead.push(m.peerId)
-      }
-    }
-    this.targetsCache = t
-    return t
+    this.targetsCache ??= targetsOf(this.state)
+    return this.targetsCache
   }
-
 
   /** Our verdict on `member`, as of the version we hold of it: only a newer announcement refutes it. */
   private verdict (type: 'suspect' | 'dead', member: Member, reason = ''): Update {
@@ -437,32 +370,6 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     return [...this.state.members.values()].map(m => ({ announcement: m.announcement, state: m.state }))
   }
 
-  /** The transport as our schedulers use it: every message out and its answer counted (for /metrics). */
-  private countingTransport (): Omit<MembershipTransport, 'handle'> {
-    const t = this.init.transport
-    const counted = async <T>(send: () => Promise<T>): Promise<T> => {
-      this.counts.out++
-      const answer = await send()
-      this.counts.in++
-      return answer
-    }
-    return {
-      request: async (to, message, signal, onRoundTrip) => await counted(async () => await t.request(to, message, signal, onRoundTrip)),
-      exchangeViews: async (to, entries, signal) => await counted(async () => await t.exchangeViews(to, entries, signal)),
-      isConnected: peer => t.isConnected(peer),
-      connect: async (peer, signal) => { await t.connect(peer, signal) }
-    }
-  }
-
-
-  private logChange (change: ViewChange): void {
-    if (change.peerId === this.selfId) return
-    const m = change.member
-    const who = { peer: change.peerId, name: m.announcement.name }
-    if (change.kind === 'joined') this.log.info(who, `${m.announcement.name} joined (${m.state})`)
-    else if (change.kind === 'state') this.log.info({ ...who, reason: m.reason }, `${m.announcement.name}: ${change.from} → ${change.to}`)
-    else if (change.kind === 'removed') this.log.info(who, `${m.announcement.name} removed from the view`)
-  }
 }
 
 function changedState (changes: ViewChange[]): boolean {

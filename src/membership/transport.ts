@@ -1,5 +1,6 @@
 import type { ViewEntry } from './announcement.js'
 import type { SwimReply, SwimRequest } from './messages.js'
+import type { Announcement } from './types.js'
 
 /**
  * How membership messages travel. The peer uses libp2p streams (libp2p-transport.ts); the
@@ -41,4 +42,29 @@ export interface MessageCounts {
   out: number
   /** Frames or updates refused (malformed, oversize, forged signature). */
   rejected: number
+}
+
+/**
+ * Where our announcements are published besides SWIM: the gossipsub topic `harombe/membership/1`
+ * in the peer (announcement-topic.ts). The simulator has none; SWIM carries every announcement there.
+ */
+export interface AnnouncementPublisher {
+  /** Publishes our announcement; resolves with how many peers it was sent to (0: nobody heard it). */
+  publish: (ann: Announcement) => Promise<number>
+}
+
+/** `t` as the schedulers use it: every message out and its answer counted in `counts` (for /metrics). */
+export function countedTransport (t: MembershipTransport, counts: MessageCounts): Omit<MembershipTransport, 'handle'> {
+  const counted = async <T>(send: () => Promise<T>): Promise<T> => {
+    counts.out++
+    const answer = await send()
+    counts.in++
+    return answer
+  }
+  return {
+    request: async (to, message, signal, onRoundTrip) => await counted(async () => await t.request(to, message, signal, onRoundTrip)),
+    exchangeViews: async (to, entries, signal) => await counted(async () => await t.exchangeViews(to, entries, signal)),
+    isConnected: peer => t.isConnected(peer),
+    connect: async (peer, signal) => { await t.connect(peer, signal) }
+  }
 }

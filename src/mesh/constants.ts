@@ -12,15 +12,38 @@ export const MAX_SWIM_FRAME_BYTES = 64 * 1024
 /** Concurrent membership streams per connection: a probe, relayed probes for others, gossip and a view exchange at once, with headroom. */
 export const SWIM_MAX_STREAMS = 32
 
-/** Announcements above this size are rejected: a near-4 MiB gossip message kills the link (LIBP2P-NOTES 5). */
-export const MAX_ANNOUNCEMENT_BYTES = 4 * 1024
+/**
+ * The gossipsub topic of membership announcements (DESIGN): each peer's signed announcement on
+ * join, on every change, on refutation and on leave. Nothing periodic is published on it.
+ */
+export const MEMBERSHIP_TOPIC = 'harombe/membership/1'
 
 /**
- * Hex digits of a digest carried in an announcement (served models' and shared files'): enough
- * to tell model versions apart and find holders, small enough for the 4 KiB; full hashes come
- * from a peer's catalogue.
+ * Gossipsub's stream protocols (@chainsafe/libp2p-gossipsub 14.x does not export them). Its
+ * streams stay open for a connection's life, like SWIM's: an open one is no exchange in flight.
  */
-export const SHORT_DIGEST_HEX = 16
+export const GOSSIPSUB_PROTOCOLS = ['/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0'] as const
+
+/**
+ * Largest gossipsub RPC read: a batch of a few announcements (4 KiB each) plus control messages;
+ * far below the ~4 MiB that kills a link (LIBP2P-NOTES 5), so a hostile peer cannot make us buffer much.
+ */
+export const MAX_GOSSIP_RPC_BYTES = 256 * 1024
+
+/**
+ * Rejected messages a peer may send before gossipsub stops talking to it: each costs
+ * −weight × count² score (one: −10; three: −90, below the graylist threshold of −80).
+ */
+export const GOSSIP_INVALID_MESSAGE_WEIGHT = -10
+
+/**
+ * Addresses gossipsub's IP-colocation penalty ignores: many peers on one machine are a test or a
+ * demo, not a Sybil attack (more than 10 on one IP are penalised and pruned, LIBP2P-NOTES 3).
+ */
+export const GOSSIP_COLOCATION_WHITELIST = ['127.0.0.1', '::1'] as const
+
+/** Announcements above this size are rejected: a near-4 MiB gossip message kills the link (LIBP2P-NOTES 5). */
+export const MAX_ANNOUNCEMENT_BYTES = 4 * 1024
 
 /** Shared files an announcement lists: 32 × ~19 bytes stays well inside its 4 KiB. */
 export const MAX_ANNOUNCED_FILES = 32

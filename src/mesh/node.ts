@@ -8,23 +8,30 @@ import { identify } from '@libp2p/identify'
 import { ping, type PingService } from '@libp2p/ping'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub, type GossipsubEvents } from '@chainsafe/libp2p-gossipsub'
+import { createTopicScoreParams } from '@chainsafe/libp2p-gossipsub/score'
+import { StrictNoSign, type Message, type PeerDiscovery, type PrivateKey, type PubSub } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
-import type { PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { privateNetwork } from './private-network.js'
 import { silentLogger, type Logger } from '../log.js'
 import {
   DIAL_TIMEOUT_MS,
+  GOSSIP_COLOCATION_WHITELIST,
+  GOSSIP_INVALID_MESSAGE_WEIGHT,
   INBOUND_UPGRADE_TIMEOUT_MS,
   KEY_MISMATCH_LOG_INTERVAL_MS,
   PING_MAX_STREAMS,
   INBOUND_CONNECTION_THRESHOLD,
   MAX_CONNECTIONS,
-  MAX_INCOMING_PENDING_CONNECTIONS
+  MAX_GOSSIP_RPC_BYTES,
+  MAX_INCOMING_PENDING_CONNECTIONS,
+  MEMBERSHIP_TOPIC
 } from './constants.js'
 
 export type MeshServices = {
   identify: Identify
   ping: PingService
+  pubsub: PubSub<GossipsubEvents>
 }
 
 export type MeshNode = Libp2p<MeshServices>
@@ -44,6 +51,11 @@ export interface MeshNodeInit {
   announce?: string[]
   /** Warns about inbound connections with a wrong mesh key (outbound failures are the dialer's to log). */
   logger?: Logger
+  /**
+   * Gossipsub's message id (membership's: from the announcement's peer, version and signature, so
+   * each version is checked once). Default: gossipsub's own for unsigned messages, sha256 of the data.
+   */
+  gossipMessageId?: (message: Message) => Uint8Array
 }
 
 /**
@@ -86,12 +98,54 @@ export async function createMeshNode (init: MeshNodeInit): Promise<MeshNode> {
       identify: identify(),
       // The default of one outbound ping stream per connection collides with libp2p's connection
       // monitor: the failure detector's probe then fails locally and calls a live peer dead.
-      ping: ping({ maxOutboundStreams: PING_MAX_STREAMS, maxInboundStreams: PING_MAX_STREAMS })
+      ping: ping({ maxOutboundStreams: PING_MAX_STREAMS, maxInboundStreams: PING_MAX_STREAMS }),
+      pubsub: membershipGossipsub(init.gossipMessageId)
     },
     // Liveness is membership's SWIM prober (one probe per period, whatever N is); libp2p's monitor
     // would ping every connection every 10 s on top, a cost that grows with the connections.
     connectionMonitor: { enabled: false }
   }) as Promise<MeshNode>
+}
+
+/**
+ * Gossipsub for a topic that carries only changes (membership announcements). Our announcements
+ * carry their own Ed25519 signature, so messages are unsigned (StrictNoSign: no author, no seqno)
+ * and identified by content. No topic score for message rates: on a quiet topic the mesh-delivery
+ * penalties would drive honest peers negative; only invalid messages (a Reject) cost score.
+ */
+function membershipGossipsub (msgIdFn: ((message: Message) => Uint8Array) | undefined): (components: any) => PubSub<GossipsubEvents> {
+  return gossipsub({
+    globalSignaturePolicy: StrictNoSign,
+    ...(msgIdFn != null ? { msgIdFn } : {}),
+    // A lone first peer publishes its join to nobody: not an error (LIBP2P-NOTES 4).
+    allowPublishToZeroTopicPeers: true,
+    emitSelf: false,
+    // Our own rare messages go to every connected topic peer, not just the mesh (the default, kept explicit).
+    floodPublish: true,
+    // Every peer speaks meshsub; no floodsub protocol to register and serve.
+    fallbackToFloodsub: false,
+    // Only our topic is tracked: other topics' subscriptions are never stored (the published memory-exhaustion advisory).
+    allowedTopics: [MEMBERSHIP_TOPIC],
+    // The connection trimmer owns the connection set; gossipsub's tags would fight it.
+    tagMeshPeers: false,
+    maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
+    scoreParams: {
+      IPColocationFactorWhitelist: new Set(GOSSIP_COLOCATION_WHITELIST),
+      topics: {
+        [MEMBERSHIP_TOPIC]: createTopicScoreParams({
+          topicWeight: 1,
+          // Time in mesh and first deliveries would only add positive score; a quiet topic has little of either.
+          timeInMeshWeight: 0,
+          firstMessageDeliveriesWeight: 0,
+          // The quiet-topic traps: a mesh peer that delivers no messages is honest here.
+          meshMessageDeliveriesWeight: 0,
+          meshFailurePenaltyWeight: 0,
+          invalidMessageDeliveriesWeight: GOSSIP_INVALID_MESSAGE_WEIGHT,
+          invalidMessageDeliveriesDecay: 0.5
+        })
+      }
+    }
+  }) as (components: any) => PubSub<GossipsubEvents>
 }
 
 /** Whether an open connection to `peerId` exists (by its string form: parsing a PeerId costs more than the scan). */

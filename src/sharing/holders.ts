@@ -1,7 +1,7 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { MeshNode } from '../mesh/node.js'
 import { CATALOGUE_FANOUT } from './constants.js'
-import { SHORT_DIGEST_HEX } from '../mesh/constants.js'
+import { SHORT_DIGEST_HEX } from '../util/short-digest.js'
 import { fetchCatalogue } from './fetch.js'
 import type { CatalogueFile } from './wire.js'
 

@@ -39,6 +39,8 @@ interface Row {
   dial?: { afterMs: number, fail?: string }
   /** A lost connection: ask the relays only. */
   mode?: 'relays'
+  /** We hold no connection to any relay (asking one would cost a dial). */
+  unconnectedRelays?: boolean
   expect: { ok: boolean, via?: 'direct' | 'indirect', reason?: RegExp, pingReqs: number, pings?: number }
 }
 
@@ -50,6 +52,7 @@ async function probeOnce (row: Row): Promise<{ result: ProbeResult | undefined, 
   transport.script('target', message => message.type === 'ping' ? row.direct : 'silent')
   relays.forEach((relay, i) => { transport.script(relay, row.relays?.[i] ?? 'silent') })
   if (row.dial != null) transport.disconnect('target', row.dial)
+  if (row.unconnectedRelays === true) for (const relay of relays) transport.disconnect(relay)
   // An empty rotation: only the probe under test runs.
   const targets: ProbeTargets = row.dead === true
     ? { pool: [], dead: ['target'], relays }
@@ -85,7 +88,8 @@ describe('prober (failure detector)', () => {
     { name: 'name a refused dial when no relay answers either', direct: ACK, relays: [NACK], dial: { afterMs: 5, fail: 'connection refused' }, expect: { ok: false, reason: /cannot connect: connection refused; no indirect answer/, pingReqs: 1 } },
     { name: 'ask only relays for a peer whose connection just closed', direct: ACK, relays: [ACK, NACK], mode: 'relays', expect: { ok: true, via: 'indirect', pingReqs: 2, pings: 0 } },
     { name: 'suspect a peer whose connection closed when no relay reaches it', direct: ACK, relays: [NACK, NACK], mode: 'relays', expect: { ok: false, reason: /connection closed; no indirect answer/, pingReqs: 2, pings: 0 } },
-    { name: 'ping a peer whose connection closed directly when there is no one to ask', direct: ACK, relays: [], mode: 'relays', expect: { ok: true, via: 'direct', pingReqs: 0, pings: 1 } }
+    { name: 'ping a peer whose connection closed directly when there is no one to ask', direct: ACK, relays: [], mode: 'relays', expect: { ok: true, via: 'direct', pingReqs: 0, pings: 1 } },
+    { name: 'ping a peer whose connection closed directly when no relay is connected, instead of suspecting it at once', direct: ACK, relays: [ACK, ACK], mode: 'relays', unconnectedRelays: true, expect: { ok: true, via: 'direct', pingReqs: 0, pings: 1 } }
   ]
   for (const row of rows) {
     it(`should ${row.name}`, async () => {
