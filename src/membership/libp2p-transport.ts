@@ -1,4 +1,5 @@
 import * as lp from 'it-length-prefixed'
+import { pipe } from 'it-pipe'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream } from '@libp2p/interface'
 import { hasOpenConnection, type MeshNode } from '../mesh/node.js'
@@ -14,6 +15,16 @@ export interface Libp2pTransport extends MembershipTransport {
   stop: () => Promise<void>
   /** Frames refused at the door (malformed, oversize, a reply where a request belongs). */
   readonly rejected: number
+}
+
+/**
+ * The first length-prefixed frame of a view stream (one frame each way). The view exchange runs on
+ * a new connection and every 10–30 s, so it is written as the ecosystem's stream pipeline
+ * (it-pipe, it-length-prefixed); the hot SWIM channel uses our own framing (mesh/framing.ts, measured faster).
+ */
+async function firstFrame (frames: AsyncIterable<{ subarray: () => Uint8Array }>, what: string): Promise<Uint8Array> {
+  for await (const frame of frames) return frame.subarray()
+  throw new Error(`stream ended before ${what}`)
 }
 
 /**
@@ -60,9 +71,8 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
     const onAbort = (): void => { stream.abort(signal.reason ?? new Error('aborted')) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      await stream.sink([lp.encode.single(frame)])
-      for await (const reply of lp.decode(stream.source, { maxDataLength: maxBytes })) return reply.subarray()
-      throw new Error('stream ended before the reply')
+      await pipe([frame], source => lp.encode(source), stream.sink)
+      return await pipe(stream.source, source => lp.decode(source, { maxDataLength: maxBytes }), async frames => await firstFrame(frames, 'the reply'))
     } finally {
       signal.removeEventListener('abort', onAbort)
       if (stream.status === 'open') await stream.close().catch(() => { stream.abort(new Error('close failed')) })
@@ -73,8 +83,7 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
   const readOne = async (stream: Stream, maxBytes: number): Promise<Uint8Array> => {
     const timer = setTimeout(() => { stream.abort(new Error('no request frame in time')) }, VIEW_EXCHANGE_TIMEOUT_MS)
     try {
-      for await (const frame of lp.decode(stream.source, { maxDataLength: maxBytes })) return frame.subarray()
-      throw new Error('stream ended before the request frame')
+      return await pipe(stream.source, source => lp.decode(source, { maxDataLength: maxBytes }), async frames => await firstFrame(frames, 'the request frame'))
     } finally {
       clearTimeout(timer)
     }
@@ -99,7 +108,7 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
       if (decoded.value.skipped.length > 0) reject(from, `view: ${decoded.value.skipped.length} entries`, `malformed: ${decoded.value.skipped[0]}`)
       if (handlers == null) { stream.abort(new Error('membership not running')); return }
       const mine = await handlers.onViewExchange(from, decoded.value.entries)
-      await stream.sink([lp.encode.single(encodeView(mine))])
+      await pipe([encodeView(mine)], source => lp.encode(source), stream.sink)
     })().catch((err: any) => {
       logger.debug({ peer: from }, `view stream failed: ${err?.message ?? err}`)
       stream.abort(err instanceof Error ? err : new Error(String(err)))
