@@ -4,7 +4,7 @@
 // bench/results/<part>[.quick].json and regenerates BENCHMARKS.md.
 //
 //   tsx scripts/bench/run.ts [--quick] [--cpu-prof] [part...]
-//   parts: hop stream routed convergence failure startup embedded profile idle fuzz rtt route-decision
+//   parts: hop stream routed convergence failure startup embedded profile idle fuzz rtt route-decision change
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -23,12 +23,13 @@ import { idlePart } from './part-idle.js'
 import { fuzzPart } from './part-fuzz.js'
 import { rttPart } from './part-rtt.js'
 import { routeDecisionPart } from './part-route-decision.js'
+import { changePart } from './part-change.js'
 import { beginPart, elapsedSeconds, note, status } from './progress.js'
 import { peerNodeFlags, peerRuntime, REPO_ROOT } from './procs.js'
 import { commandLine, gitInfo, machineInfo, writeResult } from './results.js'
 import { renderReport } from './report.js'
 
-const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart, fuzzPart, rttPart, routeDecisionPart]
+const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart, fuzzPart, rttPart, routeDecisionPart, changePart]
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
