@@ -36,8 +36,9 @@ export interface Announcement {
   addrs: string[]
   version: string
   /**
-   * The peer's own Ed25519 signature over the other fields (base64). Gossip is signed by
-   * gossipsub already; this makes announcements relayed second-hand in a full view verifiable too.
+   * The peer's own Ed25519 signature over the other fields (base64). The only signature there is:
+   * gossipsub messages are unsigned (StrictNoSign), so an announcement is checked the same way
+   * whoever relays it, on the topic, in a SWIM message or in a full view.
    */
   sig?: string
 }
