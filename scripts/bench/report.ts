@@ -13,6 +13,7 @@ import { idleTargets, type IdleRow } from './part-idle.js'
 import { n0, n1, n2, signed, table } from './markdown.js'
 import { issue15Section } from './report-issue15.js'
 import { DEFAULT_MAX_TOKENS_CAP } from '../../src/config/constants.js'
+import { issue24Section } from './report-issue24.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
@@ -521,6 +522,8 @@ export function renderReport (): string {
   if (comparison !== '') out.push(comparison)
   const issue15 = issue15Section(results, readResults('before-15'))
   if (issue15 !== '') out.push(issue15)
+  const issue24 = issue24Section(results, readResults('before-24'))
+  if (issue24 !== '') out.push(issue24)
   const conv = pick(results, 'convergence')
   if (conv != null) writeFileSync(SVG, convergenceSvg(conv.r))
   writeFileSync(OUT, out.join('\n'))

@@ -140,6 +140,30 @@ describe('SWIM with a gossipsub topic: what is published on which change', () =>
     swim.stop()
   })
 
+  it('should take an announcement from the topic, and over SWIM pass it on only to chase a verdict still queued about its peer', async () => {
+    const s = await setup()
+    await s.clock.advance(500)
+    const handlers = s.transport.handlers
+    assert.ok(handlers != null)
+    // B says A is suspect: we take the verdict and queue it for spreading.
+    await handlers.onRequest('B', { type: 'gossip', updates: [{ type: 'suspect', peer_id: 'A', incarnation: 1, seq: 1, from: 'B' }] })
+    assert.equal(s.swim.view().members.get('A')?.state, 'suspect')
+    // A's refutation arrives on the topic: the view takes it, and it replaces the verdict in SWIM's queue.
+    s.swim.receiveAnnouncement('C', ann('A', { seq: 2 }))
+    assert.equal(s.swim.view().members.get('A')?.state, 'alive')
+    const mark = s.transport.sent.length
+    await s.clock.advance(2_000)
+    const aboutA = s.transport.sent.slice(mark).flatMap(x => x.message.updates).filter(u => (u.type === 'alive' ? u.announcement.peer_id : u.peer_id) === 'A')
+    assert.ok(aboutA.length > 0 && aboutA.every(u => u.type === 'alive' && u.announcement.seq === 2), `only A's refutation spread: ${JSON.stringify(aboutA.map(u => u.type))}`)
+    // B changes its tier on the topic, nothing about B is queued: gossipsub alone carries it.
+    s.swim.receiveAnnouncement('C', ann('B', { seq: 2, tier: 1 }))
+    assert.equal(s.swim.view().members.get('B')?.announcement.tier, 1)
+    const mark2 = s.transport.sent.length
+    await s.clock.advance(2_000)
+    assert.deepEqual(s.transport.sent.slice(mark2).flatMap(x => x.message.updates).filter(u => u.type === 'alive' && u.announcement.peer_id === 'B'), [], 'not passed on over SWIM')
+    s.swim.stop()
+  })
+
   it('should publish a new version when the first listener appears after a join nobody heard, and only then', async () => {
     const { swim, clock, published } = await setup(0)
     await clock.advance(100)

@@ -1,0 +1,99 @@
+// Before and after issue 24 (announcements over gossipsub again, change-only): `bench/results/before-24/`
+// holds idle, change, convergence, failure and chaos from the same benchmark scripts run on the
+// commit before the issue's work, interleaved part by part with the after run (the current result
+// files), so both saw the same shared machine within minutes of each other.
+import { n0, n1, n2, table } from './markdown.js'
+import type { ResultFile } from './results.js'
+
+type Row = [what: string, before: string, after: string, target?: string, met?: boolean]
+
+interface IdleRow { n: number, converged: boolean, converge_ms: number | null, idle_cpu_ms_per_s: { p50: number, max: number }, other_cpu_ms_per_s: number, rss_mb: { p50: number } }
+
+export function issue24Section (after: Map<string, ResultFile>, before: Map<string, ResultFile>): string {
+  const rows: Row[] = [
+    ...idleRows(before.get('idle.json'), after.get('idle.json')),
+    ...changeRows(before.get('change.json'), after.get('change.json')),
+    ...convergenceRows(before.get('convergence.json'), after.get('convergence.json')),
+    ...failureRows(before.get('failure.json'), after.get('failure.json')),
+    ...chaosRows(before.get('chaos.json'), after.get('chaos.json'))
+  ]
+  if (rows.length === 0) return ''
+  const runs = ['idle', 'change', 'convergence', 'failure', 'chaos'].map(part => {
+    const b = before.get(`${part}.json`)
+    const a = after.get(`${part}.json`)
+    return `${part}: ${b == null ? '–' : ref(b)} → ${a == null ? '–' : ref(a)}`
+  })
+  return [
+    '## Before and after issue 24 (announcements over gossipsub, changes only)',
+    '',
+    'Same benchmark scripts, same machine, one session: each part ran on the commit before the issue\'s work ("before", `bench/results/before-24/`) and then on the branch ("after", the current result files), part by part, so each pair saw the machine within minutes. The machine was shared with five other engineers\' builds and tests throughout (load average in the runs table, and "rest of the machine" below): absolute figures move with that load; compare each pair side by side.',
+    '',
+    table(['what', 'before', 'after', 'issue 24 target', 'after: met?'], rows.map(([what, b, a, target, met]) => [what, b, a, target ?? '', met == null ? '' : met ? 'met' : '**missed**'])),
+    '',
+    `<sub>Runs: ${runs.join(' · ')}</sub>`,
+    ''
+  ].join('\n')
+}
+
+const ref = (r: ResultFile): string => `\`${r.run.gitCommit.slice(0, 8)}\` ${r.run.date.slice(0, 16).replace('T', ' ')} (load ${r.machine.loadAvgStart} → ${r.machine.loadAvgEnd})`
+
+function idleRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
+  if (b == null || a == null) return []
+  const at = (r: ResultFile, n: number): IdleRow | undefined => (r.data as { rows: IdleRow[] }).rows.find(x => x.n === n)
+  const rows: Row[] = []
+  const ns = [1, 5, 10, 20]
+  for (const n of ns) {
+    const rb = at(b, n)
+    const ra = at(a, n)
+    if (rb == null || ra == null) continue
+    const cell = (r: IdleRow): string => `${n2(r.idle_cpu_ms_per_s.p50)} ms/s (max ${n2(r.idle_cpu_ms_per_s.max)}); rest of the machine ${n0(r.other_cpu_ms_per_s)} ms/s${r.converged ? '' : ', **not converged**'}`
+    const ratio = ra.idle_cpu_ms_per_s.p50 / rb.idle_cpu_ms_per_s.p50
+    rows.push([`idle CPU per peer, N = ${n} (median peer)`, cell(rb), `${cell(ra)} — **× ${n2(ratio)}** of before`, '≤ × 1.2 of before', ratio <= 1.2])
+  }
+  const a1 = at(a, 1)
+  const a20 = at(a, 20)
+  const b1 = at(b, 1)
+  const b20 = at(b, 20)
+  if (a1 != null && a20 != null && b1 != null && b20 != null) {
+    const flat = (lo: IdleRow, hi: IdleRow): string => `× ${n2(hi.idle_cpu_ms_per_s.p50 / lo.idle_cpu_ms_per_s.p50)} (${n2(hi.idle_cpu_ms_per_s.p50)} vs ${n2(lo.idle_cpu_ms_per_s.p50)} ms/s)`
+    rows.push(['idle CPU per peer, N = 20 against N = 1 (flat in N?)', flat(b1, b20), flat(a1, a20), 'flat in N (the after ratio no worse than before\'s)', a20.idle_cpu_ms_per_s.p50 / a1.idle_cpu_ms_per_s.p50 <= Math.max(1.2, b20.idle_cpu_ms_per_s.p50 / b1.idle_cpu_ms_per_s.p50)])
+  }
+  return rows
+}
+
+function changeRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
+  if (b == null || a == null) return []
+  const cell = (r: ResultFile): string => {
+    const d = r.data as { n: number, latency_ms: { n: number, p50: number, p99: number, max: number }, not_seen: number }
+    return `p50 ${n1(d.latency_ms.p50)} ms, p99 **${n1(d.latency_ms.p99)} ms**, max ${n1(d.latency_ms.max)} (${d.latency_ms.n} samples${d.not_seen > 0 ? `, ${d.not_seen} not seen` : ''})`
+  }
+  const d = a.data as { n: number, latency_ms: { p99: number }, not_seen: number }
+  return [[`a model appearing or going, seen by every other peer at N = ${d.n}`, cell(b), cell(a), '≤ 300 ms p99', d.not_seen === 0 && d.latency_ms.p99 <= 300]]
+}
+
+function convergenceRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
+  if (b == null || a == null) return []
+  const at = (r: ResultFile): { convergenceMs: { p50: number, max: number }, rounds: number, notConverged: number, samplesMs: Array<number | null> } | undefined =>
+    (r.data as { byN: any[] }).byN.find(x => x.n === 20)
+  const rb = at(b)
+  const ra = at(a)
+  if (rb == null || ra == null) return []
+  const cell = (x: NonNullable<ReturnType<typeof at>>): string => `median ${n2(x.convergenceMs.p50 / 1000)} s, worst ${n2(x.convergenceMs.max / 1000)} s (${x.samplesMs.map(v => v == null ? 'none' : `${n2(v / 1000)}`).join(', ')})${x.notConverged > 0 ? `, ${x.notConverged} not converged` : ''}`
+  return [['convergence at N = 20 (last ready line → all list all alive)', cell(rb), cell(ra), '≤ 1.5 s (median)', ra.notConverged === 0 && ra.convergenceMs.p50 <= 1_500]]
+}
+
+function failureRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
+  if (b == null || a == null) return []
+  const byWhat = (r: ResultFile, prefix: string): string => r.targets.find(t => t.what.startsWith(prefix))?.measured ?? '–'
+  const metOf = (r: ResultFile): boolean => r.targets.every(t => t.met)
+  return [
+    ['kill -9 → no peer routes to the killed peer (worst of trials)', byWhat(b, 'kill -9'), byWhat(a, 'kill -9'), 'holds (≤ 2 s)', metOf(a)],
+    ['client-visible failures / answers lost with another candidate up', `${byWhat(b, 'client-visible')} / ${byWhat(b, 'answers that had')}`, `${byWhat(a, 'client-visible')} / ${byWhat(a, 'answers that had')}`]
+  ]
+}
+
+function chaosRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
+  if (b == null || a == null) return []
+  const byWhat = (r: ResultFile, prefix: string): string => r.targets.find(t => t.what.startsWith(prefix))?.measured ?? '–'
+  return [['chaos run: success while a serving peer is up; hung; truncated', `${byWhat(b, 'success')}; ${byWhat(b, 'hung')}; ${byWhat(b, 'mid-stream')}`, `${byWhat(a, 'success')}; ${byWhat(a, 'hung')}; ${byWhat(a, 'mid-stream')}`, 'holds', a.targets.every(t => t.met)]]
+}
