@@ -28,19 +28,22 @@ export interface Carriers {
  * scoring guard it), and nothing periodic is ever published there. Load moves with every request,
  * so it stays off the topic: it rides SWIM (probe acks carry the newer announcement, completion
  * trailers carry load, and the dissemination queue spreads it a bounded number of times).
- * Refutation goes both ways: the verdict it answers spreads over SWIM and must be chased there
- * (a queued update about a peer replaces the older one). Leave goes both ways too: the goodbye is
- * also sent directly to every connected member and awaited, so it has arrived before the node stops.
+ * A join goes both ways: a new peer is in nobody's gossipsub mesh until heartbeats graft it (and
+ * in a start wave nobody's mesh is formed yet), while SWIM piggybacks it on the first probes and
+ * gossip rounds of its first contacts; it happens once per process start. Refutation goes both
+ * ways: the verdict it answers spreads over SWIM and must be chased there (a queued update about a
+ * peer replaces the older one). Leave goes both ways too: the goodbye is also sent directly to
+ * every connected member and awaited, so it has arrived before the node stops.
  * Without a topic (the simulator), SWIM carries everything, as the membership rebuild did.
  */
 export function carriersOf (reason: AnnounceReason, hasTopic: boolean): Carriers {
   if (!hasTopic) return { topic: false, swim: true }
   switch (reason) {
-    case 'join':
     case 'change':
       return { topic: true, swim: false }
     case 'load':
       return { topic: false, swim: true }
+    case 'join':
     case 'refute':
     case 'leave':
       return { topic: true, swim: true }

@@ -17,7 +17,9 @@ import { silentLogger, type Logger } from '../log.js'
 import {
   DIAL_TIMEOUT_MS,
   GOSSIP_COLOCATION_WHITELIST,
+  GOSSIP_HEARTBEAT_MS,
   GOSSIP_INVALID_MESSAGE_WEIGHT,
+  GOSSIP_SCORE_DECAY_MS,
   INBOUND_UPGRADE_TIMEOUT_MS,
   KEY_MISMATCH_LOG_INTERVAL_MS,
   PING_MAX_STREAMS,
@@ -129,7 +131,9 @@ function membershipGossipsub (msgIdFn: ((message: Message) => Uint8Array) | unde
     // The connection trimmer owns the connection set; gossipsub's tags would fight it.
     tagMeshPeers: false,
     maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
+    heartbeatInterval: GOSSIP_HEARTBEAT_MS,
     scoreParams: {
+      decayInterval: GOSSIP_SCORE_DECAY_MS,
       IPColocationFactorWhitelist: new Set(GOSSIP_COLOCATION_WHITELIST),
       topics: {
         [MEMBERSHIP_TOPIC]: createTopicScoreParams({

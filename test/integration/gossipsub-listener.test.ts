@@ -17,6 +17,7 @@ import { createPeer, type Peer } from '../../src/peer.js'
 import { signAnnouncement, verifyAnnouncement } from '../../src/membership/announcement.js'
 import type { Announcement } from '../../src/membership/types.js'
 import { pollUntil } from '../helpers/wait.js'
+import { GOSSIP_HEARTBEAT_MS, GOSSIP_SCORE_DECAY_MS } from '../../src/mesh/constants.js'
 
 const TOPIC = 'harombe/membership/1'
 
@@ -128,8 +129,8 @@ describe('membership announcements on gossipsub, heard by a plain libp2p node', 
       assert.deepEqual(names, ['a', 'b'], `${p.info().name}'s view`)
       assert.equal(p.cluster().peers.find(x => x.peer_id === bId)?.state, 'alive', `${p.info().name} still holds b alive`)
     }
-    // Each Reject costs the sender score at that peer (scores are cached for up to a heartbeat).
+    // Each Reject costs the sender score at that peer (scores are recomputed at the heartbeat or the decay round).
     const forger = listener.peerId.toString()
-    await pollUntil(() => [a, b].every(p => (p.mesh().services.pubsub as any).getScore(forger) < 0), 3_000, 'both peers to score the forger down')
+    await pollUntil(() => [a, b].every(p => (p.mesh().services.pubsub as any).getScore(forger) < 0), Math.max(GOSSIP_HEARTBEAT_MS, GOSSIP_SCORE_DECAY_MS) + 3_000, 'both peers to score the forger down')
   })
 })
