@@ -522,7 +522,7 @@ export function renderReport (): string {
   if (comparison !== '') out.push(comparison)
   const issue15 = issue15Section(results, readResults('before-15'))
   if (issue15 !== '') out.push(issue15)
-  const issue24 = issue24Section(results, readResults('before-24'))
+  const issue24 = issue24Section(readResults('after-24'), readResults('before-24'))
   if (issue24 !== '') out.push(issue24)
   const conv = pick(results, 'convergence')
   if (conv != null) writeFileSync(SVG, convergenceSvg(conv.r))
