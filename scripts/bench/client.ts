@@ -21,6 +21,12 @@ export interface ChatOutcome {
   chars: number
   /** `x-harombe-node`: which peer served it (absent for the direct server and the proxy). */
   node?: string
+  /** The answer's text, when asked for (`keepContent`). */
+  content?: string
+  /** usage.prompt_tokens, when the answer reported usage. */
+  promptTokens?: number
+  /** usage.prompt_tokens_details.cached_tokens: absent when the answer did not report it. */
+  cachedTokens?: number
   error?: string
 }
 
@@ -31,6 +37,10 @@ export interface ChatOptions {
   timeoutMs?: number
   /** Extra body fields: `tier`, `peer`, … */
   extra?: Record<string, unknown>
+  /** The conversation to send; default one short user message. */
+  messages?: Array<{ role: string, content: string }>
+  /** Keep the answer's text in the outcome (a conversation's next turn needs it). */
+  keepContent?: boolean
 }
 
 /** A benchmark request never legitimately takes this long; past it the request counts as failed. */
@@ -43,7 +53,7 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
   const url = new URL(endpoint)
   const body = JSON.stringify({
     model: options.model ?? 'auto',
-    messages: PROMPT,
+    messages: options.messages ?? PROMPT,
     max_tokens: options.maxTokens,
     stream: options.stream,
     ...(options.stream ? { stream_options: { include_usage: true } } : {}),
@@ -56,6 +66,15 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
     let chars = 0
     let status = 0
     let node: string | undefined
+    let content = ''
+    let promptTokens: number | undefined
+    let cachedTokens: number | undefined
+    const readUsage = (usage: any): void => {
+      if (typeof usage?.completion_tokens === 'number') tokens = usage.completion_tokens
+      if (typeof usage?.prompt_tokens === 'number') promptTokens = usage.prompt_tokens
+      const cached = usage?.prompt_tokens_details?.cached_tokens
+      if (typeof cached === 'number') cachedTokens = cached
+    }
     let settled = false
     const finish = (ok: boolean, error?: string): void => {
       if (settled) return
@@ -72,6 +91,9 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
         tokens,
         chars,
         ...(node != null ? { node } : {}),
+        ...(options.keepContent === true ? { content } : {}),
+        ...(promptTokens != null ? { promptTokens } : {}),
+        ...(cachedTokens != null ? { cachedTokens } : {}),
         ...(error != null ? { error } : {})
       })
     }
@@ -101,8 +123,9 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
           try {
             const answer = JSON.parse(text)
             firstAt = performance.now()
-            chars = (answer?.choices?.[0]?.message?.content ?? '').length
-            tokens = answer?.usage?.completion_tokens ?? 0
+            content = answer?.choices?.[0]?.message?.content ?? ''
+            chars = content.length
+            readUsage(answer?.usage)
             finish(true)
           } catch (e: any) {
             finish(false, `bad JSON: ${e?.message}`)
@@ -138,12 +161,13 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
             failure = `stream error: ${chunk.error.message ?? JSON.stringify(chunk.error)}`
             continue
           }
-          const content = chunk?.choices?.[0]?.delta?.content
-          if (typeof content === 'string' && content !== '') {
+          const delta = chunk?.choices?.[0]?.delta?.content
+          if (typeof delta === 'string' && delta !== '') {
             if (Number.isNaN(firstAt)) firstAt = performance.now()
-            chars += content.length
+            chars += delta.length
+            if (options.keepContent === true) content += delta
           }
-          if (chunk?.usage?.completion_tokens != null) tokens = chunk.usage.completion_tokens
+          if (chunk?.usage != null) readUsage(chunk.usage)
         }
       })
       res.on('end', () => {

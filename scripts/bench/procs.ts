@@ -155,9 +155,13 @@ export interface CliPeerInit {
   backendUrl?: string
   /** `--model`: the name served (the openai backend passes it upstream as is). */
   model?: string
+  /** `--model-file`: the GGUF the embedded backend loads. */
+  modelFile?: string
   bootstrap?: string[]
   /** `--max-tokens-cap`; absent = the CLI's default. */
   maxTokensCap?: number
+  /** More `start` options, e.g. `['--route-policy', 'affinity']`. */
+  extraArgs?: string[]
   timeoutMs?: number
   env?: NodeJS.ProcessEnv
   /** `--log-level` (default warn). */
@@ -179,7 +183,9 @@ export async function spawnCliPeer (init: CliPeerInit): Promise<Proc & { peer: R
   if (init.backendUrl != null) args.push('--backend-url', init.backendUrl)
   if (init.model != null) args.push('--model', init.model)
   if (init.maxTokensCap != null) args.push('--max-tokens-cap', String(init.maxTokensCap))
+  if (init.modelFile != null) args.push('--model-file', init.modelFile)
   for (const b of init.bootstrap ?? []) args.push('--bootstrap', b)
+  args.push(...(init.extraArgs ?? []))
   const proc = await spawnProc({ label: `peer ${init.name}`, command: process.execPath, args, ready: READY_RE, env: init.env, timeoutMs: init.timeoutMs })
   return { ...proc, peer: parseReady(proc.line) }
 }

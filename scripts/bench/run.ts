@@ -4,7 +4,7 @@
 // bench/results/<part>[.quick].json and regenerates BENCHMARKS.md.
 //
 //   tsx scripts/bench/run.ts [--quick] [--cpu-prof] [part...]
-//   parts: hop stream routed convergence failure startup embedded profile idle fuzz rtt route-decision change
+//   parts: hop stream routed convergence failure startup embedded profile idle fuzz rtt route-decision change affinity
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -24,12 +24,13 @@ import { fuzzPart } from './part-fuzz.js'
 import { rttPart } from './part-rtt.js'
 import { routeDecisionPart } from './part-route-decision.js'
 import { changePart } from './part-change.js'
+import { affinityPart } from './part-affinity.js'
 import { beginPart, elapsedSeconds, note, status } from './progress.js'
 import { peerNodeFlags, peerRuntime, REPO_ROOT } from './procs.js'
 import { commandLine, gitInfo, machineInfo, writeResult } from './results.js'
 import { renderReport } from './report.js'
 
-const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart, fuzzPart, rttPart, routeDecisionPart, changePart]
+const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart, fuzzPart, rttPart, routeDecisionPart, changePart, affinityPart]
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -46,9 +47,10 @@ if (unknown.length > 0) {
   process.exit(2)
 }
 // The profile is evidence for optimisation work, not a measurement: the quick run leaves it out.
+// Affinity runs three peers with a 110 MB model for minutes: only when named (`npm run bench:affinity`).
 const selected = positionals.length > 0
   ? PARTS.filter(p => positionals.includes(p.name))
-  : PARTS.filter(p => mode === 'full' || p.name !== 'profile')
+  : PARTS.filter(p => (mode === 'full' || p.name !== 'profile') && p.name !== 'affinity')
 
 if (values['cpu-prof'] === true) {
   // Profiles of every spawned peer, written when it exits gracefully (not after kill -9).
