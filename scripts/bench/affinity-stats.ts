@@ -211,9 +211,17 @@ export function affinityTargets (d: AffinityData): Target[] {
   return out
 }
 
-/** The `--route-policy` values `start --help` lists; none when the option is not there (today's peer). */
-export function routePolicies (help: string): string[] {
-  const m = /--route-policy\s+<([^>]+)>/.exec(help)
-  if (m == null) return []
-  return (m[1] ?? '').split('|').map(s => s.trim()).filter(s => s !== '')
+/**
+ * The policies of `known` that `start --help` offers under `--route-policy` (in `known`'s order);
+ * none when the option is not there (today's peer). Reads the option's help text up to the next
+ * option, since the values may sit in the placeholder or in the wrapped description.
+ */
+export function routePolicies (help: string, known: readonly string[]): string[] {
+  const at = help.indexOf('--route-policy')
+  if (at < 0) return []
+  const rest = help.slice(at + '--route-policy'.length)
+  const next = rest.search(/\n\s*-{1,2}[a-z]/)
+  const text = next < 0 ? rest : rest.slice(0, next)
+  const offered = known.filter(p => new RegExp(`(^|[^a-z-])${p}($|[^a-z-])`).test(text))
+  return offered.length > 0 ? offered : [...known]
 }

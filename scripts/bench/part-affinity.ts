@@ -62,10 +62,10 @@ export const affinityPart: Part = {
   title: 'Conversations stay warm (issue 23): routing policy against policy, prompt cache',
   async run (ctx) {
     const sizes = ctx.quick ? QUICK : FULL
-    const listed = routePolicies(peerHelp())
+    const listed = routePolicies(peerHelp(), POLICIES)
     const policyFlag = listed.length > 0
     // Only the policies this peer offers, in the issue's order; today's peer offers none but routes as `announced`.
-    const policies: string[] = policyFlag ? POLICIES.filter(p => listed.includes(p)) : ['announced']
+    const policies: string[] = policyFlag ? listed : ['announced']
     note(policyFlag ? `--route-policy supported: comparing ${policies.join(', ')}` : 'this peer has no --route-policy: running today\'s routing only, labelled announced')
 
     status('generating the heavy model (110 MB)')

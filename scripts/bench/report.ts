@@ -14,12 +14,14 @@ import { n0, n1, n2, signed, table } from './markdown.js'
 import { issue15Section } from './report-issue15.js'
 import { DEFAULT_MAX_TOKENS_CAP } from '../../src/config/constants.js'
 import { issue24Section } from './report-issue24.js'
+import { affinitySection, affinitySvg } from './report-affinity.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
+const AFFINITY_SVG = join(REPO_ROOT, 'bench', 'affinity.svg')
 
 /** Part order and the npm script that reruns each. */
-const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull'] as const
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull', 'affinity'] as const
 
 const ms3 = (s: Summary | undefined, f = n2): string => s == null ? '– / – / –' : `${f(s.p50)} / ${f(s.p90)} / ${f(s.p99)}`
 
@@ -360,7 +362,8 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   idle: { heading: '10. Idle cost per peer (issue 12)', render: r => idleSection(r, readResults('before').get('idle.json')) },
   fuzz: { heading: '11. HTTP fuzz (issue 17): random and mutated requests against every route', render: fuzzSection },
   rtt: { heading: '12. Round-trip estimate and new-stream cost (issue 15)', render: rttSection },
-  pull: { heading: '13. Models over the mesh (issue 16): `harombe-peer pull`', render: pullSection }
+  pull: { heading: '13. Models over the mesh (issue 16): `harombe-peer pull`', render: pullSection },
+  affinity: { heading: '14. Conversations stay warm (issue 23): routing policy and prompt cache, `npm run bench:affinity`', render: r => affinitySection(r, readResults('before-23').get('affinity.json'), readResults().get('route-decision.json')) }
 }
 
 function rttSection (r: ResultFile): string {
@@ -503,6 +506,13 @@ export function renderReport (): string {
       out.push(source(idleBefore, 'before/idle.json'))
       out.push('')
     }
+    // The affinity "before" (issue 23) is kept before any "after" run exists: shown alone until then.
+    const before23 = readResults('before-23').get('affinity.json')
+    if (pick(results, 'affinity') == null && before23 != null) {
+      out.push(`## ${SECTIONS.affinity.heading}`, '', affinitySection(undefined, before23, results.get('route-decision.json')), '')
+      if (notes(before23) !== '') out.push(notes(before23), '')
+      out.push(source(before23, 'before-23/affinity.json'), '')
+    }
     const quick = PARTS.map(part => ({ part, file: `${part}.quick.json`, r: results.get(`${part}.quick.json`) })).filter(x => x.r != null && results.has(`${x.part}.json`)) as Array<{ part: string, file: string, r: ResultFile }>
     if (quick.length > 0) {
       out.push('## Latest quick run (`npm run bench:quick`)')
@@ -526,6 +536,9 @@ export function renderReport (): string {
   if (issue24 !== '') out.push(issue24)
   const conv = pick(results, 'convergence')
   if (conv != null) writeFileSync(SVG, convergenceSvg(conv.r))
+  const affinity = pick(results, 'affinity')?.r
+  const affinityBefore = readResults('before-23').get('affinity.json')
+  if (affinity != null || affinityBefore != null) writeFileSync(AFFINITY_SVG, affinitySvg(affinity, affinityBefore))
   writeFileSync(OUT, out.join('\n'))
   // The simulator's section (scripts/sim/report.ts) lives between its own markers at the end.
   if (readResults().has('membership-sim.json')) updateBenchmarks()

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import { prose, runConversations, runHot, runOneShots, type Message, type Reply, type Sample, type Send } from '../../scripts/bench/affinity-workloads.js'
 import { affinityTargets, cachedShare, figures, inFlight, routePolicies, warmFollowUps, type AffinityData, type Figures } from '../../scripts/bench/affinity-stats.js'
+import { affinitySection, affinitySvg } from '../../scripts/bench/report-affinity.js'
+import type { ResultFile } from '../../scripts/bench/results.js'
 
 // The harness of `bench:affinity` without peers: workload drivers against a fake sender, and the
 // figures and targets from hand-made samples. The benchmark itself is not run here.
@@ -170,7 +172,48 @@ describe('bench:affinity targets', () => {
 
 describe('bench:affinity policy detection', () => {
   it('should read the policies from start --help, and none when the option is absent', () => {
-    assert.deepEqual(routePolicies('  --route-policy <announced|in-flight|affinity>  how to route (default affinity)'), ['announced', 'in-flight', 'affinity'])
-    assert.deepEqual(routePolicies('  --no-continue   end a stream with an error'), [])
+    const known = ['announced', 'in-flight', 'affinity']
+    assert.deepEqual(routePolicies('  --route-policy <announced|in-flight|affinity>  how to route\n  --no-share  x', known), known)
+    // Values in a wrapped description, in another order; the next option's text is not read.
+    const help = '  --route-policy <policy>  affinity (keep prompts where\n                           cached) | announced (as before)\n  --max-handovers <n>  in-flight'
+    assert.deepEqual(routePolicies(help, known), ['announced', 'affinity'])
+    assert.deepEqual(routePolicies('  --no-continue   end a stream with an error', known), [])
+  })
+})
+
+describe('bench:affinity report section', () => {
+  const file = (policies: string[], cachedTokens: number | undefined): ResultFile => {
+    const samples: Sample[] = [
+      s({ kind: 'first', conv: 0, turn: 0, node: 'serve-1', start: 0, end: 3000, ttft: 2900, prompt: 1000 }),
+      s({ kind: 'follow-up', conv: 0, turn: 1, node: 'serve-1', start: 3000, end: 3500, ttft: 400, prompt: 1050, ...(cachedTokens != null ? { cached: cachedTokens } : {}) })
+    ]
+    const runs = policies.flatMap(policy => (['a', 'b', 'c', 'd'] as const).map(workload => ({ setup: '1 entry' as const, workload, policy, figures: figures(samples, ['serve-1', 'serve-2', 'serve-3']), samples })))
+    const data: AffinityData = { policies, policyFlag: policies.length > 1, servingPeers: ['serve-1', 'serve-2', 'serve-3'], runs }
+    return {
+      part: 'affinity',
+      title: 't',
+      machine: { cpuModel: 'x', cores: 2, memoryGb: 1, os: 'linux', node: 'v20', loadAvgStart: 1, loadAvgEnd: 2 },
+      run: { date: '2026-12-06T12:00:00.000Z', gitCommit: 'abcdef0123', gitDirty: false, command: 'c', mode: 'full', durationSeconds: 1 },
+      params: { servingPeers: '3', model: 'm', maxTokens: 16, firstTurnPromptTokens: 1000, sizes: { systemWords: 190, a: { conversations: 8, turns: 4, concurrency: 4 }, b: { requests: 16, concurrency: 4 }, c: { requests: 16, concurrency: 4, systemWords: 55 }, d: { hotClients: 2, hotTurns: 3, backgroundClients: 2 }, twoEntries: { conversations: 4, turns: 3 } } },
+      data,
+      targets: affinityTargets(data),
+      notes: []
+    }
+  }
+
+  it('should show the before run alone, with an unreported cache said so', () => {
+    const text = affinitySection(undefined, file(['announced'], undefined), undefined)
+    assert.match(text, /before: announced/)
+    assert.match(text, /not reported/)
+    assert.match(text, /no run yet/)
+    assert.match(affinitySvg(undefined, file(['announced'], undefined)), /^<svg/)
+  })
+
+  it('should put the before run and every policy of the after run side by side, with targets judged on the after run', () => {
+    const text = affinitySection(file(['announced', 'in-flight', 'affinity'], 1000), file(['announced'], undefined), undefined)
+    for (const row of ['before: announced', 'after: announced', 'after: in-flight', 'after: affinity']) assert.ok(text.includes(`| ${row} |`), row)
+    // 1,000 of 2,050 prompt tokens cached; after each peer's first request, 1,000 of 1,050.
+    assert.match(text, /49 % \(95 %\)/)
+    assert.match(text, /no `route-decision.json` yet/)
   })
 })
