@@ -143,7 +143,7 @@ export const affinityPart: Part = {
       data,
       targets: affinityTargets(data),
       notes: [
-        'The machine (2 cores) is shared with 5 other engineers working at the same time: absolute seconds move with their load (see the load average in "Machine and runs"). Policies are compared side by side in one run: for each workload every policy runs once, back to back, in a rotating order, on the same serving peers.',
+        'The machine (2 cores) is shared with 5 other engineers working at the same time: absolute seconds move with their load (the 1-minute load average at the start and end of the run is given with it). Policies are compared side by side in one run: for each workload every policy runs once, back to back, in a rotating order, on the same serving peers.',
         policyFlag ? `Policies are set on the entry peers with \`start --route-policy\`; one pair of entry peers per policy.` : 'This peer has no `--route-policy` option: only today\'s routing ran, labelled `announced`; the ratio targets need the other policies and are not judged.',
         'TTFT is from sending the request to its first content, including any wait for a free sequence on the serving peer. In flight per peer is counted from the clients (sent → answer ended, by `x-harombe-node`). Cached share = usage.prompt_tokens_details.cached_tokens / usage.prompt_tokens summed over answers; "not reported" when no answer carried the field.'
       ]
