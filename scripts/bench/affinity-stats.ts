@@ -205,7 +205,7 @@ export function affinityTargets (d: AffinityData): Target[] {
   if (dd != null) {
     const top = Math.max(...Object.values(dd.maxInFlight))
     const worst = dd.balance.worst
-    const detail = worst == null ? '' : `; most loaded instant ${Object.values(worst.counts).join('/')} against a bound of ${worst.bound}`
+    const detail = worst == null ? '' : `; tightest instant ${Object.values(worst.counts).join('/')} against a bound of ${worst.bound}`
     out.push({ what: `(d) no peer's in-flight count above 2 × the mean + 1, ${p}`, target: '0 instants above', measured: `${dd.balance.violations} instant(s) above; max in flight per peer ${top}${detail}`, met: dd.balance.violations === 0 })
   }
   return out

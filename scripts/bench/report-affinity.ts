@@ -21,10 +21,14 @@ const ref = (r: ResultFile): string => `\`${r.run.gitCommit.slice(0, 8)}\`${r.ru
 
 interface Row { label: string, run: AffinityRun }
 
+/** A quick run's sizes differ from a full run's: its figures are not put beside a full "before". */
+const comparable = (after: ResultFile | undefined, before: ResultFile | undefined): ResultFile | undefined =>
+  before != null && (after == null || after.run.mode === before.run.mode) ? before : undefined
+
 /** The rows of one workload: the before run's, then the after run's policies. */
 function rowsOf (setup: Setup, workload: Workload, after: ResultFile | undefined, before: ResultFile | undefined): Row[] {
   const out: Row[] = []
-  for (const [tag, r] of [['before', before], ['after', after]] as const) {
+  for (const [tag, r] of [['before', comparable(after, before)], ['after', after]] as const) {
     if (r == null) continue
     const d = r.data as AffinityData
     for (const policy of d.policies) {
@@ -60,7 +64,8 @@ function workloadTable (rows: Row[], workload: Workload): string {
 /** A target's name without the policy it was judged on, so before and after rows line up. */
 const key = (t: Target): string => t.what.replace(/, [^,]+$/, '')
 
-function targetsTable (after: ResultFile | undefined, before: ResultFile | undefined, decision: ResultFile | undefined): string {
+function targetsTable (after: ResultFile | undefined, beforeRun: ResultFile | undefined, decision: ResultFile | undefined): string {
+  const before = comparable(after, beforeRun)
   const keys = [...new Set([...(after?.targets ?? []), ...(before?.targets ?? [])].map(key))]
   const rows = keys.map(k => {
     const a = after?.targets.find(t => key(t) === k)
@@ -81,9 +86,10 @@ export function affinitySection (after: ResultFile | undefined, before: ResultFi
   const firstTokens = (r: ResultFile | undefined): string => r == null ? '' : `${n0((r.params as any).firstTurnPromptTokens)} tokens`
   const intro = [
     `Serving peers: ${p.servingPeers}; model ${p.model}. Clients talk only to entry peers with no backend. Every request streams and asks for ${p.maxTokens} tokens, so the figures are about prompt evaluation.`,
-    `Workloads: (a) ${sz.a.conversations} conversations × ${sz.a.turns} turns, ${sz.a.concurrency} at a time, each with its own system prompt of ${sz.systemWords} words (first turns measured at ${firstTokens(main)} on average); (b) ${sz.b.requests} one-shots, ${sz.b.concurrency} at a time, sharing one such system prompt; (c) ${sz.c.requests} one-shots, ${sz.c.concurrency} at a time, each with its own ${sz.c.systemWords}-word prompt; (d) ${sz.d.hotClients} clients growing one conversation (${sz.d.hotTurns} turns each) while ${sz.d.backgroundClients} clients send one-shots that share nothing; and (a) again with ${sz.twoEntries.conversations} conversations × ${sz.twoEntries.turns} turns through two entry peers, each turn through the other one.`,
+    `Workloads: (a) ${sz.a.conversations} conversations × ${sz.a.turns} turns, ${sz.a.concurrency} at a time, each with its own system prompt of ${sz.systemWords} words (first turns measured at ${firstTokens(main)} on average); (b) ${sz.b.requests} one-shots, ${sz.b.concurrency} at a time, sharing one such system prompt; (c) ${sz.c.requests} one-shots, ${sz.c.concurrency} at a time, each with its own ${sz.c.systemWords}-word prompt; (d) ${sz.d.hotClients} clients growing one conversation (${sz.d.hotTurns} turns each) while ${sz.d.backgroundClients} client${sz.d.backgroundClients === 1 ? '' : 's'} send one-shots that share nothing; and (a) again with ${sz.twoEntries.conversations} conversations × ${sz.twoEntries.turns} turns through two entry peers, each turn through the other one.`,
     'Before: ' + (before == null ? 'no run kept.' : `${ref(before)} — the code before issue 23 (today's routing only, the embedded backend clears its cache after every request).`) +
-      ' After: ' + (after == null ? 'no run yet: `npm run bench:affinity`.' : `${ref(after)}, policies ${(after.data as AffinityData).policies.map(x => `\`${x}\``).join(', ')} side by side.`)
+      ' After: ' + (after == null ? 'no run yet: `npm run bench:affinity` (`npm run bench:affinity -- --quick` for a smoke run).' : `${ref(after)}, policies ${(after.data as AffinityData).policies.map(x => `\`${x}\``).join(', ')} side by side.`) +
+      (before != null && comparable(after, before) == null ? ` The before run is a ${before.run.mode} run and the after run a ${after?.run.mode} one, with other sizes: they are not put side by side.` : '')
   ].join('\n\n')
   const workloads = WORKLOADS.map(w => {
     const rows = rowsOf(w.setup, w.workload, after, before)

@@ -182,7 +182,7 @@ describe('bench:affinity policy detection', () => {
 })
 
 describe('bench:affinity report section', () => {
-  const file = (policies: string[], cachedTokens: number | undefined): ResultFile => {
+  const file = (policies: string[], cachedTokens: number | undefined, mode: 'full' | 'quick' = 'full'): ResultFile => {
     const samples: Sample[] = [
       s({ kind: 'first', conv: 0, turn: 0, node: 'serve-1', start: 0, end: 3000, ttft: 2900, prompt: 1000 }),
       s({ kind: 'follow-up', conv: 0, turn: 1, node: 'serve-1', start: 3000, end: 3500, ttft: 400, prompt: 1050, ...(cachedTokens != null ? { cached: cachedTokens } : {}) })
@@ -193,7 +193,7 @@ describe('bench:affinity report section', () => {
       part: 'affinity',
       title: 't',
       machine: { cpuModel: 'x', cores: 2, memoryGb: 1, os: 'linux', node: 'v20', loadAvgStart: 1, loadAvgEnd: 2 },
-      run: { date: '2026-12-06T12:00:00.000Z', gitCommit: 'abcdef0123', gitDirty: false, command: 'c', mode: 'full', durationSeconds: 1 },
+      run: { date: '2026-12-06T12:00:00.000Z', gitCommit: 'abcdef0123', gitDirty: false, command: 'c', mode, durationSeconds: 1 },
       params: { servingPeers: '3', model: 'm', maxTokens: 16, firstTurnPromptTokens: 1000, sizes: { systemWords: 190, a: { conversations: 8, turns: 4, concurrency: 4 }, b: { requests: 16, concurrency: 4 }, c: { requests: 16, concurrency: 4, systemWords: 55 }, d: { hotClients: 2, hotTurns: 3, backgroundClients: 2 }, twoEntries: { conversations: 4, turns: 3 } } },
       data,
       targets: affinityTargets(data),
@@ -215,5 +215,11 @@ describe('bench:affinity report section', () => {
     // 1,000 of 2,050 prompt tokens cached; after each peer's first request, 1,000 of 1,050.
     assert.match(text, /49 % \(95 %\)/)
     assert.match(text, /no `route-decision.json` yet/)
+  })
+
+  it('should not put a quick after run beside a full before run', () => {
+    const text = affinitySection(file(['announced', 'affinity'], 1000, 'quick'), file(['announced'], undefined), undefined)
+    assert.ok(!text.includes('| before: announced |'))
+    assert.match(text, /not put side by side/)
   })
 })
