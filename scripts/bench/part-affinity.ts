@@ -145,6 +145,7 @@ export const affinityPart: Part = {
       notes: [
         'The machine (2 cores) is shared with 5 other engineers working at the same time: absolute seconds move with their load (the 1-minute load average at the start and end of the run is given with it). Policies are compared side by side in one run: for each workload every policy runs once, back to back, in a rotating order, on the same serving peers.',
         policyFlag ? `Policies are set on the entry peers with \`start --route-policy\`; one pair of entry peers per policy.` : 'This peer has no `--route-policy` option: only today\'s routing ran, labelled `announced`; the ratio targets need the other policies and are not judged.',
+        `Each serving peer evaluates its 2 sequences in one llama.cpp context on ${defaultThreads()} thread(s), and node-llama-cpp evaluates both sequences' pending tokens in the same batches: a follow-up that lands beside another conversation's first turn waits for that long prompt, cached or not. Follow-up TTFT therefore includes other conversations' prompt evaluation whenever 4 conversations share 3 peers.`,
         'TTFT is from sending the request to its first content, including any wait for a free sequence on the serving peer. In flight per peer is counted from the clients (sent → answer ended, by `x-harombe-node`). Cached share = usage.prompt_tokens_details.cached_tokens / usage.prompt_tokens summed over answers; "not reported" when no answer carried the field.'
       ]
     }
