@@ -212,6 +212,24 @@ export function affinityTargets (d: AffinityData): Target[] {
 }
 
 /**
+ * The issue's (a) ratios against "today's" code itself: the after run's judged policy against the
+ * before run's `announced` (routing on announced load, no prompt cache). Across two runs, so the
+ * machine's load differs between the two sides; the report prints both runs' load beside them.
+ */
+export function acrossRunTargets (after: AffinityData, before: AffinityData): Target[] {
+  const p = judgedPolicy(after)
+  const a = find(after, 'a', p)?.figures
+  const b = find(before, 'a', 'announced')?.figures
+  if (a == null || b == null) return []
+  const r = a.ttftFollowUpMs.p50 / b.ttftFollowUpMs.p50
+  const w = a.wallS / b.wallS
+  return [
+    { what: `(a) follow-up TTFT p50 against the before run (today's code), ${p}`, target: '≤ × 0.2', measured: `${times(r)} (${round(a.ttftFollowUpMs.p50, 0)} vs ${round(b.ttftFollowUpMs.p50, 0)} ms)`, met: r <= 0.2 },
+    { what: `(a) wall time against the before run (today's code), ${p}`, target: '≤ × 0.5', measured: `${times(w)} (${a.wallS} vs ${b.wallS} s)`, met: w <= 0.5 }
+  ]
+}
+
+/**
  * The policies of `known` that `start --help` offers under `--route-policy` (in `known`'s order);
  * none when the option is not there (today's peer). Reads the option's help text up to the next
  * option, since the values may sit in the placeholder or in the wrapped description.

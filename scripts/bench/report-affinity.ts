@@ -3,7 +3,7 @@
 // code before the issue's work (today's routing, no prompt cache); "after" is the current
 // `affinity.json`, every policy side by side. The route-decision microbenchmark's targets are
 // shown beside them when `route-decision.json` exists. Every figure is read from those files.
-import type { AffinityData, AffinityRun, Figures, Setup, Workload } from './affinity-stats.js'
+import { acrossRunTargets, type AffinityData, type AffinityRun, type Figures, type Setup, type Workload } from './affinity-stats.js'
 import { n0, n1, table } from './markdown.js'
 import type { ResultFile, Target } from './results.js'
 
@@ -73,6 +73,13 @@ function targetsTable (after: ResultFile | undefined, beforeRun: ResultFile | un
     const judged = a != null ? a.what.slice(k.length + 2) : ''
     return [k, (a ?? b)?.target ?? '', b?.measured ?? '–', a == null ? 'not measured' : `${a.measured}${judged !== '' ? ` (${judged})` : ''}`, a == null ? '–' : a.met ? 'met' : '**missed**']
   })
+  if (after != null && before != null) {
+    const load = (r: ResultFile): string => `${r.machine.loadAvgStart}–${r.machine.loadAvgEnd}`
+    for (const t of acrossRunTargets(after.data as AffinityData, before.data as AffinityData)) {
+      const k = key(t)
+      rows.push([k, t.target, '(the reference)', `${t.measured} (${t.what.slice(k.length + 2)}; load ${load(after)} after, ${load(before)} before)`, t.met ? 'met' : '**missed**'])
+    }
+  }
   for (const t of decision?.targets ?? []) rows.push([`route decision: ${t.what}`, t.target, '–', `${t.measured} (\`route-decision.json\`)`, t.met ? 'met' : '**missed**'])
   if (decision == null) rows.push(['route decision ≤ 50 µs p99 with 10,000 prefixes indexed', '≤ 50 µs p99', '–', 'no `route-decision.json` yet', '–'])
   return table(['issue 23 target', 'target', 'before', 'after', 'after: met?'], rows)

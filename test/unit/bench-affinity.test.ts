@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { prose, runConversations, runHot, runOneShots, type Message, type Reply, type Sample, type Send } from '../../scripts/bench/affinity-workloads.js'
-import { affinityTargets, cachedShare, figures, inFlight, routePolicies, warmFollowUps, type AffinityData, type Figures } from '../../scripts/bench/affinity-stats.js'
+import { acrossRunTargets, affinityTargets, cachedShare, figures, inFlight, routePolicies, warmFollowUps, type AffinityData, type Figures } from '../../scripts/bench/affinity-stats.js'
 import { affinitySection, affinitySvg } from '../../scripts/bench/report-affinity.js'
 import type { ResultFile } from '../../scripts/bench/results.js'
 
@@ -167,6 +167,24 @@ describe('bench:affinity targets', () => {
     assert.deepEqual(t.map(x => x.what.slice(0, 3)), ['(a)', '(b)', '(d)'])
     assert.ok(t.every(x => !x.met))
     assert.match(t[1]?.measured ?? '', /not reported/)
+  })
+})
+
+describe('bench:affinity targets across runs', () => {
+  const base: Figures = figures([s({ node: 'a' })], ['a'])
+  const one = (policies: string[], policy: string, f: Partial<Figures>): AffinityData =>
+    ({ policies, policyFlag: true, servingPeers: ['a'], runs: [{ setup: '1 entry', workload: 'a', policy, figures: { ...base, ...f }, samples: [] }] })
+
+  it('should judge the after run\'s affinity against the before run\'s announced (today\'s code)', () => {
+    const after = one(['announced', 'in-flight', 'affinity'], 'affinity', { ttftFollowUpMs: { n: 24, p50: 4000, p95: 6000 }, wallS: 160 })
+    const before = one(['announced'], 'announced', { ttftFollowUpMs: { n: 24, p50: 26000, p95: 40000 }, wallS: 310 })
+    const t = acrossRunTargets(after, before)
+    assert.deepEqual(t.map(x => x.met), [true, false], '4.0 / 26 ≤ 0.2; 160 / 310 > 0.5')
+    assert.match(t[0]?.what ?? '', /affinity$/)
+  })
+
+  it('should judge nothing when either run lacks workload (a)', () => {
+    assert.deepEqual(acrossRunTargets(one(['affinity'], 'affinity', {}), { policies: ['announced'], policyFlag: false, servingPeers: [], runs: [] }), [])
   })
 })
 
