@@ -148,6 +148,8 @@ export interface AffinityRun {
   workload: Workload
   policy: string
   figures: Figures
+  /** The machine's 1-minute load average when this run started and ended: shared machine, so it moves between runs. */
+  load?: [number, number]
   samples: Sample[]
 }
 

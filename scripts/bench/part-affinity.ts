@@ -6,10 +6,12 @@
 // arriving through the other entry peer than its previous turn. Answers are 16 tokens: the
 // benchmark measures prompt evaluation, which is what a cache saves.
 import { execFileSync } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { chat } from './client.js'
 import { hasAlive, sleep, waitForView, type Part, type PeerProc } from './context.js'
 import { note, status } from './progress.js'
 import { PEER_BIN, spawnCliPeer } from './procs.js'
+import { round } from './stats.js'
 import { runConversations, runHot, runOneShots, type Message, type Reply, type Sample, type Send } from './affinity-workloads.js'
 import { affinityTargets, figures, routePolicies, type AffinityData, type AffinityRun, type Setup, type Workload } from './affinity-stats.js'
 import { defaultThreads } from '../../src/backends/embedded.js'
@@ -116,9 +118,11 @@ export const affinityPart: Part = {
       const order = policies.map((_, j) => policies[(i + j) % policies.length] as string)
       for (const policy of order) {
         await sleep(PAUSE_MS)
+        const loadStart = loadavg()[0] ?? NaN
         const samples = await step.run(`${nonce}/${step.setup}/${step.workload}/${policy}`, total => sender(policy, step.label, total))
         const f = figures(samples, SERVING)
-        runs.push({ setup: step.setup, workload: step.workload, policy, figures: f, samples })
+        const load: [number, number] = [round(loadStart, 1), round(loadavg()[0] ?? NaN, 1)]
+        runs.push({ setup: step.setup, workload: step.workload, policy, figures: f, load, samples })
         note(`${step.label}, ${policy}: wall ${f.wallS} s, TTFT p50 first ${f.ttftFirstMs.p50} ms / follow-up ${f.ttftFollowUpMs.p50} ms, cached ${f.cachedReported ? `${Math.round(100 * f.cachedShare)} %` : 'not reported'}, per peer ${Object.values(f.perPeer).join('/')}, ${f.failed} failed`)
       }
     }

@@ -46,9 +46,12 @@ function cached (f: Figures): string {
 
 function workloadTable (rows: Row[], workload: Workload): string {
   const conversation = workload === 'a' || workload === 'd'
-  const head = ['run', 'TTFT s, first turns p50 / p95', ...(conversation ? ['TTFT s, follow-ups p50 / p95'] : []), 'wall s', 'req/s', 'cached share (after each peer\'s first)', ...(workload === 'a' ? ['follow-ups on a warm peer'] : []), 'requests per peer', ...(workload === 'd' ? ['max in flight per peer', 'instants above 2 × mean + 1'] : []), 'failed']
-  return table(head, rows.map(({ label, run: { figures: f } }) => [
+  // Runs made before the harness kept each run's load have none: no empty column for them.
+  const loads = rows.some(r => r.run.load != null)
+  const head = ['run', ...(loads ? ['load avg'] : []), 'TTFT s, first turns p50 / p95', ...(conversation ? ['TTFT s, follow-ups p50 / p95'] : []), 'wall s', 'req/s', 'cached share (after each peer\'s first)', ...(workload === 'a' ? ['follow-ups on a warm peer'] : []), 'requests per peer', ...(workload === 'd' ? ['max in flight per peer', 'instants above 2 × mean + 1'] : []), 'failed']
+  return table(head, rows.map(({ label, run: { figures: f, load } }) => [
     label,
+    ...(loads ? [load == null ? '–' : `${load[0]} → ${load[1]}`] : []),
     `${s1(f.ttftFirstMs.p50)} / ${s1(f.ttftFirstMs.p95)}`,
     ...(conversation ? [`${s1(f.ttftFollowUpMs.p50)} / ${s1(f.ttftFollowUpMs.p95)}`] : []),
     n1(f.wallS),
@@ -85,7 +88,22 @@ function targetsTable (after: ResultFile | undefined, beforeRun: ResultFile | un
   return table(['issue 23 target', 'target', 'before', 'after', 'after: met?'], rows)
 }
 
-export function affinitySection (after: ResultFile | undefined, before: ResultFile | undefined, decision: ResultFile | undefined): string {
+/**
+ * Another full after run kept for comparison (`bench/results/affinity-earlier/`): the same policies
+ * under other load. Its targets, in one line, so a reader sees how much the verdicts move between runs.
+ */
+function earlierLine (earlier: ResultFile | undefined, after: ResultFile | undefined): string {
+  if (earlier == null || after == null || earlier.run.mode !== after.run.mode) return ''
+  const verdicts = earlier.targets.map(t => `${t.what}: ${t.measured}, ${t.met ? 'met' : '**missed**'}`).join('; ')
+  // A fixed text about one run: said only of the run it describes.
+  const code = earlier.run.gitCommit.startsWith(EARLIER_COMMIT) ? ` ${EARLIER_CODE}` : ''
+  return `Another full after run, ${ref(earlier)} (\`bench/results/affinity-earlier/affinity.json\`).${code} Its verdicts: ${verdicts}.`
+}
+
+const EARLIER_COMMIT = '5cc7403b'
+const EARLIER_CODE = 'That commit is a local merge, made before main had them, of the routing branch (5269b7e), the prompt-cache branch (74be280) and this harness (44dfc74); its `src/` is main\'s c7f3b61 but for one comment (the "+ changes" is an untracked node_modules link). Its 1-minute load average was 28.5 at the start, 31.3 at the end and 33–37 when read in between: its policies ran under similar load.'
+
+export function affinitySection (after: ResultFile | undefined, before: ResultFile | undefined, decision: ResultFile | undefined, earlier?: ResultFile): string {
   const main = after ?? before
   if (main == null) return ''
   const p = main.params as any
@@ -102,14 +120,21 @@ export function affinitySection (after: ResultFile | undefined, before: ResultFi
     const rows = rowsOf(w.setup, w.workload, after, before)
     return rows.length === 0 ? '' : `**${w.label}**\n\n${workloadTable(rows, w.workload)}`
   }).filter(x => x !== '')
+  // Policies run one after another: when the machine's load moves a lot during the run, the later ones had it easier.
+  const m = after?.machine
+  const drift = m != null && Math.abs(m.loadAvgEnd - m.loadAvgStart) > 0.3 * Math.max(m.loadAvgStart, m.loadAvgEnd)
+    ? `The machine's load moved from ${m.loadAvgStart} to ${m.loadAvgEnd} during the after run${(after?.data as AffinityData).runs.some(x => x.load != null) ? ' (per-run load averages are in the tables below)' : ''}: a policy that ran later in a workload had a ${m.loadAvgEnd < m.loadAvgStart ? 'quieter' : 'busier'} machine, so read its ratios with that in mind.`
+    : ''
   const plot = '![Workload (a): time to first token, first turns and follow-ups, per run](bench/affinity.svg)'
   return [
     intro,
     targetsTable(after, before, decision),
+    drift,
+    earlierLine(earlier, after),
     plot,
     'Cached share = prompt tokens the serving peer reported as taken from its cache (usage.prompt_tokens_details.cached_tokens) over all prompt tokens; in brackets, the same without each serving peer\'s first request. Requests per peer and in flight per peer are in the order serve-1 / serve-2 / serve-3.',
     ...workloads
-  ].join('\n\n')
+  ].filter(x => x !== '').join('\n\n')
 }
 
 /** Workload (a): TTFT p50 of first turns and of follow-ups per run, horizontal bars. Plain SVG. */

@@ -363,7 +363,7 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   fuzz: { heading: '11. HTTP fuzz (issue 17): random and mutated requests against every route', render: fuzzSection },
   rtt: { heading: '12. Round-trip estimate and new-stream cost (issue 15)', render: rttSection },
   pull: { heading: '13. Models over the mesh (issue 16): `harombe-peer pull`', render: pullSection },
-  affinity: { heading: '14. Conversations stay warm (issue 23): routing policy and prompt cache, `npm run bench:affinity`', render: r => affinitySection(r, readResults('before-23').get('affinity.json'), readResults().get('route-decision.json')) }
+  affinity: { heading: '14. Conversations stay warm (issue 23): routing policy and prompt cache, `npm run bench:affinity`', render: r => affinitySection(r, readResults('before-23').get('affinity.json'), readResults().get('route-decision.json'), readResults('affinity-earlier').get('affinity.json')) }
 }
 
 function rttSection (r: ResultFile): string {
