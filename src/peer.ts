@@ -173,7 +173,7 @@ export function createPeer (init: PeerInit): Peer {
       intervalMs: timing.modelCheckIntervalMs,
       timeoutMs: MODEL_LIST_TIMEOUT_MS,
       logger: log.child({ component: 'backend' }),
-      onChange: (models, digests) => { membership?.updateSelf({ models, digests }) }
+      onChange: (models, digests, unserved) => { membership?.updateSelf({ models, digests, unserved }) }
     })
     : undefined
   const models = (): string[] => modelWatch?.models() ?? []
@@ -328,6 +328,7 @@ export function createPeer (init: PeerInit): Peer {
             name,
             models: models(),
             digests: modelWatch?.digests() ?? {},
+            unserved: modelWatch?.unserved(),
             tier: init.tier ?? 0,
             enabled: init.enabled ?? true,
             load: { active: 0, queued: 0, capacity: init.backend?.capacity ?? 0 },

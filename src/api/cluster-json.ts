@@ -11,6 +11,8 @@ export interface PeerJson {
   state: Member['state']
   reason: string
   models: string[]
+  /** What it should serve but does not right now, and why (null: nothing missing). */
+  unserved: { models: string[], reason: string } | null
   tier: number
   enabled: boolean
   load: { active: number, queued: number, capacity: number }

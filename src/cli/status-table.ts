@@ -1,6 +1,6 @@
 import type { ClusterJson } from '../api/cluster-json.js'
 import { renderTable } from './table.js'
-import { rowFails, statusRows } from './status-rows.js'
+import { describeUnserved, rowHealth, statusRows } from './status-rows.js'
 import { painter, shortId, stateStyle, type Paint } from './format.js'
 
 /** The status table and its summary line; `paint` colours state words (identity when colour is off). */
@@ -19,13 +19,20 @@ export function formatStatus (cluster: ClusterJson, paint: Paint = painter(false
     ...(withFile ? [r.source] : [])
   ])
   const alive = rows.filter(r => r.state === 'alive').length
-  const failing = rows.filter(rowFails).map(r => `${r.name} (${r.reason})`)
+  const failing: string[] = []
+  const unserved: string[] = []
+  for (const r of rows) {
+    const health = rowHealth(r)
+    if (health.code === 'down') failing.push(`${r.name} (${health.reason})`)
+    else if (health.code === 'unserved') unserved.push(describeUnserved(r.name, health))
+  }
   return [
     renderTable(['NAME', 'PEER', 'MODELS', 'TIER', 'STATE', 'LOAD', 'LATENCY', 'LAST SEEN', ...(withFile ? ['SOURCE'] : [])], table),
     '',
     `${alive}/${rows.length} alive · view of ${cluster.self.name} (${cluster.self.api}) · * = that peer` +
       (withFile ? ' · SOURCE: file = cluster file, mesh = found in the mesh' : ''),
     ...(cluster.self.backends != null ? [`backends of ${cluster.self.name}: ${cluster.self.backends}`] : []),
-    ...(failing.length > 0 ? [`not answering: ${failing.join('; ')}`] : [])
+    ...(failing.length > 0 ? [`not answering: ${failing.join('; ')}`] : []),
+    ...(unserved.length > 0 ? [`not serving: ${unserved.join('; ')}`] : [])
   ].join('\n')
 }

@@ -40,7 +40,10 @@ export async function runStatus (flags: StatusFlags): Promise<number> {
   return statusExitCode(cluster)
 }
 
-/** 1 when an enabled peer or listed node stopped answering; a clean leave, or a disabled one, is no failure. */
+/**
+ * 1 when an enabled peer or listed node stopped answering, or answers without a model it is listed
+ * or announced with; a clean leave, or a disabled one, is no failure (rowHealth).
+ */
 export function statusExitCode (cluster: Pick<ClusterJson, 'peers'> & { nodes?: ClusterJson['nodes'] }): 0 | 1 {
   return statusRows(cluster).some(rowFails) ? 1 : 0
 }

@@ -14,6 +14,7 @@ export function memberJson (member: Member, selfId: string, now: number, latency
     state: member.state,
     reason: member.reason,
     models: a.models,
+    unserved: a.unserved ?? null,
     tier: a.tier,
     enabled: a.enabled,
     load: a.load,

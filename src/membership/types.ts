@@ -28,6 +28,12 @@ export interface Announcement {
    * enough to find holders; names, sizes and full hashes come from its `/harombe/models/1.0.0` catalogue.
    */
   files?: string[]
+  /**
+   * What the peer is configured to serve but does not right now, and why ("backend down: the
+   * ollama backend at …: connection refused"), so every view can name the problem (issue 27).
+   * Absent when it serves everything it should.
+   */
+  unserved?: { models: string[], reason: string }
   tier: Tier
   enabled: boolean
   load: Load
