@@ -225,9 +225,12 @@ export function createPeer (init: PeerInit): Peer {
 
   const readiness = (): { ready: true } | { ready: false, reason: string } => {
     if (membership == null || info == null || stopping != null) return { ready: false, reason: 'not started' }
-    if (models().length > 0) return { ready: true }
+    const loading = init.backend?.loading?.()
+    if (models().length > 0 && loading == null) return { ready: true }
     const others = [...membership.view().members.values()].filter(m => m.peerId !== info?.peerId && m.state === 'alive' && m.announcement.models.length > 0)
-    return others.length > 0 ? { ready: true } : { ready: false, reason: init.backend != null ? 'backend lists no models yet and no other peer serves one' : 'no backend and no other alive peer serving a model' }
+    if (others.length > 0) return { ready: true }
+    if (loading != null) return { ready: false, reason: `${loading}; no other peer serves a model` }
+    return { ready: false, reason: init.backend != null ? 'backend lists no models yet and no other peer serves one' : 'no backend and no other alive peer serving a model' }
   }
 
   const completionService: CompletionService = {

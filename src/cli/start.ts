@@ -5,7 +5,7 @@ import { createLogger } from '../log.js'
 import { readMeshKey } from '../mesh/mesh-key.js'
 import { exposedApiWarning } from '../http/auth.js'
 import type { ListedNode } from '../client/listed-nodes.js'
-import { UsageError } from './errors.js'
+import { describeError, exitCodeFor, UsageError } from './errors.js'
 import { DEFAULT_POLICY, policyFromConfig, type RoutingPolicy } from '../routing/router.js'
 import { buildBackends, type BackendPlan } from '../backends/build.js'
 import { planBackends } from './start-backends.js'
@@ -158,16 +158,26 @@ export async function runStart (flags: StartFlags): Promise<void> {
   const meshKey = options.meshKeyFile != null ? await readMeshKey(options.meshKeyFile) : undefined
 
   let shownPercent = -1
-  const loadStarted = Date.now()
+  // From the model's first progress report: loading llama.cpp's binding before it is no model load.
+  let loadStarted: number | undefined
   const { backend, found, detectMs } = await buildBackends(backends, {
     env: process.env,
     promptCache: options.promptCache,
     dataDir: options.dataDir,
     logger: log.child({ component: 'backend' }),
+    // The bundled tiny model loads after the ready line (a peer is ready in a fraction of the time);
+    // should that load fail, the peer stops as a bad --model-file would have before it.
+    deferLoad: {
+      onError: err => {
+        process.stderr.write(describeError(err, false) + '\n')
+        process.exit(exitCodeFor(err))
+      }
+    },
     onProgress: fraction => {
       // Every 10 %: enough to see a big model load move, without flooding the log.
       // A load that finishes within half a second (the tiny model) needs no progress at all.
       const percent = Math.floor(fraction * 10) * 10
+      loadStarted ??= Date.now()
       if (percent > shownPercent && Date.now() - loadStarted > 500) {
         shownPercent = percent
         log.info(`loading model: ${percent}%`)

@@ -107,6 +107,8 @@ export interface Backend {
    * tiny model). Absent: such a request runs until the model stops, within the peer's cap.
    */
   readonly defaultMaxTokens?: number
+  /** Why it cannot serve yet (a model still loading after the peer started), or undefined: /readyz says it. */
+  readonly loading?: () => string | undefined
   models: (signal?: AbortSignal) => Promise<string[]>
   /**
    * Content digests by model name where the backend knows them (GGUF sha256, Ollama's digest),
