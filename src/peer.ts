@@ -35,6 +35,7 @@ import type { LlmClient } from './client/types.js'
 import { listedNodesJson } from './http/listed-nodes-json.js'
 import { createModelWatch } from './backends/model-watch.js'
 import { describeBackendNow } from './backends/model-map.js'
+import { watchNameClash, type NameClashWatch } from './membership/name-clash.js'
 import { VERSION } from './version.js'
 import type { ModelSharing } from './sharing/service.js'
 import { shareRoots, sharingMembers, type SharingOptions } from './sharing/options.js'
@@ -164,6 +165,7 @@ export function createPeer (init: PeerInit): Peer {
   let completions: PeerCompletions | undefined
   let listed: ListedNodes | undefined
   let sharing: ModelSharing | undefined
+  let nameWatch: NameClashWatch | undefined
   // Model honesty: only what the backend lists is announced and accepted (backends/served-models.ts).
   const modelWatch = init.backend != null
     ? createModelWatch({
@@ -253,6 +255,7 @@ export function createPeer (init: PeerInit): Peer {
 
   const teardown = async (graceful: boolean): Promise<void> => {
     modelWatch?.stop()
+    nameWatch?.stop()
     autoDial?.stop()
     trimmer?.stop()
     if (graceful) {
@@ -344,6 +347,9 @@ export function createPeer (init: PeerInit): Peer {
           logger: log.child({ component: 'membership' })
         })
         await membership.start()
+        // Two peers started under one name (both default to the hostname): the later one takes another.
+        const self = info
+        nameWatch = watchNameClash(membership, info.peerId, log.child({ component: 'membership' }), next => { self.name = next })
         modelWatch?.start()
         if (init.sharing != null) {
           const m = membership

@@ -7,6 +7,8 @@ import type { Member } from '../membership/types.js'
 export interface PeerJson {
   peer_id: string
   name: string
+  /** The name it was started with when another live peer held it (it took `name` instead). */
+  wanted_name: string | null
   self: boolean
   state: Member['state']
   reason: string

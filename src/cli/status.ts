@@ -7,7 +7,7 @@ import { painter, shouldColor } from './format.js'
 import { formatStatus } from './status-table.js'
 
 // The table is its own module: `status --watch` (watch.ts) draws it too, and status.ts imports watch.ts.
-export { formatStatus } from './status-table.js'
+export { formatStatus, nameClashes } from './status-table.js'
 
 export interface StatusFlags {
   api: string

@@ -31,6 +31,7 @@ export const AnnouncementSchema = z.object({
     .refine(d => Object.keys(d).length <= 64, 'more than 64 digests').optional(),
   files: z.array(shortDigest).max(MAX_ANNOUNCED_FILES).optional(),
   unserved: z.strictObject({ models: z.array(printable(1, 256)).max(64), reason: printable(1, 256) }).optional(),
+  wanted_name: printable(1, 128).optional(),
   tier: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   enabled: z.boolean(),
   // capacity 0 is a routing-only peer (no backend), not an error.
@@ -174,7 +175,8 @@ export function announcementSigningBytes (ann: Announcement): Uint8Array {
     ...(ann.digests != null ? [Object.entries(ann.digests).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)] : []),
     // Tagged, so a files list can never be read as a digests list (both are optional)
     ...(ann.files != null ? [['files', ...ann.files]] : []),
-    ...(ann.unserved != null ? [['unserved', ann.unserved.reason, ...ann.unserved.models]] : [])
+    ...(ann.unserved != null ? [['unserved', ann.unserved.reason, ...ann.unserved.models]] : []),
+    ...(ann.wanted_name != null ? [['wanted_name', ann.wanted_name]] : [])
   ]))
 }
 

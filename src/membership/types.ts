@@ -34,6 +34,8 @@ export interface Announcement {
    * Absent when it serves everything it should.
    */
   unserved?: { models: string[], reason: string }
+  /** The name it was started with, when another live peer already held it and it took `name` instead (issue 27). */
+  wanted_name?: string
   tier: Tier
   enabled: boolean
   load: Load

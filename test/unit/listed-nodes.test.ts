@@ -55,7 +55,7 @@ describe('listed nodes', () => {
 
   describe('statusRows: one row per node, merged with the mesh', () => {
     const peerJson = (name: string, state: PeerJson['state'], extra: Partial<PeerJson> = {}): PeerJson => ({
-      peer_id: `P-${name}-${state}`, name, self: false, state, reason: '', models: ['real'], unserved: null, tier: 1, enabled: true,
+      peer_id: `P-${name}-${state}`, name, self: false, state, reason: '', models: ['real'], unserved: null, wanted_name: null, tier: 1, enabled: true,
       load: { active: 0, queued: 0, capacity: 1 }, api_port: 8000, addrs: [], version: 'x', incarnation: 1, last_seen_ms: 100, state_since: '', latency_ms: 0.4, ...extra
     })
     const nodeJson = (name: string, state: ListedNodeJson['state'], extra: Partial<ListedNodeJson> = {}): ListedNodeJson => ({
