@@ -12,8 +12,13 @@ export interface DeferredBackendInit {
   modelName: string
   capacity: number
   defaultMaxTokens?: number
-  /** Starts at once; resolves with the real backend. */
+  /** Resolves with the real backend; called once `after` resolves, or at the first completion. */
   load: () => Promise<Backend>
+  /**
+   * When to begin loading: after the ready line, so loading (CPU-heavy) does not slow the start
+   * it was moved out of. A completion that arrives sooner begins it at once.
+   */
+  after?: Promise<void>
   /** A load that failed: the caller decides (`start` exits 2, as it would have before the ready line). */
   onError: (err: unknown) => void
 }
@@ -21,25 +26,31 @@ export interface DeferredBackendInit {
 export interface DeferredBackend extends Backend {
   /** Why it cannot serve yet ("loading harombe-tiny"), or undefined once loaded. */
   readonly loading: () => string | undefined
-  /** Resolves when the model is loaded (rejects when the load failed). */
-  readonly loaded: Promise<void>
 }
 
 export function deferredBackend (init: DeferredBackendInit): DeferredBackend {
   let inner: Backend | undefined
   let failure: Error | undefined
-  const loading = init.load().then(backend => { inner = backend; return backend }, (err: Error) => {
-    failure = err
-    init.onError(err)
-    throw err
-  })
-  // Callers see the failure through `loaded` and each call; this keeps it from being unhandled.
-  loading.catch(() => {})
+  let closed = false
+  let started: Promise<Backend> | undefined
+  const begin = (): Promise<Backend> => {
+    started ??= init.load().then(backend => { inner = backend; return backend }, (err: Error) => {
+      failure = err
+      if (!closed) init.onError(err)
+      throw err
+    })
+    // Callers see a failure through each call; this keeps it from being unhandled.
+    started.catch(() => {})
+    return started
+  }
+  if (init.after != null) init.after.then(() => { if (!closed) void begin() }, () => {})
+  else void begin()
 
   const ready = async (signal: AbortSignal): Promise<Backend> => {
     if (inner != null) return inner
     if (failure != null) throw new UnavailableError(`model did not load: ${failure.message}`)
     if (signal.aborted) throw new AbortedError('completion aborted while the model was loading')
+    const loading = begin()
     return await new Promise<Backend>((resolve, reject) => {
       const onAbort = (): void => { reject(new AbortedError('completion aborted while the model was loading')) }
       signal.addEventListener('abort', onAbort, { once: true })
@@ -53,7 +64,6 @@ export function deferredBackend (init: DeferredBackendInit): DeferredBackend {
     capacity: init.capacity,
     ...(init.defaultMaxTokens != null ? { defaultMaxTokens: init.defaultMaxTokens } : {}),
     loading: () => inner == null ? (failure != null ? `model did not load: ${failure.message}` : `loading ${init.modelName}`) : undefined,
-    loaded: loading.then(() => {}),
     async models (signal) {
       if (failure != null) throw new UnavailableError(`model did not load: ${failure.message}`)
       return inner != null ? await inner.models(signal) : [init.modelName]
@@ -67,7 +77,9 @@ export function deferredBackend (init: DeferredBackendInit): DeferredBackend {
       return await (await ready(options.signal)).complete(request, options)
     },
     async close () {
-      const backend = await loading.catch(() => undefined)
+      closed = true
+      // Never begun (the peer stopped before its ready line): nothing to close.
+      const backend = await started?.catch(() => undefined)
       await backend?.close()
     }
   }

@@ -157,6 +157,9 @@ export async function runStart (flags: StartFlags): Promise<void> {
   for (const warning of [...warnings, exposedApiWarning(options.apiHost, options.token)]) if (warning != null) log.warn(warning)
   const meshKey = options.meshKeyFile != null ? await readMeshKey(options.meshKeyFile) : undefined
 
+  // The tiny model begins loading once the ready line is out (its load would slow the start).
+  let readyPrinted = (): void => {}
+  const afterReady = new Promise<void>(resolve => { readyPrinted = resolve })
   let shownPercent = -1
   // From the model's first progress report: loading llama.cpp's binding before it is no model load.
   let loadStarted: number | undefined
@@ -168,6 +171,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
     // The bundled tiny model loads after the ready line (a peer is ready in a fraction of the time);
     // should that load fail, the peer stops as a bad --model-file would have before it.
     deferLoad: {
+      after: afterReady,
       onError: err => {
         process.stderr.write(describeError(err, false) + '\n')
         process.exit(exitCodeFor(err))
@@ -247,6 +251,7 @@ export async function runStart (flags: StartFlags): Promise<void> {
   if (notice != null) log.warn(notice)
   const ready = { ...info, ...(found != null ? { found } : {}) }
   process.stdout.write((flags.json === true ? readyJson(ready, notice) : readyText(ready)) + '\n')
+  readyPrinted()
   releaseYoungGeneration()
 }
 

@@ -68,6 +68,29 @@ describe('a backend whose model loads after the peer is ready', function () {
     await assert.rejects(backend.models(), { name: 'UnavailableError' })
   })
 
+  it('should begin loading only after `after` (the ready line), or at the first completion, and close without ever loading', async () => {
+    let loads = 0
+    const make = (after: Promise<void>): Backend => deferredBackend({
+      kind: 'test', modelName: SYNTHETIC_MODEL, capacity: 1, after, onError: () => {},
+      load: async () => { loads++; return createSyntheticBackend({ defaultMaxTokens: 2 }) }
+    })
+    const ready = gate()
+    make(ready.promise)
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(loads, 0, 'not before the ready line')
+    ready.open()
+    await new Promise(resolve => setImmediate(resolve))
+    assert.equal(loads, 1)
+
+    const early = make(new Promise(() => {}))
+    const answer = await early.complete({ model: SYNTHETIC_MODEL, messages: [{ role: 'user', content: 'hi' }] }, { signal: new AbortController().signal })
+    assert.equal(answer.usage.completion_tokens, 2)
+    assert.equal(loads, 2, 'a completion begins the load')
+
+    await make(new Promise(() => {})).close()
+    assert.equal(loads, 2, 'closed before its ready line: never loaded')
+  })
+
   it('should end a request aborted while the model loads', async () => {
     const load = gate()
     const backend = deferred(load)
