@@ -29,7 +29,7 @@ export function openMeshNotice ({ meshKey, mdns, listen }: ExposureInput): strin
   if (meshKey) return undefined
   const exposed = listen.filter(a => !LOOPBACK.test(a))
   if (exposed.length === 0) return undefined
-  const fix = '`harombe-peer init` writes a key (then start every peer with --mesh-key mesh.key)'
+  const fix = 'harombe-peer init writes a key (then start every peer with --mesh-key mesh.key)'
   return mdns
     ? `open mesh on the LAN: anyone on it can join — ${fix}`
     : `open mesh: anyone who can reach ${exposed.join(', ')} can join — ${fix}`

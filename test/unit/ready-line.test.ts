@@ -5,7 +5,7 @@ import { openMeshNotice, readyJson, readyText, type ExposureInput } from '../../
 // ready output says so, and `start --json` prints the ready line as JSON.
 
 describe('openMeshNotice', () => {
-  const LAN = 'open mesh on the LAN: anyone on it can join — `harombe-peer init` writes a key (then start every peer with --mesh-key mesh.key)'
+  const LAN = 'open mesh on the LAN: anyone on it can join — harombe-peer init writes a key (then start every peer with --mesh-key mesh.key)'
   const cases: Array<{ title: string, input: ExposureInput, expected: string | undefined }> = [
     { title: 'the default start (0.0.0.0:4700, mDNS, no key)', input: { meshKey: false, mdns: true, listen: ['/ip4/0.0.0.0/tcp/4700'] }, expected: LAN },
     { title: 'a mesh key', input: { meshKey: true, mdns: true, listen: ['/ip4/0.0.0.0/tcp/4700'] }, expected: undefined },
@@ -14,7 +14,7 @@ describe('openMeshNotice', () => {
     {
       title: 'mDNS off on a public address',
       input: { meshKey: false, mdns: false, listen: ['/ip4/127.0.0.1/tcp/4700', '/ip4/0.0.0.0/tcp/4700'] },
-      expected: 'open mesh: anyone who can reach /ip4/0.0.0.0/tcp/4700 can join — `harombe-peer init` writes a key (then start every peer with --mesh-key mesh.key)'
+      expected: 'open mesh: anyone who can reach /ip4/0.0.0.0/tcp/4700 can join — harombe-peer init writes a key (then start every peer with --mesh-key mesh.key)'
     }
   ]
   for (const c of cases) {
