@@ -29,8 +29,9 @@ const MODEL_LIST = { what: 'a model list', test: (body: any): boolean => Array.i
 
 /**
  * Pure: the models alive peers serve, plus the cluster file's nodes under the models the file
- * gives them while they are not serving (unreachable, disabled, still being checked), so a user
- * sees what the cluster should hold and what is missing.
+ * gives them while they are not serving (unreachable, disabled, still being checked), and peers
+ * that answer without a model they are listed or announced with, with the reason (rowHealth, the
+ * rule status and test apply), so a user sees what the cluster should hold and what is missing.
  */
 export function modelRows (served: readonly ModelInfo[], nodes: ClusterJson['nodes'], peers: ClusterJson['peers'] = []): ModelRow[] {
   const stateOf = new Map(nodes.map(n => [n.name, n.state]))
