@@ -536,7 +536,8 @@ describe('config', () => {
         shareDirs: [],
         shareOllama: false,
         shareUploads: 4,
-        routePolicy: 'affinity'
+        routePolicy: 'affinity',
+        promptCache: true
       })
     })
 
