@@ -536,8 +536,7 @@ describe('config', () => {
         shareDirs: [],
         shareOllama: false,
         shareUploads: 4,
-        routePolicy: 'affinity',
-        promptCache: true
+        routePolicy: 'affinity'
       })
     })
 
