@@ -35,6 +35,7 @@ import type { LlmClient } from './client/types.js'
 import { listedNodesJson } from './http/listed-nodes-json.js'
 import { createModelWatch } from './backends/model-watch.js'
 import { describeBackendNow } from './backends/model-map.js'
+import { watchNameClash, type NameClashWatch } from './membership/name-clash.js'
 import { VERSION } from './version.js'
 import type { ModelSharing } from './sharing/service.js'
 import { shareRoots, sharingMembers, type SharingOptions } from './sharing/options.js'
@@ -164,6 +165,7 @@ export function createPeer (init: PeerInit): Peer {
   let completions: PeerCompletions | undefined
   let listed: ListedNodes | undefined
   let sharing: ModelSharing | undefined
+  let nameWatch: NameClashWatch | undefined
   // Model honesty: only what the backend lists is announced and accepted (backends/served-models.ts).
   const modelWatch = init.backend != null
     ? createModelWatch({
@@ -173,7 +175,7 @@ export function createPeer (init: PeerInit): Peer {
       intervalMs: timing.modelCheckIntervalMs,
       timeoutMs: MODEL_LIST_TIMEOUT_MS,
       logger: log.child({ component: 'backend' }),
-      onChange: (models, digests) => { membership?.updateSelf({ models, digests }) }
+      onChange: (models, digests, unserved) => { membership?.updateSelf({ models, digests, unserved }) }
     })
     : undefined
   const models = (): string[] => modelWatch?.models() ?? []
@@ -225,9 +227,12 @@ export function createPeer (init: PeerInit): Peer {
 
   const readiness = (): { ready: true } | { ready: false, reason: string } => {
     if (membership == null || info == null || stopping != null) return { ready: false, reason: 'not started' }
-    if (models().length > 0) return { ready: true }
+    const loading = init.backend?.loading?.()
+    if (models().length > 0 && loading == null) return { ready: true }
     const others = [...membership.view().members.values()].filter(m => m.peerId !== info?.peerId && m.state === 'alive' && m.announcement.models.length > 0)
-    return others.length > 0 ? { ready: true } : { ready: false, reason: init.backend != null ? 'backend lists no models yet and no other peer serves one' : 'no backend and no other alive peer serving a model' }
+    if (others.length > 0) return { ready: true }
+    if (loading != null) return { ready: false, reason: `${loading}; no other peer serves a model` }
+    return { ready: false, reason: init.backend != null ? 'backend lists no models yet and no other peer serves one' : 'no backend and no other alive peer serving a model' }
   }
 
   const completionService: CompletionService = {
@@ -250,6 +255,7 @@ export function createPeer (init: PeerInit): Peer {
 
   const teardown = async (graceful: boolean): Promise<void> => {
     modelWatch?.stop()
+    nameWatch?.stop()
     autoDial?.stop()
     trimmer?.stop()
     if (graceful) {
@@ -328,6 +334,7 @@ export function createPeer (init: PeerInit): Peer {
             name,
             models: models(),
             digests: modelWatch?.digests() ?? {},
+            unserved: modelWatch?.unserved(),
             tier: init.tier ?? 0,
             enabled: init.enabled ?? true,
             load: { active: 0, queued: 0, capacity: init.backend?.capacity ?? 0 },
@@ -340,6 +347,9 @@ export function createPeer (init: PeerInit): Peer {
           logger: log.child({ component: 'membership' })
         })
         await membership.start()
+        // Two peers started under one name (both default to the hostname): the later one takes another.
+        const self = info
+        nameWatch = watchNameClash(membership, info.peerId, log.child({ component: 'membership' }), next => { self.name = next })
         modelWatch?.start()
         if (init.sharing != null) {
           const m = membership

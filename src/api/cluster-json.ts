@@ -7,10 +7,14 @@ import type { Member } from '../membership/types.js'
 export interface PeerJson {
   peer_id: string
   name: string
+  /** The name it was started with when another live peer held it (it took `name` instead). */
+  wanted_name: string | null
   self: boolean
   state: Member['state']
   reason: string
   models: string[]
+  /** What it should serve but does not right now, and why (null: nothing missing). */
+  unserved: { models: string[], reason: string } | null
   tier: number
   enabled: boolean
   load: { active: number, queued: number, capacity: number }

@@ -16,4 +16,10 @@ export interface BackendOptions {
   logger: Logger
   /** Model load progress for large files (0..1). */
   onProgress?: (fraction: number) => void
+  /**
+   * Embedded with the bundled tiny model: load it in the background, beginning once `after`
+   * resolves (the ready line), so the peer is ready at once (`start`); `onError` gets a load that
+   * failed. Absent: loaded before createBackend returns.
+   */
+  deferLoad?: { onError: (err: unknown) => void, after?: Promise<void> }
 }

@@ -2,6 +2,7 @@ import type { Backend } from '../completion/types.js'
 import type { Logger } from '../log.js'
 import { BackendConfigError } from './index.js'
 import type { BackendSpec } from './backend-spec.js'
+import type { BackendOptions } from './backend-options.js'
 import { defaultCandidates, DETECT_TIMEOUT_MS, ollamaUrlFromEnv, portOpen, PROPS_TIMEOUT_MS, readSlots, serverLabel, type DetectCandidate } from './server-addresses.js'
 import type { Detected } from './detect.js'
 import { describeListings } from './model-map.js'
@@ -18,6 +19,8 @@ export interface BuildInit {
   onProgress?: (fraction: number) => void
   /** Embedded: reuse each sequence's evaluated tokens across requests (--no-prompt-cache: false). */
   promptCache?: boolean
+  /** The embedded tiny model: load it after the ready line (see BackendOptions.deferLoad). */
+  deferLoad?: BackendOptions['deferLoad']
   env: Readonly<Record<string, string | undefined>>
   /** Detection's servers (default: Ollama at $OLLAMA_HOST, llama-server 8080, LM Studio 1234); tests inject their mocks' addresses. */
   candidates?: readonly DetectCandidate[]
@@ -68,7 +71,7 @@ async function buildOne (spec: Exclude<BackendSpec, { kind: 'none' }>, init: Bui
     }
     case 'embedded': {
       const { createEmbeddedFromOptions } = await import('./embedded-default.js')
-      const backend = await createEmbeddedFromOptions({ backend: 'embedded', modelFile: spec.modelFile, dataDir: init.dataDir, logger: init.logger, onProgress: init.onProgress, promptCache: init.promptCache })
+      const backend = await createEmbeddedFromOptions({ backend: 'embedded', modelFile: spec.modelFile, dataDir: init.dataDir, logger: init.logger, onProgress: init.onProgress, promptCache: init.promptCache, ...(init.deferLoad != null ? { deferLoad: init.deferLoad } : {}) })
       return { label: 'embedded', backend }
     }
   }
@@ -106,7 +109,7 @@ async function detectAndBuild (init: BuildInit): Promise<BuiltBackends> {
   if (answered.length === 0) {
     await Promise.all(detected.map(async d => { await d.backend.close() }))
     const { createEmbeddedFromOptions } = await import('./embedded-default.js')
-    const embedded = await createEmbeddedFromOptions({ backend: 'embedded', dataDir: init.dataDir, logger: init.logger, onProgress: init.onProgress, promptCache: init.promptCache })
+    const embedded = await createEmbeddedFromOptions({ backend: 'embedded', dataDir: init.dataDir, logger: init.logger, onProgress: init.onProgress, promptCache: init.promptCache, ...(init.deferLoad != null ? { deferLoad: init.deferLoad } : {}) })
     return { backend: embedded, detectMs, found: `no LLM server answered (${candidates.map(c => serverLabel(c.name, c.url)).join(', ')}); serving the embedded tiny model` }
   }
   const members: MultiMember[] = detected.map(d => ({ label: d.label, backend: d.backend }))

@@ -21,8 +21,6 @@ import type { Logger } from '../log.js'
 
 /** Two at once: a short request need not wait behind a long one; each sequence costs its own KV cache. */
 export const DEFAULT_SEQUENCES = 2
-/** OpenAI-style requests often omit max_tokens; bound the work a single request can cause. */
-export const DEFAULT_MAX_TOKENS = 256
 /** node-llama-cpp's suggested balance when the request has no temperature (0 stays greedy). */
 export const DEFAULT_TEMPERATURE = 0.8
 /**
@@ -55,6 +53,12 @@ export interface EmbeddedBackendInit {
   logger?: Logger
   /** Model load progress, 0..1. */
   onProgress?: (fraction: number) => void
+  /**
+   * Tokens for a request that sets no max_tokens. Default: none, so it generates until the model
+   * stops, bounded by the context (and by the peer's --max-tokens-cap, see requestBudget). Only a
+   * model that never stops by itself (the tiny one) needs one.
+   */
+  defaultMaxTokens?: number
 }
 
 /** The model file is missing, unreadable or not a model llama.cpp can load. */
@@ -142,6 +146,7 @@ export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise
       promptCache,
       tokenizer: model.tokenizer,
       ...(log != null ? { log } : {}),
+      ...(init.defaultMaxTokens != null ? { defaultMaxTokens: init.defaultMaxTokens } : {}),
       dispose: async () => {
         await context.dispose()
         await model.dispose()
@@ -220,6 +225,7 @@ interface EmbeddedBackendComponents {
   promptCache: boolean
   tokenizer: Tokenizer
   log?: Logger
+  defaultMaxTokens?: number
   dispose: () => Promise<void>
 }
 
@@ -233,9 +239,11 @@ class EmbeddedBackend implements Backend {
 
   /** The GGUF file's sha256, once hashed. */
   digest?: string
+  readonly defaultMaxTokens?: number
 
   constructor (private readonly c: EmbeddedBackendComponents) {
     this.capacity = c.capacity
+    if (c.defaultMaxTokens != null) this.defaultMaxTokens = c.defaultMaxTokens
   }
 
   async models (): Promise<string[]> {
@@ -287,7 +295,7 @@ class EmbeddedBackend implements Backend {
       const response = await chat.generateResponse(history, {
         temperature: request.temperature ?? DEFAULT_TEMPERATURE,
         // Never past the context: node-llama-cpp would shift it and generate for ever (the tiny model never stops by itself).
-        maxTokens: cappedTokens(request.max_tokens ?? DEFAULT_MAX_TOKENS, 0, sequence.contextSize - prompt.length),
+        maxTokens: cappedTokens(request.max_tokens ?? this.c.defaultMaxTokens, 0, sequence.contextSize - prompt.length),
         customStopTriggers: request.stop,
         functions,
         signal: AbortSignal.any([signal, this.closing.signal]),

@@ -1,7 +1,7 @@
 import type { Backend } from '../completion/types.js'
 import type { Logger } from '../log.js'
 import { SHORT_DIGEST_HEX } from '../util/short-digest.js'
-import { decideModels, describeBackend, ModelNotServedError, modelNotServedMessage, type Listing } from './served-models.js'
+import { decideModels, describeBackend, ModelNotServedError, modelNotServedMessage, unservedAfter, type Listing, type Unserved } from './served-models.js'
 
 export interface ModelWatchInit {
   backend: Backend
@@ -13,8 +13,11 @@ export interface ModelWatchInit {
   /** Bound on one listing. */
   timeoutMs: number
   logger: Logger
-  /** Called with the new list (and the digests known for it) whenever what the peer may announce changes. */
-  onChange: (models: string[], digests: Record<string, string>) => void
+  /**
+   * Called with the new list (and the digests known for it) whenever what the peer may announce
+   * changes, and with what it should serve but does not, and why (undefined: nothing missing).
+   */
+  onChange: (models: string[], digests: Record<string, string>, unserved: Unserved | undefined) => void
 }
 
 export interface ModelWatch {
@@ -29,6 +32,8 @@ export interface ModelWatch {
   models: () => string[]
   /** Short digests (16 hex digits) of the announced models the backend knows one for. */
   digests: () => Record<string, string>
+  /** What the peer should serve but does not right now, and why. */
+  unserved: () => Unserved | undefined
 }
 
 /** Pure: the short digests of `models` among what the backend reports. */
@@ -46,6 +51,7 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
   const backendName = describeBackend(init.backend)
   let models: string[] = []
   let digests: Record<string, string> = {}
+  let unserved: Unserved | undefined
   let failedInARow = 0
   let missingShown = ''
   let timer: NodeJS.Timeout | undefined
@@ -73,15 +79,18 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
     const nextDigests = announcedDigests(decision.models, init.backend.digests?.())
     const digestsChanged = JSON.stringify(nextDigests) !== JSON.stringify(digests)
     digests = nextDigests
+    const nextUnserved = unservedAfter(init.configured, listing, decision, init.backend)
+    const unservedChanged = JSON.stringify(nextUnserved) !== JSON.stringify(unserved)
+    unserved = nextUnserved
     if (decision.models.join('\n') === models.join('\n')) {
-      if (digestsChanged) init.onChange([...models], { ...digests })
+      if (digestsChanged || unservedChanged) init.onChange([...models], { ...digests }, unserved)
     } else {
       const before = models
       models = decision.models
       if (models.length > 0) init.logger.info(`announcing ${models.join(', ')} (listed by ${backendName})`)
       else if (!listing.ok) init.logger.warn(`${backendName} does not answer (${listing.reason}); announcing no model until it lists one, asking every ${init.intervalMs / 1000} s`)
       else init.logger.warn(`${backendName} lists none of the models to serve; announcing none`)
-      if (before.length > 0 || models.length > 0) init.onChange([...models], { ...digests })
+      if (before.length > 0 || models.length > 0 || unservedChanged) init.onChange([...models], { ...digests }, unserved)
     }
     return decision.missing
   }
@@ -107,6 +116,7 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
       } else {
         // Nothing was announced yet, so there is nothing to keep: the peer starts with no model.
         failedInARow = 1
+        unserved = unservedAfter(init.configured, listing, { models: [], missing: [] }, init.backend)
         init.logger.warn(`${backendName} does not answer (${listing.reason}); starting without a model, asking every ${init.intervalMs / 1000} s`)
       }
     },
@@ -120,6 +130,7 @@ export function createModelWatch (init: ModelWatchInit): ModelWatch {
       timer = undefined
     },
     models: () => models,
-    digests: () => digests
+    digests: () => digests,
+    unserved: () => unserved
   }
 }

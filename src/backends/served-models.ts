@@ -48,6 +48,38 @@ export function decideModels (configured: readonly string[], listing: Listing, p
   return { models: failedInARow < DOWN_AFTER_FAILED_CHECKS ? [...previous] : [], missing: [] }
 }
 
+/** What a peer with a backend does not serve right now, and why (announced: status, test and models show it). */
+export interface Unserved {
+  /** Configured models it does not serve now; empty when it was to serve whatever the backend lists. */
+  models: string[]
+  /** "backend down: the ollama backend at http://127.0.0.1:11434: connection refused" */
+  reason: string
+}
+
+/** Bound on an announced reason: it travels in every announcement, within the 4 KiB limit. */
+export const MAX_UNSERVED_REASON = 200
+
+/**
+ * Pure: what the peer should serve but does not, after a check. A backend that does not answer is
+ * down once the peer stops announcing its models (DOWN_AFTER_FAILED_CHECKS); one that answers
+ * without a configured model (pulled away since start), or with no model at all, is a problem too.
+ */
+export function unservedAfter (configured: readonly string[], listing: Listing, decision: ModelDecision, backend: Pick<Backend, 'kind' | 'url'>): Unserved | undefined {
+  const reason = (text: string): string => text.length > MAX_UNSERVED_REASON ? `${text.slice(0, MAX_UNSERVED_REASON - 1)}…` : text
+  if (!listing.ok) {
+    // Still announcing what it had: one failed check is not an outage.
+    if (decision.models.length > 0) return undefined
+    // Backend errors usually name their server already ("ollama at http://… is unreachable (ECONNREFUSED)").
+    const named = backend.url != null && listing.reason.includes(backend.url)
+    return { models: [...new Set(configured)], reason: reason(`backend down: ${named ? '' : `${describeBackend(backend).replace(/^the /, '')}: `}${listing.reason}`) }
+  }
+  if (decision.missing.length > 0) {
+    return { models: decision.missing, reason: reason(`not listed by ${describeBackend(backend).replace(/^the /, '')} (${listing.models.length > 0 ? `it has: ${listing.models.join(', ')}` : 'it lists no model'})`) }
+  }
+  if (decision.models.length === 0) return { models: [], reason: reason(`${describeBackend(backend).replace(/^the /, '')} lists no model`) }
+  return undefined
+}
+
 /** "the embedded backend", "the ollama backend at http://…": how a user recognises it. */
 export function describeBackend (backend: Pick<Backend, 'kind' | 'url'>): string {
   if (backend.kind === 'multi') return `the backends ${backend.url ?? ''}`

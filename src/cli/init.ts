@@ -17,7 +17,8 @@ export const CLUSTER_TEMPLATE = `# harombe-peer cluster file: one file describes
 #   npx harombe-peer start --config cluster.yaml --name <its name> --mesh-key mesh.key
 # Flags given on the command line win over the entry.
 cluster:
-  # Host that CLI commands (status, complete, models) talk to by default.
+  # Host that CLI commands talk to when given this file (status --config cluster.yaml; also test,
+  # models, complete, pull): the port and auth_token of the node on this host, else port 8000.
   coordinator:
     host: localhost
 

@@ -21,12 +21,22 @@ const program = new Command()
   .option('--debug', 'print stack traces for unexpected errors')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', `
-Commands that talk to a peer (status, models, test, complete) take --api <url> (default
-${DEFAULT_API}) and --token <token> (or HAROMBE_TOKEN); each takes --json.
+Commands that talk to a peer (status, models, test, complete, pull) take --api <url> (default
+${DEFAULT_API}, or with --config <cluster.yaml> its coordinator.host) and --token <token> (or
+HAROMBE_TOKEN); every command takes --json.
 Exit codes: 0 ok, 1 operation failed, 2 usage or config error.`)
   .exitOverride()
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+
+const CONFIG_HELP = 'cluster YAML: talk to its coordinator.host (with that node\'s port and auth_token) unless --api is given'
+
+/** With --config and no --api typed: the cluster file's coordinator (loaded only then). */
+async function apiOptions<T extends { api: string, token?: string, config?: string }> (options: T, command: Command): Promise<T> {
+  if (options.config == null) return options
+  const { resolveApiFlags } = await import('./cluster-api.js')
+  return await resolveApiFlags(options, command.getOptionValueSource('api') === 'cli')
+}
 
 function addStatus (parent: Command): Command {
   return parent.command('status')
@@ -36,6 +46,7 @@ function addStatus (parent: Command): Command {
     .option('--json', 'print the view as JSON (with --watch: one JSON object per line per update)')
     .option('--watch', 'keep the table live, redrawn on every view change; Ctrl-C stops (exit 0)')
     .option('--interval <ms>', `with --watch: refresh at least this often (default ${DEFAULT_WATCH_INTERVAL_MS})`)
+    .option('--config <file>', CONFIG_HELP)
     .addHelpText('after', `
 Colours state words on a terminal; NO_COLOR turns that off, FORCE_COLOR on.
 Nodes of the peer's cluster file are rows too, reachable or not (SOURCE file); a node that is
@@ -46,9 +57,9 @@ Examples:
   $ harombe-peer status --watch --api http://192.0.2.20:8000
   $ harombe-peer status --json | jq -c '.nodes[] | [.name, .state]'
   $ harombe-peer status --watch --json | jq -c '.peers[] | [.name, .state]'`)
-    .action(async (options) => {
+    .action(async (options, command: Command) => {
       const { runStatus } = await import('./status.js')
-      process.exitCode = await runStatus(options)
+      process.exitCode = await runStatus(await apiOptions(options, command))
     })
 }
 
@@ -70,9 +81,10 @@ function addTest (parent: Command): Command {
     .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
     .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
     .option('--json', 'print the report as JSON: {ok, peers: [...]}')
-    .action(async (options) => {
+    .option('--config <file>', CONFIG_HELP)
+    .action(async (options, command: Command) => {
       const { runTest } = await import('./test-peers.js')
-      process.exitCode = await runTest(options)
+      process.exitCode = await runTest(await apiOptions(options, command))
     })
 }
 
@@ -94,7 +106,9 @@ program.command('start')
   .option('--mesh-key <file>', 'private network key file: peers without it cannot connect')
   .option('--token <token>', 'bearer token required by the HTTP API (env HAROMBE_TOKEN)')
   .option('--data-dir <dir>', 'where the peer identity is kept (default ~/.config/harombe-peer)')
-  .option('--config <file>', 'cluster YAML; the entry matching --name describes this peer')
+  .option('--config <file>', 'cluster YAML; the entry matching --name describes this peer (a name it does not list is an error)')
+  .option('--allow-unlisted', 'with --config: start even when --name is not one of the file\'s nodes')
+  .option('--json', 'print the ready line as one JSON object: {event, name, peer_id, api, mesh, open_mesh}')
   .option('--json-logs', 'log JSON lines to stderr')
   .option('--log-level <level>', 'fatal | error | warn | info | debug | trace (default info)')
   .option('--drain-timeout <ms>', 'on SIGINT/SIGTERM, how long in-flight completions may finish (default 10000)')
@@ -128,14 +142,15 @@ program.command('complete')
   .option('--json', 'print the whole answer as JSON (text, usage and the peer that served it)')
   .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
   .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .option('--config <file>', CONFIG_HELP)
   .addHelpText('after', `
 Examples:
   $ harombe-peer complete "Why is the sky blue?"
   $ harombe-peer complete "Summarise this" --tier 2 --stream
   $ harombe-peer complete "hi" --model qwen2.5:3b --json`)
-  .action(async (prompt: string, options) => {
+  .action(async (prompt: string, options, command: Command) => {
     const { runComplete } = await import('./complete.js')
-    await runComplete(prompt, options)
+    await runComplete(prompt, await apiOptions(options, command))
   })
 
 program.command('pull')
@@ -146,6 +161,7 @@ program.command('pull')
   .option('--json', 'print progress as NDJSON events, one per line')
   .option('--api <url>', 'the peer that pulls (its machine gets the file)', DEFAULT_API)
   .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
+  .option('--config <file>', CONFIG_HELP)
   .addHelpText('after', `
 The peer at --api does the download; run it against the peer on this machine. Interrupted pulls
 resume from the chunks already verified. Exit 1 when no peer holds the model or the pull fails.
@@ -153,9 +169,9 @@ resume from the chunks already verified. Exit 1 when no peer holds the model or 
 Examples:
   $ harombe-peer pull qwen2.5-7b-instruct-q4_k_m
   $ harombe-peer pull 3f9c2a1b7d4e --to ~/models --json`)
-  .action(async (model: string, options) => {
+  .action(async (model: string, options, command: Command) => {
     const { runPull } = await import('./pull.js')
-    await runPull(model, options)
+    await runPull(model, await apiOptions(options, command))
   })
 
 program.command('models')
@@ -163,9 +179,10 @@ program.command('models')
   .option('--api <url>', 'any peer\'s HTTP API', DEFAULT_API)
   .option('--token <token>', 'bearer token (env HAROMBE_TOKEN)')
   .option('--json', 'print the models as a JSON array')
-  .action(async (options) => {
+  .option('--config <file>', CONFIG_HELP)
+  .action(async (options, command: Command) => {
     const { runModels } = await import('./models.js')
-    await runModels(options)
+    await runModels(await apiOptions(options, command))
   })
 
 addStatus(program)

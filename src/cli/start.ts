@@ -5,12 +5,13 @@ import { createLogger } from '../log.js'
 import { readMeshKey } from '../mesh/mesh-key.js'
 import { exposedApiWarning } from '../http/auth.js'
 import type { ListedNode } from '../client/listed-nodes.js'
-import { UsageError } from './errors.js'
+import { describeError, exitCodeFor, UsageError } from './errors.js'
 import { DEFAULT_POLICY, policyFromConfig, type RoutingPolicy } from '../routing/router.js'
 import { buildBackends, type BackendPlan } from '../backends/build.js'
 import { planBackends } from './start-backends.js'
 import { defaultOllamaDir, type SharingOptions } from '../sharing/options.js'
 import { releaseYoungGeneration } from './young-generation.js'
+import { openMeshNotice, readyJson, readyText } from './ready-line.js'
 
 export interface StartFlags {
   name?: string
@@ -32,6 +33,10 @@ export interface StartFlags {
   token?: string
   dataDir?: string
   config?: string
+  /** With --config: start even when --name is not one of the file's nodes. */
+  allowUnlisted?: boolean
+  /** Print the ready line as one JSON object. */
+  json?: boolean
   jsonLogs?: boolean
   logLevel?: string
   drainTimeout?: string
@@ -82,6 +87,9 @@ export async function resolveStartOptions (flags: StartFlags, env: NodeJS.Proces
   const name = flags.name ?? hostname()
   const entry = cluster?.nodes.find(n => n.name === name)
   if (cluster != null && entry == null) {
+    // A typo in --name (or a forgotten one: the hostname) would start an unlisted peer beside the
+    // node the user meant, which then shows as unreachable: say so before anything starts.
+    if (flags.allowUnlisted !== true) throw new UsageError(unlistedNameMessage(flags.config ?? '', name, flags.name == null, cluster.nodes.map(n => n.name)))
     warnings.push(`${flags.config}: no node named "${name}"; this peer joins with its own flags and reaches the ${cluster.nodes.length} listed node(s)`)
   }
 
@@ -149,17 +157,31 @@ export async function runStart (flags: StartFlags): Promise<void> {
   for (const warning of [...warnings, exposedApiWarning(options.apiHost, options.token)]) if (warning != null) log.warn(warning)
   const meshKey = options.meshKeyFile != null ? await readMeshKey(options.meshKeyFile) : undefined
 
+  // The tiny model begins loading once the ready line is out (its load would slow the start).
+  let readyPrinted = (): void => {}
+  const afterReady = new Promise<void>(resolve => { readyPrinted = resolve })
   let shownPercent = -1
-  const loadStarted = Date.now()
+  // From the model's first progress report: loading llama.cpp's binding before it is no model load.
+  let loadStarted: number | undefined
   const { backend, found, detectMs } = await buildBackends(backends, {
     env: process.env,
     promptCache: options.promptCache,
     dataDir: options.dataDir,
     logger: log.child({ component: 'backend' }),
+    // The bundled tiny model loads after the ready line (a peer is ready in a fraction of the time);
+    // should that load fail, the peer stops as a bad --model-file would have before it.
+    deferLoad: {
+      after: afterReady,
+      onError: err => {
+        process.stderr.write(describeError(err, false) + '\n')
+        process.exit(exitCodeFor(err))
+      }
+    },
     onProgress: fraction => {
       // Every 10 %: enough to see a big model load move, without flooding the log.
       // A load that finishes within half a second (the tiny model) needs no progress at all.
       const percent = Math.floor(fraction * 10) * 10
+      loadStarted ??= Date.now()
       if (percent > shownPercent && Date.now() - loadStarted > 500) {
         shownPercent = percent
         log.info(`loading model: ${percent}%`)
@@ -224,8 +246,20 @@ export async function runStart (flags: StartFlags): Promise<void> {
 
   if (found != null) log.info(`found: ${found} (asked in ${detectMs ?? '?'} ms)`)
   const info = await peer.start(startAbort.signal)
-  process.stdout.write(`harombe-peer ready name=${info.name} peer=${info.peerId} api=${info.apiUrl} mesh=${info.meshAddrs.join(',')}${found != null ? ` found=${JSON.stringify(found)}` : ''}\n`)
+  const notice = openMeshNotice({ meshKey: meshKey != null, mdns: options.mdns, listen: options.listen })
+  // stderr, like every log line: stdout stays the one ready line scripts parse.
+  if (notice != null) log.warn(notice)
+  const ready = { ...info, ...(found != null ? { found } : {}) }
+  process.stdout.write((flags.json === true ? readyJson(ready, notice) : readyText(ready)) + '\n')
+  readyPrinted()
   releaseYoungGeneration()
+}
+
+/** The one line for a --name the cluster file does not list. */
+export function unlistedNameMessage (file: string, name: string, fromHostname: boolean, names: readonly string[]): string {
+  const listed = names.length > 0 ? `it lists: ${names.join(', ')}` : 'it lists no node'
+  const which = fromHostname ? ` (the hostname; no --name given)` : ''
+  return `${file} has no node named "${name}"${which}; ${listed}. Pass --name <one of them>, or --allow-unlisted to join as a peer the file does not list`
 }
 
 /** The entry's `backend_key`, or the variable `backend_key_env` names: it must be set on this machine. */

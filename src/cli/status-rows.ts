@@ -1,4 +1,5 @@
 import type { ClusterJson, ListedNodeJson, PeerJson } from '../api/cluster-json.js'
+import { sameModel } from '../backends/served-models.js'
 
 /** Where a row comes from: the cluster file, the mesh view, or both (one node, one row). */
 export type RowSource = 'file' | 'mesh' | 'file+mesh'
@@ -12,6 +13,8 @@ export interface StatusRow {
   source: RowSource
   peer_id: string | null
   models: string[]
+  /** What the peer announces it should serve but does not, and why (null: nothing, or not in the mesh). */
+  unserved: PeerJson['unserved']
   tier: number
   enabled: boolean
   state: RowState
@@ -46,6 +49,7 @@ export function statusRows (cluster: Pick<ClusterJson, 'peers'> & { nodes?: Clus
       peer_id: peer?.peer_id ?? node.peer_id,
       // What it really announces when the mesh has it; else what the file says it should serve
       models: live ? peer.models : node.models,
+      unserved: live ? peer.unserved ?? null : null,
       tier: live ? peer.tier : node.tier,
       enabled: node.enabled,
       state: node.state,
@@ -63,6 +67,7 @@ export function statusRows (cluster: Pick<ClusterJson, 'peers'> & { nodes?: Clus
     source: 'mesh',
     peer_id: peer.peer_id,
     models: peer.models,
+    unserved: peer.unserved ?? null,
     tier: peer.tier,
     enabled: peer.enabled,
     state: peer.state,
@@ -75,7 +80,49 @@ export function statusRows (cluster: Pick<ClusterJson, 'peers'> & { nodes?: Clus
   return [...fileRows, ...meshRows]
 }
 
-/** An enabled peer or listed node that stopped answering; a peer that left, or a disabled one, is no failure. */
-export function rowFails (row: Pick<StatusRow, 'enabled' | 'state'>): boolean {
-  return row.enabled && (row.state === 'suspect' || row.state === 'dead' || row.state === 'unreachable')
+/**
+ * How a row stands: one rule for `status` (exit code), `test` and `models` (issue 27).
+ * - `skipped`: disabled, left on purpose, or not checked yet: nothing to fix;
+ * - `down`: enabled and not answering (suspect, dead, unreachable);
+ * - `unserved`: it answers, but does not serve a model it is listed with (cluster file) or
+ *   announces it should serve (a backend that is down, a model pulled away), with the reason;
+ * - `ok`.
+ */
+export type RowHealth =
+  | { code: 'ok' }
+  | { code: 'skipped', reason: string }
+  | { code: 'down', reason: string }
+  | { code: 'unserved', models: string[], reason: string }
+
+export type HealthInput = Pick<StatusRow, 'enabled' | 'state' | 'reason' | 'models' | 'unserved'> & { node?: Pick<ListedNodeJson, 'models'>, peer?: Pick<PeerJson, 'state'> }
+
+/** Pure: the row's health (table-tested in test/unit/row-health.test.ts). */
+export function rowHealth (row: HealthInput): RowHealth {
+  if (!row.enabled || row.state === 'disabled') return { code: 'skipped', reason: 'disabled' }
+  if (row.state === 'left') return { code: 'skipped', reason: 'left the cluster' }
+  if (row.state === 'checking') return { code: 'skipped', reason: 'first check under way' }
+  if (row.state === 'suspect' || row.state === 'dead' || row.state === 'unreachable') return { code: 'down', reason: row.reason }
+  // Alive in the mesh, or reachable over HTTP only (then only the file says what it serves).
+  const inMesh = row.peer?.state === 'alive'
+  const listedMissing = inMesh && row.node != null ? row.node.models.filter(m => !row.models.some(s => sameModel(s, m))) : []
+  if (row.unserved == null && listedMissing.length === 0) return { code: 'ok' }
+  const models = [...new Set([...listedMissing, ...(row.unserved?.models ?? [])])]
+  const reason = row.unserved?.reason ?? (row.models.length > 0 ? `serves ${row.models.join(', ')} instead` : 'serves no model')
+  return { code: 'unserved', models, reason }
+}
+
+/** A row `status` and `test` fail on: not answering, or not serving what it should. */
+export function rowFails (row: HealthInput): boolean {
+  const health = rowHealth(row)
+  return health.code === 'down' || health.code === 'unserved'
+}
+
+/** "qwen2.5:3b: backend down: …": what is not served and why, in one phrase. */
+export function unservedPhrase (health: Extract<RowHealth, { code: 'unserved' }>): string {
+  return `${health.models.length > 0 ? `${health.models.join(', ')}: ` : ''}${health.reason}`
+}
+
+/** "laptop (qwen2.5:3b: backend down: …)", for summary lines. */
+export function describeUnserved (name: string, health: Extract<RowHealth, { code: 'unserved' }>): string {
+  return `${name} (${unservedPhrase(health)})`
 }

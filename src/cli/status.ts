@@ -7,7 +7,7 @@ import { painter, shouldColor } from './format.js'
 import { formatStatus } from './status-table.js'
 
 // The table is its own module: `status --watch` (watch.ts) draws it too, and status.ts imports watch.ts.
-export { formatStatus } from './status-table.js'
+export { formatStatus, nameClashes } from './status-table.js'
 
 export interface StatusFlags {
   api: string
@@ -40,7 +40,10 @@ export async function runStatus (flags: StatusFlags): Promise<number> {
   return statusExitCode(cluster)
 }
 
-/** 1 when an enabled peer or listed node stopped answering; a clean leave, or a disabled one, is no failure. */
+/**
+ * 1 when an enabled peer or listed node stopped answering, or answers without a model it is listed
+ * or announced with; a clean leave, or a disabled one, is no failure (rowHealth).
+ */
 export function statusExitCode (cluster: Pick<ClusterJson, 'peers'> & { nodes?: ClusterJson['nodes'] }): 0 | 1 {
   return statusRows(cluster).some(rowFails) ? 1 : 0
 }

@@ -3,7 +3,7 @@ import { CLUSTER_VIEW, fetchJson, tokenFrom } from './http-get.js'
 import { renderTable } from './table.js'
 import { painter, shortId, shouldColor, stateStyle } from './format.js'
 import type { ClusterJson } from '../api/cluster-json.js'
-import { statusRows, type RowSource, type RowState } from './status-rows.js'
+import { rowHealth, unservedPhrase, statusRows, type RowSource, type RowState } from './status-rows.js'
 
 export interface TestFlags {
   api: string
@@ -43,11 +43,16 @@ export async function runTest (flags: TestFlags): Promise<number> {
     for (const row of statusRows(cluster)) {
       const check: PeerCheck = { name: row.name, peer_id: row.peer_id, source: row.source, state: row.state, latency_ms: row.self ? 0 : row.latency_ms, completion_ms: null, ok: false, detail: '' }
       checks.push(check)
-      if (!row.enabled) {
+      // The same rule as `status` (rowHealth): a peer that left on purpose is no failure; one that
+      // answers without a model it is listed or announced with is, named with its reason.
+      const health = rowHealth(row)
+      if (health.code === 'skipped') {
         check.ok = true
-        check.detail = 'disabled (skipped)'
-      } else if (row.state !== 'alive' && row.state !== 'reachable') {
-        check.detail = `${row.state}: ${row.reason}`
+        check.detail = `${health.reason} (skipped)`
+      } else if (health.code === 'down') {
+        check.detail = `${row.state}: ${health.reason}`
+      } else if (health.code === 'unserved') {
+        check.detail = `not serving ${unservedPhrase(health)}`
       } else if (row.models.length === 0) {
         check.ok = true
         check.detail = 'routing only (no model)'

@@ -9,6 +9,7 @@ export function withComplete (backend: Backend, complete: Backend['complete']): 
     get kind () { return backend.kind },
     get url () { return backend.url },
     get capacity () { return backend.capacity },
+    get defaultMaxTokens () { return backend.defaultMaxTokens },
     models: async signal => await backend.models(signal),
     ...(backend.digests != null ? { digests: backend.digests } : {}),
     health: async signal => await backend.health(signal),

@@ -14,7 +14,7 @@ export interface BackendBounds {
 /** `backend` with every completion's max_tokens capped; everything else passes straight through. */
 export function boundedBackend (backend: Backend, bounds: BackendBounds): Backend {
   return withComplete(backend, async (request, options) => {
-    const maxTokens = requestBudget(backend.kind, request.max_tokens, bounds.maxTokensCap)
+    const maxTokens = requestBudget(backend.kind, request.max_tokens, bounds.maxTokensCap, backend.defaultMaxTokens)
     const bounded = maxTokens === request.max_tokens ? request : { ...request, max_tokens: maxTokens }
     return await backend.complete(bounded, options)
   })

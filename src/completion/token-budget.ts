@@ -24,17 +24,21 @@ export function cappedTokens (requested: number | undefined, cap: number, contex
 }
 
 /**
- * Backends whose server generates without end when a request sets no limit: Ollama's `num_predict`
- * defaults to -1 ("infinite generation"), and a model that loops never stops. They get the cap
- * instead of nothing. The others bound an unset request themselves: embedded and synthetic have a
- * small default, and OpenAI-compatible servers stop at the model's context — and OpenAI and vLLM
- * answer 400 to a max_tokens above a model's limit, so filling the cap in would break requests
- * that work today.
+ * Backends that generate without end when a request sets no limit: Ollama's `num_predict`
+ * defaults to -1 ("infinite generation"), and the embedded backend runs until the model stops or
+ * its context (up to the model's training context, 128k for some) is full; a model that loops
+ * never stops. They get the cap instead of nothing. OpenAI-compatible servers stop at the model's
+ * context themselves — and OpenAI and vLLM answer 400 to a max_tokens above a model's limit, so
+ * filling the cap in would break requests that work today.
  */
-const UNBOUNDED_WHEN_UNSET: ReadonlySet<Backend['kind']> = new Set(['ollama'])
+const UNBOUNDED_WHEN_UNSET: ReadonlySet<Backend['kind']> = new Set(['ollama', 'embedded'])
 
-/** The max_tokens a request carries to a backend of `kind` on a peer with `cap` (0: none). */
-export function requestBudget (kind: Backend['kind'], requested: number | undefined, cap: number): number | undefined {
-  if (requested == null && !UNBOUNDED_WHEN_UNSET.has(kind)) return undefined
-  return cappedTokens(requested, cap)
+/**
+ * The max_tokens a request carries to a backend of `kind` on a peer with `cap` (0: none).
+ * `backendDefault` is the backend's own for a request that sets none (the tiny model's).
+ */
+export function requestBudget (kind: Backend['kind'], requested: number | undefined, cap: number, backendDefault?: number): number | undefined {
+  const asked = requested ?? backendDefault
+  if (asked == null && !UNBOUNDED_WHEN_UNSET.has(kind)) return undefined
+  return cappedTokens(asked, cap)
 }

@@ -102,6 +102,13 @@ export interface Backend {
   readonly url?: string
   /** How many completions it runs at once; more are queued by the peer. */
   readonly capacity: number
+  /**
+   * Tokens a request without max_tokens gets here, for a model that never stops by itself (the
+   * tiny model). Absent: such a request runs until the model stops, within the peer's cap.
+   */
+  readonly defaultMaxTokens?: number
+  /** Why it cannot serve yet (a model still loading after the peer started), or undefined: /readyz says it. */
+  readonly loading?: () => string | undefined
   models: (signal?: AbortSignal) => Promise<string[]>
   /**
    * Content digests by model name where the backend knows them (GGUF sha256, Ollama's digest),

@@ -78,6 +78,19 @@ const BooleanSchema = z.boolean(expected('true or false'))
 const BackendSchema = z.enum(BACKENDS, expected('embedded, ollama, openai or none'))
 const BackendUrlSchema = z.url({ protocol: /^https?$/, ...expected('an http(s) URL') })
 const NonEmptySchema = z.string(expected('a non-empty string')).min(1)
+/**
+ * A bearer token goes in an HTTP header (`Authorization: Bearer <token>`): only visible ASCII
+ * fits there. Anything else (the seed's example "…", a pasted space) failed at the first forward
+ * with a cryptic ByteString error instead of here.
+ */
+export const TOKEN_PATTERN = /^[\x21-\x7e]+$/
+export const TOKEN_RULE = 'visible ASCII characters only (it is sent in an HTTP Authorization header)'
+const TokenSchema = z.string(expected('a non-empty string')).min(1).superRefine((value, ctx) => {
+  if (!TOKEN_PATTERN.test(value)) {
+    const bad = [...value].find(c => !TOKEN_PATTERN.test(c)) ?? ''
+    ctx.addIssue({ code: 'custom', input: value, message: `expected ${TOKEN_RULE}; ${JSON.stringify(bad)} is not` })
+  }
+})
 // The variable is looked up on the machine that starts the node, so only its name is checked here
 const EnvNameSchema = z.string(expected('an environment variable name')).regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
 const ListenSchema = z.union([MultiaddrSchema, z.array(MultiaddrSchema).min(1)], expected('a multiaddr or a non-empty list of multiaddrs'))
@@ -94,7 +107,7 @@ export const ClusterNodeSchema = z.strictObject({
   port: PortSchema,
   model: ModelSchema,
   tier: TierSchema,
-  auth_token: NonEmptySchema.optional(),
+  auth_token: TokenSchema.optional(),
   enabled: BooleanSchema.default(DEFAULT_NODE_ENABLED),
   backend: BackendSchema.optional(),
   // Several backends behind this peer (issue 28); the single `backend*` keys stay valid.
@@ -209,7 +222,7 @@ export const PeerOptionsSchema = z.object({
   bootstrap: z.array(MultiaddrSchema, expected('a list of multiaddrs')).default(() => []),
   mdns: BooleanSchema.default(true),
   meshKeyFile: z.string(expected('a file path')).min(1).optional(),
-  token: z.string(expected('a non-empty string')).min(1).optional(),
+  token: TokenSchema.optional(),
   dataDir: z.string(expected('a directory path')).min(1),
   profile: z.enum(PROFILE_NAMES, expected('lan or test')).default(DEFAULT_PROFILE),
   logLevel: z.enum(LOG_LEVELS, expected(LOG_LEVELS.join(', '))).default(DEFAULT_LOG_LEVEL),

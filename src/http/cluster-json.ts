@@ -10,10 +10,12 @@ export function memberJson (member: Member, selfId: string, now: number, latency
   return {
     peer_id: member.peerId,
     name: a.name,
+    wanted_name: a.wanted_name ?? null,
     self: member.peerId === selfId,
     state: member.state,
     reason: member.reason,
     models: a.models,
+    unserved: a.unserved ?? null,
     tier: a.tier,
     enabled: a.enabled,
     load: a.load,

@@ -30,6 +30,8 @@ export const AnnouncementSchema = z.object({
   digests: z.record(printable(1, 256), shortDigest)
     .refine(d => Object.keys(d).length <= 64, 'more than 64 digests').optional(),
   files: z.array(shortDigest).max(MAX_ANNOUNCED_FILES).optional(),
+  unserved: z.strictObject({ models: z.array(printable(1, 256)).max(64), reason: printable(1, 256) }).optional(),
+  wanted_name: printable(1, 128).optional(),
   tier: z.union([z.literal(0), z.literal(1), z.literal(2)]),
   enabled: z.boolean(),
   // capacity 0 is a routing-only peer (no backend), not an error.
@@ -148,7 +150,9 @@ const MAX_KNOWN_PEER_IDS = 4096
 export function isPeerId (value: string): boolean {
   if (knownPeerIds.has(value)) return true
   try {
-    peerIdFromString(value)
+    // Only the canonical spelling: the fuzz suite found an id with a non-ASCII character that
+    // parsed to another peer's id (so a second trip through the codec changed it).
+    if (peerIdFromString(value).toString() !== value) return false
   } catch {
     return false
   }
@@ -172,7 +176,9 @@ export function announcementSigningBytes (ann: Announcement): Uint8Array {
     // Only when present, so announcements without digests keep the bytes older peers sign
     ...(ann.digests != null ? [Object.entries(ann.digests).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)] : []),
     // Tagged, so a files list can never be read as a digests list (both are optional)
-    ...(ann.files != null ? [['files', ...ann.files]] : [])
+    ...(ann.files != null ? [['files', ...ann.files]] : []),
+    ...(ann.unserved != null ? [['unserved', ann.unserved.reason, ...ann.unserved.models]] : []),
+    ...(ann.wanted_name != null ? [['wanted_name', ann.wanted_name]] : [])
   ]))
 }
 

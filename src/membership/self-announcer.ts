@@ -10,7 +10,7 @@ import type { Logger } from '../log.js'
  * identity, versions, addresses and signature, which membership adds; digests and files are left
  * out of the announcement when empty.
  */
-export type SelfDescription = Pick<Announcement, 'name' | 'models' | 'digests' | 'files' | 'tier' | 'enabled' | 'load' | 'version'> & {
+export type SelfDescription = Pick<Announcement, 'name' | 'wanted_name' | 'models' | 'digests' | 'files' | 'unserved' | 'tier' | 'enabled' | 'load' | 'version'> & {
   apiPort: number
 }
 
@@ -79,6 +79,8 @@ export class SelfAnnouncer {
       models: d.models,
       ...(d.digests != null && Object.keys(d.digests).length > 0 ? { digests: d.digests } : {}),
       ...(d.files != null && d.files.length > 0 ? { files: d.files } : {}),
+      ...(d.unserved != null ? { unserved: d.unserved } : {}),
+      ...(d.wanted_name != null ? { wanted_name: d.wanted_name } : {}),
       tier: d.tier,
       enabled: d.enabled,
       load: d.load,

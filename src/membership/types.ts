@@ -28,6 +28,14 @@ export interface Announcement {
    * enough to find holders; names, sizes and full hashes come from its `/harombe/models/1.0.0` catalogue.
    */
   files?: string[]
+  /**
+   * What the peer is configured to serve but does not right now, and why ("backend down: the
+   * ollama backend at …: connection refused"), so every view can name the problem (issue 27).
+   * Absent when it serves everything it should.
+   */
+  unserved?: { models: string[], reason: string }
+  /** The name it was started with, when another live peer already held it and it took `name` instead (issue 27). */
+  wanted_name?: string
   tier: Tier
   enabled: boolean
   load: Load

@@ -45,6 +45,25 @@ const TIER_7_YAML = `cluster:
       tier: 7
 `
 
+/** The seed's own example token, "…", on line 8: it cannot go in an HTTP header. */
+const SEED_TOKEN_YAML = `cluster:
+  nodes:
+    - name: a
+      host: localhost
+      port: 8000
+      model: "qwen2.5:3b"
+      tier: 0
+      auth_token: "…"
+`
+
+/** Two nodes, a and b, neither with a token. */
+const TWO_NODES_YAML = `cluster:
+  discovery: { method: explicit }
+  nodes:
+    - { name: a, host: 127.0.0.1, port: 1, model: m, tier: 0, backend: none }
+    - { name: b, host: 127.0.0.1, port: 2, model: m, tier: 0, backend: none }
+`
+
 interface Fixture {
   dir: string
   /** A loopback port something listens on. */
@@ -99,6 +118,18 @@ const ERROR_CASES: ErrorCase[] = [
     args: f => start(f, ['--config', join(f.dir, 'tier7.yaml'), '--name', 'a']),
     code: USAGE,
     says: f => [`${join(f.dir, 'tier7.yaml')}: cluster.nodes[0].tier: expected 0, 1 or 2 (line 7)`]
+  },
+  {
+    should: 'reject an auth_token that cannot go in an HTTP header (the seed\'s "…") with its path and line (exit 2)',
+    args: f => start(f, ['--config', join(f.dir, 'seed-token.yaml'), '--name', 'a']),
+    code: USAGE,
+    says: f => [`${join(f.dir, 'seed-token.yaml')}: cluster.nodes[0].auth_token: expected visible ASCII characters only`, '"…" is not', '(line 8)']
+  },
+  {
+    should: 'reject a --name the cluster file does not list, naming the ones it does (exit 2)',
+    args: f => start(f, ['--config', join(f.dir, 'two-nodes.yaml'), '--name', 'c']),
+    code: USAGE,
+    says: f => [`${join(f.dir, 'two-nodes.yaml')} has no node named "c"`, 'a, b', '--allow-unlisted']
   },
   // Flag values
   {
@@ -285,6 +316,8 @@ describe('e2e: CLI errors', function () {
     await writeFile(join(dir, 'syntax.yaml'), SYNTAX_ERROR_YAML)
     await writeFile(join(dir, 'tier7.yaml'), TIER_7_YAML)
     await writeFile(join(dir, 'garbage.key'), 'not a key\n')
+    await writeFile(join(dir, 'seed-token.yaml'), SEED_TOKEN_YAML)
+    await writeFile(join(dir, 'two-nodes.yaml'), TWO_NODES_YAML)
 
     for (const c of ERROR_CASES) launch(c.should, c.args(fixture))
     launch('--frobnicate', start(fixture, ['--frobnicate']))

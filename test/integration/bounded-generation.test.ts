@@ -25,12 +25,12 @@ describe('bounded generation on the embedded backend (harombe-tiny)', function (
   afterEach(async () => { await Promise.all(peers.splice(0).map(async p => { await p.crash() })) })
   after(async () => { await rm(dir, { recursive: true, force: true }) })
 
-  const start = async (maxTokensCap: number): Promise<string> => {
+  const start = async (maxTokensCap: number, defaultMaxTokens?: number): Promise<string> => {
     const modelFile = await ensureTinyModel(dir)
     const peer = createPeer({
       dataDir: await mkdtemp(join(dir, 'peer-')),
       name: 'tiny',
-      backend: await createEmbeddedBackend({ modelFile, modelName: TINY_MODEL_NAME }),
+      backend: await createEmbeddedBackend({ modelFile, modelName: TINY_MODEL_NAME, ...(defaultMaxTokens != null ? { defaultMaxTokens } : {}) }),
       maxTokensCap,
       apiPort: 0,
       listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -58,6 +58,23 @@ describe('bounded generation on the embedded backend (harombe-tiny)', function (
     assert.equal(response.status, 200)
     const last = JSON.parse((await response.text()).trim().split('\n').at(-1) ?? '')
     assert.deepEqual([last.done, last.done_reason, last.eval_count], [true, 'length', 64])
+  })
+
+  // Issue 27: a request without max_tokens ran into a hidden 256 on every embedded model. Now it
+  // runs until the model stops, within the cap and the context, as against Ollama or llama-server;
+  // only a backend that declares a default (the tiny model, which never stops) gets one.
+  it('should run a request without max_tokens past 256 up to the peer\'s cap on a model without a default', async () => {
+    const api = await start(400)
+    const response = await post(`${api}/v1/chat/completions`, { model: TINY_MODEL_NAME, messages })
+    const body = await response.json() as any
+    assert.deepEqual([body.choices[0].finish_reason, body.usage.completion_tokens], ['length', 400])
+  })
+
+  it('should give a request without max_tokens the backend\'s own default when it declares one (the tiny model\'s)', async () => {
+    const api = await start(8192, 40)
+    const response = await post(`${api}/v1/chat/completions`, { model: TINY_MODEL_NAME, messages })
+    const body = await response.json() as any
+    assert.deepEqual([body.choices[0].finish_reason, body.usage.completion_tokens], ['length', 40])
   })
 
   it('should end max_tokens 10^9 at the model\'s context when the cap is off (--max-tokens-cap 0)', async () => {

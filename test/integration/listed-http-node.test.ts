@@ -110,7 +110,7 @@ describe('nodes listed in the cluster file', function () {
       '  nodes:',
       `    - { name: remote, host: 127.0.0.1, port: ${remoteApi.port}, model: big-model, tier: 2, auth_token: "${token}" }`
     ].join('\n') + '\n')
-    const { listedNodes } = await resolveStartOptions({ config: yaml, name: 'local' }, {})
+    const { listedNodes } = await resolveStartOptions({ config: yaml, name: 'local', allowUnlisted: true }, {})
     const local = createPeer({
       name: 'local',
       dataDir: join(root, 'local'),

@@ -45,13 +45,20 @@ describe('announcement signatures (second-hand entries in a full view)', () => {
     ['changed load', a => ({ ...a, load: { ...a.load, active: 3 } })],
     ['an extra model', a => ({ ...a, models: [...a.models, 'evil'] })],
     ['state leaving', a => ({ ...a, state: 'leaving' })],
-    ['another address', a => ({ ...a, addrs: ['/ip4/10.0.0.1/tcp/1'] })]
+    ['another address', a => ({ ...a, addrs: ['/ip4/10.0.0.1/tcp/1'] })],
+    ['an unserved reason added', a => ({ ...a, unserved: { models: ['m'], reason: 'backend down' } })]
   ]
   for (const [what, tamper] of tampering) {
     it(`should reject an announcement with ${what} after signing`, async () => {
       assert.equal(await verifyAnnouncement(tamper(await signAnnouncement(base, key))), false)
     })
   }
+
+  it('should sign what a peer does not serve and why, and reject a changed reason', async () => {
+    const signed = await signAnnouncement({ ...base, unserved: { models: ['m'], reason: 'backend down: ollama at http://127.0.0.1:11434 is unreachable (ECONNREFUSED)' } }, key)
+    assert.equal(await verifyAnnouncement(signed), true)
+    assert.equal(await verifyAnnouncement({ ...signed, unserved: { models: ['m'], reason: 'fine' } }), false)
+  })
 
   it('should reject an announcement signed by another peer (forged second-hand)', async () => {
     assert.equal(await verifyAnnouncement(await signAnnouncement(base, other)), false)

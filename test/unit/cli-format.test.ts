@@ -20,6 +20,8 @@ function peer (name: string, state: PeerJson['state'], extra: Partial<PeerJson> 
     state,
     reason: '',
     models: ['m'],
+    unserved: null,
+    wanted_name: null,
     tier: 0,
     enabled: true,
     load: { active: 0, queued: 0, capacity: 1 },

@@ -193,6 +193,16 @@ describe('config', () => {
         problem: { path: 'cluster.nodes[0].name', message: 'expected a non-empty node name', line: 6 }
       },
       {
+        title: 'auth_token "…" (the seed\'s placeholder: not sendable in an HTTP header)',
+        yaml: clusterYaml({ nodes: [GOOD_NODE, '{ name: b, host: h, port: 8000, model: m, tier: 0, auth_token: "…" }'] }),
+        problem: { path: 'cluster.nodes[1].auth_token', message: 'expected visible ASCII characters only (it is sent in an HTTP Authorization header); "…" is not', line: 7 }
+      },
+      {
+        title: 'auth_token with a space',
+        yaml: clusterYaml({ nodes: ['{ name: a, host: h, port: 8000, model: m, tier: 0, auth_token: "two words" }'] }),
+        problem: { path: 'cluster.nodes[0].auth_token', message: 'expected visible ASCII characters only (it is sent in an HTTP Authorization header); " " is not', line: 6 }
+      },
+      {
         title: 'duplicate name',
         yaml: clusterYaml({ nodes: [GOOD_NODE, GOOD_NODE] }),
         problem: { path: 'cluster.nodes[1].name', message: 'duplicate node name "a", already used by nodes[0]', line: 7 }
@@ -546,7 +556,8 @@ describe('config', () => {
       { title: 'api port 65536', input: { name: 'a', dataDir: '/d', apiPort: 65536 }, problem: { path: 'apiPort', message: 'expected an integer from 0 to 65535' } },
       { title: 'a bad listen address', input: { name: 'a', dataDir: '/d', listen: ['tcp:4700'] }, problem: { path: 'listen[0]', message: 'not a valid multiaddr "tcp:4700": must start with "/"' } },
       { title: 'a non-http backend URL', input: { name: 'a', dataDir: '/d', backendUrl: 'ftp://x' }, problem: { path: 'backendUrl', message: 'expected an http(s) URL' } },
-      { title: 'a missing data dir', input: { name: 'a' }, problem: { path: 'dataDir', message: 'required (expected a directory path)' } }
+      { title: 'a missing data dir', input: { name: 'a' }, problem: { path: 'dataDir', message: 'required (expected a directory path)' } },
+      { title: 'a token with a non-ASCII character', input: { name: 'a', dataDir: '/d', token: 'sécret' }, problem: { path: 'token', message: 'expected visible ASCII characters only (it is sent in an HTTP Authorization header); "é" is not' } }
     ]
     for (const { title, input, problem } of cases) {
       it(`should reject ${title}`, () => {

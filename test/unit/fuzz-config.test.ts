@@ -30,7 +30,8 @@ const node = fc.record({
   port: fc.integer({ min: 1, max: 65535 }),
   model: fc.oneof(modelName, fc.array(modelName, { minLength: 1, maxLength: 2 })),
   tier: fc.constantFrom(0, 1, 2),
-  auth_token: word,
+  // A token goes in an HTTP header: visible ASCII only (issue 27); anything else is a config error.
+  auth_token: fc.stringMatching(/^[\x21-\x7e]{1,8}$/),
   enabled: fc.boolean()
 }, { requiredKeys: ['name', 'host', 'port', 'model', 'tier'] })
 function clusterOf (maxNodes: number): fc.Arbitrary<Record<string, unknown>> {

@@ -55,7 +55,7 @@ describe('listed nodes', () => {
 
   describe('statusRows: one row per node, merged with the mesh', () => {
     const peerJson = (name: string, state: PeerJson['state'], extra: Partial<PeerJson> = {}): PeerJson => ({
-      peer_id: `P-${name}-${state}`, name, self: false, state, reason: '', models: ['real'], tier: 1, enabled: true,
+      peer_id: `P-${name}-${state}`, name, self: false, state, reason: '', models: ['real'], unserved: null, wanted_name: null, tier: 1, enabled: true,
       load: { active: 0, queued: 0, capacity: 1 }, api_port: 8000, addrs: [], version: 'x', incarnation: 1, last_seen_ms: 100, state_since: '', latency_ms: 0.4, ...extra
     })
     const nodeJson = (name: string, state: ListedNodeJson['state'], extra: Partial<ListedNodeJson> = {}): ListedNodeJson => ({
@@ -89,7 +89,11 @@ describe('listed nodes', () => {
       { why: 'a node still being checked', peers: [], nodes: [nodeJson('b', 'checking')], code: 0 },
       { why: 'a dead mesh peer the file does not list', peers: [peerJson('x', 'dead')], nodes: [nodeJson('b', 'alive')], code: 1 },
       { why: 'a listed node dead in the mesh but answering over HTTP', peers: [peerJson('b', 'dead')], nodes: [nodeJson('b', 'reachable')], code: 0 },
-      { why: 'a listed node that came up (unreachable → alive)', peers: [peerJson('b', 'alive')], nodes: [nodeJson('b', 'alive')], code: 0 }
+      { why: 'a listed node that came up (unreachable → alive)', peers: [peerJson('b', 'alive', { models: ['b-model'] })], nodes: [nodeJson('b', 'alive')], code: 0 },
+      // Issue 27: alive is not enough; a listed node must serve what the file lists it with.
+      { why: 'a listed node alive without its file model', peers: [peerJson('b', 'alive')], nodes: [nodeJson('b', 'alive')], code: 1 },
+      { why: 'a peer that left on purpose', peers: [peerJson('a', 'alive'), peerJson('x', 'left')], nodes: [], code: 0 },
+      { why: 'a peer announcing its backend down', peers: [peerJson('x', 'alive', { models: [], unserved: { models: [], reason: 'backend down: ollama backend at http://127.0.0.1:1: connection refused' } })], nodes: [], code: 1 }
     ]
     for (const c of exitCases) {
       it(`should exit ${c.code} for ${c.why}`, () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { decideModels, DOWN_AFTER_FAILED_CHECKS, modelNotServedMessage, sameModel, servedModels, type Listing } from '../../src/backends/served-models.js'
+import { decideModels, DOWN_AFTER_FAILED_CHECKS, modelNotServedMessage, sameModel, servedModels, unservedAfter, type Listing, type Unserved } from '../../src/backends/served-models.js'
 
 const listed = (...models: string[]): Listing => ({ ok: true, models })
 const down: Listing = { ok: false, reason: 'connect ECONNREFUSED 127.0.0.1:11434' }
@@ -40,6 +40,27 @@ describe('model honesty', () => {
     assert.equal(sameModel('m:latest', 'm'), true)
     assert.equal(sameModel('m:7b', 'm'), false)
     assert.equal(sameModel('M', 'm'), false)
+  })
+
+  // Issue 27: what a peer announces it should serve but does not, and why.
+  describe('unservedAfter', () => {
+    const ollama = { kind: 'ollama' as const, url: 'http://127.0.0.1:11434' }
+    const refused: Listing = { ok: false, reason: 'ollama at http://127.0.0.1:11434 is unreachable (ECONNREFUSED)' }
+    const cases: Array<{ title: string, configured: string[], listing: Listing, kept: string[], expected: Unserved | undefined }> = [
+      { title: 'all configured models listed', configured: ['a'], listing: { ok: true, models: ['a', 'b'] }, kept: [], expected: undefined },
+      { title: 'no configured model, the backend lists some', configured: [], listing: { ok: true, models: ['b'] }, kept: [], expected: undefined },
+      { title: 'a configured model missing', configured: ['a', 'c'], listing: { ok: true, models: ['a'] }, kept: [], expected: { models: ['c'], reason: 'not listed by ollama backend at http://127.0.0.1:11434 (it has: a)' } },
+      { title: 'the backend lists no model at all', configured: [], listing: { ok: true, models: [] }, kept: [], expected: { models: [], reason: 'ollama backend at http://127.0.0.1:11434 lists no model' } },
+      { title: 'down, its message naming the server', configured: ['a'], listing: refused, kept: [], expected: { models: ['a'], reason: 'backend down: ollama at http://127.0.0.1:11434 is unreachable (ECONNREFUSED)' } },
+      { title: 'down, a message not naming it', configured: [], listing: { ok: false, reason: 'timeout' }, kept: [], expected: { models: [], reason: 'backend down: ollama backend at http://127.0.0.1:11434: timeout' } },
+      { title: 'one failed check while its models are still announced', configured: ['a'], listing: refused, kept: ['a'], expected: undefined }
+    ]
+    for (const c of cases) {
+      it(`should give ${c.expected == null ? 'nothing' : JSON.stringify(c.expected.reason)} for ${c.title}`, () => {
+        const decision = c.listing.ok ? servedModels(c.configured, c.listing.models) : { models: c.kept, missing: [] }
+        assert.deepEqual(unservedAfter(c.configured, c.listing, decision, ollama), c.expected)
+      })
+    }
   })
 
   describe('modelNotServedMessage', () => {

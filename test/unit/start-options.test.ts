@@ -96,6 +96,18 @@ describe('start options from the node entry', () => {
     assert.equal((await resolve({ name: 'mac', promptCache: false })).options.promptCache, false)
   })
 
+  it('should refuse a --name the file does not list, naming those it does (issue 27)', async () => {
+    await assert.rejects(resolve({ name: 'macc' }), (err: Error) => err.name === 'UsageError' &&
+      err.message === `${file} has no node named "macc"; it lists: mac, gpu, tiny. Pass --name <one of them>, or --allow-unlisted to join as a peer the file does not list`)
+  })
+
+  it('should start an unlisted peer with --allow-unlisted, reaching the listed nodes', async () => {
+    const { options, listedNodes, warnings } = await resolve({ name: 'macc', allowUnlisted: true })
+    assert.equal(options.name, 'macc')
+    assert.equal(listedNodes.length, 3)
+    assert.match(warnings.join('\n'), /no node named "macc"/)
+  })
+
   it('should hand every node, this one and disabled ones included, to the peer', async () => {
     const { listedNodes } = await resolve({ name: 'mac' })
     assert.deepEqual(listedNodes.map(n => [n.name, n.enabled, n.models]), [['mac', true, ['qwen2.5:3b']], ['gpu', true, ['big', 'bigger']], ['tiny', false, ['mine']]])

@@ -31,9 +31,13 @@ describe('cappedTokens', () => {
 })
 
 describe('requestBudget (what reaches the backend)', () => {
-  const cases: Array<{ kind: Backend['kind'], requested: number | undefined, cap: number, expected: number | undefined, why: string }> = [
+  const cases: Array<{ kind: Backend['kind'], requested: number | undefined, cap: number, backendDefault?: number, expected: number | undefined, why: string }> = [
     { kind: 'embedded', requested: 1e9, cap: 8192, expected: 8192, why: 'capped' },
-    { kind: 'embedded', requested: undefined, cap: 8192, expected: undefined, why: 'its own default (256) applies' },
+    { kind: 'embedded', requested: undefined, cap: 8192, expected: 8192, why: 'it runs until the model stops: the cap bounds it (issue 27: no hidden 256)' },
+    { kind: 'embedded', requested: undefined, cap: 0, expected: undefined, why: 'no cap configured: the context bounds it' },
+    { kind: 'embedded', requested: undefined, cap: 8192, backendDefault: 256, expected: 256, why: 'the tiny model\'s own default (it never stops)' },
+    { kind: 'embedded', requested: 1000, cap: 8192, backendDefault: 256, expected: 1000, why: 'a request\'s own number beats the backend default' },
+    { kind: 'embedded', requested: undefined, cap: 100, backendDefault: 256, expected: 100, why: 'the cap bounds the backend default too' },
     { kind: 'openai', requested: 1e9, cap: 8192, expected: 8192, why: 'capped' },
     { kind: 'openai', requested: undefined, cap: 8192, expected: undefined, why: 'the server bounds it by the context; a filled-in cap could be a 400' },
     { kind: 'ollama', requested: undefined, cap: 8192, expected: 8192, why: 'num_predict defaults to infinite: the cap goes instead' },
@@ -43,7 +47,7 @@ describe('requestBudget (what reaches the backend)', () => {
   ]
   for (const c of cases) {
     it(`should pass ${String(c.expected)} to ${c.kind} for ${String(c.requested)} with cap ${c.cap}: ${c.why}`, () => {
-      assert.equal(requestBudget(c.kind, c.requested, c.cap), c.expected)
+      assert.equal(requestBudget(c.kind, c.requested, c.cap, c.backendDefault), c.expected)
     })
   }
 })
@@ -79,6 +83,13 @@ describe('boundedBackend', () => {
     const backend = boundedBackend(inner, { maxTokensCap: 500 })
     await backend.complete(request(), { signal: new AbortController().signal })
     assert.equal(inner.seen[0]?.max_tokens, 500)
+  })
+
+  it('should give the backend its own default for a request that sets none, under the cap', async () => {
+    const inner = { ...recording('embedded'), defaultMaxTokens: 256 }
+    await boundedBackend(inner, { maxTokensCap: 8192 }).complete(request(), { signal: new AbortController().signal })
+    await boundedBackend(inner, { maxTokensCap: 100 }).complete(request(), { signal: new AbortController().signal })
+    assert.deepEqual(inner.seen.map(r => r.max_tokens), [256, 100])
   })
 })
 
