@@ -194,6 +194,14 @@ function peerHash (peerId: string): number {
 }
 
 const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
-function fmt (n: number): string {
+/** en-US with up to two decimals; whole numbers (every character count) without Intl, ~1 µs each. */
+export function fmt (n: number): string {
+  if (Number.isSafeInteger(n) && n >= 0 && !Object.is(n, -0)) return n < 1000 ? String(n) : grouped(String(n))
   return Number.isFinite(n) ? numbers.format(n) : '∞'
+}
+
+function grouped (digits: string): string {
+  let out = digits.slice(0, ((digits.length - 1) % 3) + 1)
+  for (let i = out.length; i < digits.length; i += 3) out += ',' + digits.slice(i, i + 3)
+  return out
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { chooseByAffinity, rendezvousScore, type AffinityInput, type AffinityMember } from '../../src/routing/affinity.js'
+import { chooseByAffinity, fmt as formatted, rendezvousScore, type AffinityInput, type AffinityMember } from '../../src/routing/affinity.js'
 
 // chooseByAffinity finds its choice in one pass (no sort, texts formatted only when used). This
 // checks it against the straightforward definition, written the slow way: warm members sorted by
@@ -91,5 +91,13 @@ describe('chooseByAffinity against its definition', () => {
     }
     // The random tiers reach every branch, not only the easy ones.
     assert.ok(warmWins > 100 && overloadedNotes > 100 && skippedNotes > 100, `${warmWins} ${overloadedNotes} ${skippedNotes}`)
+  })
+})
+
+describe('fmt (reason numbers)', () => {
+  it('should format like Intl en-US with two decimals', () => {
+    const values = [0, -0, 1, 7, 999, 1_000, 1_152, 4_864, 12_345, 999_999, 1_000_000, 1_234_567_890, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 0.5, 1.25, 1.005, 2 / 3, -1, -1_234, 1_234.5678, Infinity, -Infinity, NaN]
+    for (let i = 0; i < 2_000; i++) values.push(Math.floor(Math.random() * 10 ** (1 + (i % 15))))
+    for (const n of values) assert.equal(formatted(n), Number.isFinite(n) ? numbers.format(n) : '∞', String(n))
   })
 })
