@@ -49,61 +49,112 @@ export function chooseByAffinity (members: readonly AffinityMember[], input: Aff
   }
   let least = Infinity
   for (const m of members) if (m.ratio < least) least = m.ratio
-  const overloaded = (m: AffinityMember): boolean =>
-    m.ratio - least > config.balanceAbsThreshold && m.ratio > config.balanceRelThreshold * least
-  const busy = (m: AffinityMember): string => `${fmt(m.ratio)} vs ${fmt(least)} requests per slot`
+  const { balanceAbsThreshold: abs, balanceRelThreshold: rel, boundedLoadEpsilon: epsilon } = config
 
   if (print.key != null) {
     const pinned = lookup.pinned != null ? members.findIndex(m => m.id === lookup.pinned) : -1
     const pin = members[pinned]
-    if (pin != null && !overloaded(pin)) return { index: pinned, reason: `pinned by session key to ${pin.name}` }
-    const why = pin != null ? `session key's peer ${pin.name} overloaded (${busy(pin)}); ` : ''
-    const cold = rendezvous(members, print.anchor, config.boundedLoadEpsilon)
+    if (pin != null && !overloaded(pin, least, abs, rel)) return { index: pinned, reason: `pinned by session key to ${pin.name}` }
+    const why = pin != null ? `session key's peer ${pin.name} overloaded (${busy(pin, least)}); ` : ''
+    const cold = rendezvous(members, print.anchor, epsilon)
     return { index: cold.index, reason: `${why}rendezvous on session key${cold.skipped}` }
   }
 
-  let warmNote = ''
-  const warm = members
-    .map((m, index) => ({ m, index, chars: lookup.warm.get(m.id) ?? 0 }))
-    .filter(w => w.chars > 0)
-    // Stable: among equal matches the load order decides.
-    .sort((a, b) => b.chars - a.chars)
-  for (const w of warm) {
-    const what = `prefix ${fmt(w.chars)} of ${fmt(print.chars)} chars warm on ${w.m.name}`
-    if (!overloaded(w.m)) return { index: w.index, reason: warmNote === '' ? what : `${warmNote}; ${what}` }
-    if (warmNote === '') warmNote = `${what} but overloaded (${busy(w.m)})`
+  // The warm members in the order (longest match first; among equal matches the load order), the
+  // first one not overloaded wins; the first overloaded one ahead of it is named in the reason.
+  // Found in one pass without sorting, and only the texts that end up in the reason are formatted.
+  let chosen = -1
+  let chosenChars = 0
+  let over = -1
+  let overChars = 0
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i] as AffinityMember
+    const chars = lookup.warm.get(m.id) ?? 0
+    if (!(chars > 0)) continue
+    if (overloaded(m, least, abs, rel)) {
+      if (chars > overChars) { over = i; overChars = chars }
+    } else if (chars > chosenChars) {
+      chosen = i
+      chosenChars = chars
+    }
+  }
+  const warmNote = over >= 0 && (chosen < 0 || overChars > chosenChars || (overChars === chosenChars && over < chosen))
+    ? `${warmText(overChars, print.chars, members[over] as AffinityMember)} but overloaded (${busy(members[over] as AffinityMember, least)})`
+    : ''
+  if (chosen >= 0) {
+    const what = warmText(chosenChars, print.chars, members[chosen] as AffinityMember)
+    return { index: chosen, reason: warmNote === '' ? what : `${warmNote}; ${what}` }
   }
   const prefix = warmNote === '' ? '' : `${warmNote}; `
 
+  const average = averageLoad(members)
   if (preferLocal) {
     const local = members.findIndex(m => m.local)
     const self = members[local]
-    if (self != null && withinBound(self, members, config.boundedLoadEpsilon)) return { index: local, reason: `${prefix}nothing warm, local` }
+    if (self != null && withinBound(self, average, epsilon)) return { index: local, reason: `${prefix}nothing warm, local` }
   }
-  const cold = rendezvous(members, print.anchor, config.boundedLoadEpsilon)
+  const cold = rendezvous(members, print.anchor, epsilon)
   return { index: cold.index, reason: `${prefix}rendezvous on ${print.anchorKind}${cold.skipped}` }
+}
+
+function overloaded (m: AffinityMember, least: number, abs: number, rel: number): boolean {
+  return m.ratio - least > abs && m.ratio > rel * least
+}
+
+function busy (m: AffinityMember, least: number): string {
+  return `${fmt(m.ratio)} vs ${fmt(least)} requests per slot`
+}
+
+function warmText (chars: number, of: number, m: AffinityMember): string {
+  return `prefix ${fmt(chars)} of ${fmt(of)} chars warm on ${m.name}`
 }
 
 /**
  * Highest-random-weight hashing of `anchor` over the members, skipping any above (1 + ε) × the
  * average load per slot. The least loaded member is never above the average, so one is always found.
+ * The best member within the bound is found in one pass; the ones ranked above it (named in the
+ * reason) are sorted only when there are any.
  */
 function rendezvous (members: readonly AffinityMember[], anchor: number, epsilon: number): { index: number, skipped: string } {
-  const order = members
-    .map((m, index) => ({ m, index, score: rendezvousScore(anchor, m.id) }))
-    .sort((a, b) => (b.score - a.score) || (a.m.id < b.m.id ? -1 : a.m.id > b.m.id ? 1 : 0))
-  const skipped: string[] = []
-  for (const o of order) {
-    if (withinBound(o.m, members, epsilon)) {
-      return { index: o.index, skipped: skipped.length > 0 ? ` (${skipped.join(', ')} above bounded load)` : '' }
+  const average = averageLoad(members)
+  let best = -1
+  let bestScore = 0
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i] as AffinityMember
+    if (!withinBound(m, average, epsilon)) continue
+    const score = rendezvousScore(anchor, m.id)
+    if (best < 0 || ranksBefore(score, m.id, bestScore, (members[best] as AffinityMember).id)) {
+      best = i
+      bestScore = score
     }
-    skipped.push(o.m.name)
   }
   // Unreachable with finite loads; with none (no capacity anywhere) the load order stands.
-  return { index: 0, skipped: '' }
+  if (best < 0) return { index: 0, skipped: '' }
+  const bestId = (members[best] as AffinityMember).id
+  let skipped: Array<{ m: AffinityMember, score: number }> | undefined
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i] as AffinityMember
+    if (withinBound(m, average, epsilon)) continue
+    const score = rendezvousScore(anchor, m.id)
+    // Equal score and id (one peer listed twice) keep the members' order, as a stable sort would.
+    if (ranksBefore(score, m.id, bestScore, bestId) || (score === bestScore && m.id === bestId && i < best)) (skipped ??= []).push({ m, score })
+  }
+  if (skipped == null) return { index: best, skipped: '' }
+  skipped.sort((a, b) => (b.score - a.score) || compareIds(a.m.id, b.m.id))
+  return { index: best, skipped: ` (${skipped.map(s => s.m.name).join(', ')} above bounded load)` }
 }
 
-function withinBound (m: AffinityMember, members: readonly AffinityMember[], epsilon: number): boolean {
+/** Rendezvous order: higher score first, ties by id. */
+function ranksBefore (score: number, id: string, otherScore: number, otherId: string): boolean {
+  return score > otherScore || (score === otherScore && compareIds(id, otherId) < 0)
+}
+
+function compareIds (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Requests per slot over the members with capacity; NaN when none has any (nothing is within the bound). */
+function averageLoad (members: readonly AffinityMember[]): number {
   let used = 0
   let capacity = 0
   for (const x of members) {
@@ -111,19 +162,46 @@ function withinBound (m: AffinityMember, members: readonly AffinityMember[], eps
     used += x.used
     capacity += x.capacity
   }
-  if (!(capacity > 0)) return false
-  return m.ratio <= (1 + epsilon) * (used / capacity)
+  return capacity > 0 ? used / capacity : Number.NaN
+}
+
+function withinBound (m: AffinityMember, average: number, epsilon: number): boolean {
+  // NaN (no capacity anywhere) compares false: nothing is within the bound.
+  return m.ratio <= (1 + epsilon) * average
 }
 
 /** The same number on every peer for the same anchor and peer id. */
 export function rendezvousScore (anchor: number, peerId: string): number {
-  const id = hashText(peerId)
+  const id = peerHash(peerId)
   const lo = mix32(((anchor >>> 0) ^ (id >>> 0)) >>> 0)
   const hi = mix32((Math.floor(anchor / 0x100000000) + Math.floor(id / 0x100000000)) >>> 0)
   return mix32((lo ^ hi) >>> 0) * 0x100000 + (lo >>> 12)
 }
 
+// Peer ids are few and long (52 characters): their hashes are kept rather than recomputed for every
+// member of every cold decision. Bounded: a mesh with churn sees new ids, and the whole cache is
+// dropped when full (refilling costs one hash per peer).
+const PEER_HASHES_MAX = 4_096
+const peerHashes = new Map<string, number>()
+function peerHash (peerId: string): number {
+  let id = peerHashes.get(peerId)
+  if (id == null) {
+    if (peerHashes.size >= PEER_HASHES_MAX) peerHashes.clear()
+    id = hashText(peerId)
+    peerHashes.set(peerId, id)
+  }
+  return id
+}
+
 const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
-function fmt (n: number): string {
+/** en-US with up to two decimals; whole numbers (every character count) without Intl, ~1 µs each. */
+export function fmt (n: number): string {
+  if (Number.isSafeInteger(n) && n >= 0 && !Object.is(n, -0)) return n < 1000 ? String(n) : grouped(String(n))
   return Number.isFinite(n) ? numbers.format(n) : '∞'
+}
+
+function grouped (digits: string): string {
+  let out = digits.slice(0, ((digits.length - 1) % 3) + 1)
+  for (let i = out.length; i < digits.length; i += 3) out += ',' + digits.slice(i, i + 3)
+  return out
 }

@@ -184,30 +184,54 @@ export function route<C extends RouteCandidate> (input: RouteInput<C>): RouteDec
     return { ok: false, code: 'no_peer', reason: noPeerReason(model, tier, strict, blocked), skipped }
   }
 
-  const rank = (t: number): number => tierRank(t, tier)
   const balance = policy.loadBalance ? input.balance : undefined
-  const keyed = eligible.map(e => ({ c: e.c, breaker: e.breaker, used: usedOf(e.c, balance), tie: balance != null ? balance.random() : 0, note: '' }))
-  keyed.sort((a, b) => (rank(a.c.tier) - rank(b.c.tier)) || compareWithinTier(a, b, policy, selfId, balance != null))
-  if (balance != null && input.affinity != null) preferByAffinity(keyed, input.affinity, policy.preferLocal, selfId)
+  const keyed: Array<Keyed<C>> = []
+  for (const e of eligible) {
+    const used = usedOf(e.c, balance)
+    keyed.push({
+      c: e.c,
+      breaker: e.breaker,
+      used,
+      tie: balance != null ? balance.random() : 0,
+      note: '',
+      // The AffinityMember fields, so a tier is handed to chooseByAffinity as it is.
+      id: e.c.id,
+      name: e.c.name,
+      ratio: ratioOf(used, e.c.load.capacity),
+      capacity: e.c.load.capacity,
+      local: isLocal(e.c, selfId)
+    })
+  }
+  const balanced = balance != null
+  keyed.sort((a, b) => (tierRank(a.c.tier, tier) - tierRank(b.c.tier, tier)) || compareWithinTier(a, b, policy, balanced))
+  if (balance != null && input.affinity != null) preferByAffinity(keyed, input.affinity, policy.preferLocal)
 
   const requestedAvailable = tier != null && eligible.some(e => e.c.tier === tier)
-  const leastInTier = new Map<number, number>()
-  for (const e of keyed) leastInTier.set(e.c.tier, Math.min(leastInTier.get(e.c.tier) ?? Infinity, ratioOf(e.used, e.c.load.capacity)))
-  const ordered = keyed.map(({ c, breaker, used, note }, i) => {
-    const parts = note !== '' ? [note] : []
-    parts.push(tierReason(c.tier, tier, requestedAvailable))
+  // Tiers are contiguous after the sort: each tier's least load, and its reason text, once per tier.
+  const ordered: Array<C & { reason: string }> = []
+  let groupEnd = 0
+  let least = 0
+  let tierText = ''
+  for (let i = 0; i < keyed.length; i++) {
+    const { c, breaker, used, note, ratio } = keyed[i] as Keyed<C>
+    if (i === groupEnd) {
+      least = Infinity
+      while (groupEnd < keyed.length && (keyed[groupEnd] as Keyed<C>).c.tier === c.tier) least = Math.min(least, (keyed[groupEnd++] as Keyed<C>).ratio)
+      tierText = tierReason(c.tier, tier, requestedAvailable)
+    }
+    let reason = note !== '' ? `${note}, ${tierText}` : tierText
     // With `balance`, every peer at its tier's least load says so (affinity may have put another
     // first); without, the first of each tier, as before.
-    const least = balance != null ? ratioOf(used, c.load.capacity) <= (leastInTier.get(c.tier) ?? 0) : i === 0 || keyed[i - 1]?.c.tier !== c.tier
-    if (policy.loadBalance) parts.push(loadReason(c.load, used, least, balance?.inFlight.get(c.id) ?? 0))
-    if (isLocal(c, selfId)) parts.push('local')
+    const isLeast = balance != null ? ratio <= least : i === 0 || keyed[i - 1]?.c.tier !== c.tier
+    if (policy.loadBalance) reason += `, ${loadReason(c.load, used, isLeast, balance?.inFlight.get(c.id) ?? 0)}`
+    if (isLocal(c, selfId)) reason += ', local'
     else {
-      if (c.via === 'http') parts.push('via http')
-      parts.push(knownLatency(c) ? `${Math.round(c.latencyMs as number)} ms` : 'latency unknown')
+      if (c.via === 'http') reason += ', via http'
+      reason += knownLatency(c) ? `, ${Math.round(c.latencyMs as number)} ms` : ', latency unknown'
     }
-    if (breaker === 'half-open') parts.push('breaker half-open (trial)')
-    return { ...c, reason: parts.join(', ') }
-  })
+    if (breaker === 'half-open') reason += ', breaker half-open (trial)'
+    ordered.push({ ...c, reason })
+  }
   return { ok: true, candidates: ordered, skipped }
 }
 
@@ -239,8 +263,9 @@ function tierRank (t: number, requested: number | undefined): number {
  */
 export const LATENCY_TIE_MS = 5
 
-interface Keyed<C extends RouteCandidate> {
+interface Keyed<C extends RouteCandidate> extends AffinityMember {
   c: C
+  breaker: BreakerState['state'] | undefined
   /** Requests in flight there: announced (or trailer) load, or what this peer sent, whichever is more. */
   used: number
   /** Random tie-breaker (0 without `balance`). */
@@ -254,16 +279,12 @@ function usedOf (c: RouteCandidate, balance: BalanceInput | undefined): number {
   return balance != null ? Math.max(announced, balance.inFlight.get(c.id) ?? 0) : announced
 }
 
-function compareWithinTier<C extends RouteCandidate> (a: Keyed<C>, b: Keyed<C>, policy: RoutingPolicy, selfId: string, balanced: boolean): number {
+function compareWithinTier<C extends RouteCandidate> (a: Keyed<C>, b: Keyed<C>, policy: RoutingPolicy, balanced: boolean): number {
   if (policy.loadBalance) {
-    const d = compareNumbers(ratioOf(a.used, a.c.load.capacity), ratioOf(b.used, b.c.load.capacity))
+    const d = compareNumbers(a.ratio, b.ratio)
     if (d !== 0) return d
   }
-  if (policy.preferLocal) {
-    const la = isLocal(a.c, selfId)
-    const lb = isLocal(b.c, selfId)
-    if (la !== lb) return la ? -1 : 1
-  }
+  if (policy.preferLocal && a.local !== b.local) return a.local ? -1 : 1
   if (balanced) {
     return compareNumbers(latencyBucket(a.c), latencyBucket(b.c)) ||
       compareNumbers(a.tie, b.tie) ||
@@ -276,20 +297,21 @@ function compareWithinTier<C extends RouteCandidate> (a: Keyed<C>, b: Keyed<C>, 
 }
 
 /** Moves each tier's affinity choice to the front of its tier, with the reason. */
-function preferByAffinity<C extends RouteCandidate> (keyed: Array<Keyed<C>>, affinity: AffinityInput, preferLocal: boolean, selfId: string): void {
+function preferByAffinity<C extends RouteCandidate> (keyed: Array<Keyed<C>>, affinity: AffinityInput, preferLocal: boolean): void {
   let start = 0
   while (start < keyed.length) {
     const tier = keyed[start]?.c.tier
     let end = start
     while (end < keyed.length && keyed[end]?.c.tier === tier) end++
-    const group = keyed.slice(start, end)
-    const members: AffinityMember[] = group.map(k => ({ id: k.c.id, name: k.c.name, ratio: ratioOf(k.used, k.c.load.capacity), used: k.used, capacity: k.c.load.capacity, local: isLocal(k.c, selfId) }))
-    const choice = chooseByAffinity(members, affinity, preferLocal)
+    // One tier (the usual case) is the whole list: no copy.
+    const group = start === 0 && end === keyed.length ? keyed : keyed.slice(start, end)
+    const choice = chooseByAffinity(group, affinity, preferLocal)
     const chosen = group[choice.index]
     if (chosen != null) {
       chosen.note = choice.reason
-      keyed.splice(start + choice.index, 1)
-      keyed.splice(start, 0, chosen)
+      // Shift the ones ahead of it down by one: the rest keep their order.
+      for (let i = start + choice.index; i > start; i--) keyed[i] = keyed[i - 1] as Keyed<C>
+      keyed[start] = chosen
     }
     start = end
   }
