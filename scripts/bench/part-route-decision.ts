@@ -17,6 +17,7 @@ import type { BenchContext, Part } from './context.js'
 import { note, status } from './progress.js'
 import { summarize } from './stats.js'
 import type { Target } from './results.js'
+import { mulberry32 as seeded } from '../../src/util/prng.js'
 
 const PREFIXES = 10_000
 const AGENTS = 100
@@ -25,18 +26,6 @@ const DECISIONS = 50_000
 const DECISIONS_QUICK = 10_000
 const WARMUP = 5_000
 const TARGET_P99_US = 50
-
-/** A deterministic generator (mulberry32): the same workload on every run. */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const WORDS = ['route', 'cache', 'prompt', 'token', 'peer', 'mesh', 'agent', 'tool', 'answer', 'search', 'file', 'plan', 'step', 'check', 'result', 'query']
 function text (random: () => number, chars: number): string {

@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict'
 import { chooseByAffinity, fmt as formatted, rendezvousScore, type AffinityInput, type AffinityMember } from '../../src/routing/affinity.js'
+import { mulberry32 as seeded } from '../../src/util/prng.js'
 
 // chooseByAffinity finds its choice in one pass (no sort, texts formatted only when used). This
 // checks it against the straightforward definition, written the slow way: warm members sorted by
 // match (stable, so the load order breaks ties), the first not overloaded wins; otherwise local
 // within the bound, otherwise rendezvous order with bounded load. Random tiers of 1–8 members.
-
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
 const fmt = (n: number): string => Number.isFinite(n) ? numbers.format(n) : '∞'

@@ -4,6 +4,7 @@ import { rendezvousScore } from '../../src/routing/affinity.js'
 import { createInFlight } from '../../src/routing/in-flight.js'
 import { DEFAULT_POLICY, route, type AffinityInput, type RouteCandidate, type RoutingPolicy } from '../../src/routing/router.js'
 import type { PrefixLookup } from '../../src/routing/prefix-index.js'
+import { mulberry32 as seeded } from '../../src/util/prng.js'
 
 // Issue 23's routing as tables: in-flight counting, ties, prefix match, imbalance thresholds,
 // rendezvous with bounded load, session keys. The prefix index itself: prefix-index.test.ts.
@@ -15,18 +16,6 @@ function peer (name: string, fields: Partial<RouteCandidate> = {}): RouteCandida
   return { id: `id-${name}`, name, models: ['m'], tier: 0, enabled: true, state: 'alive', load: { active: 0, queued: 0, capacity: 1 }, latencyMs: 1, via: 'mesh', ...fields }
 }
 const busy = (active: number, queued = 0, capacity = 1): RouteCandidate['load'] => ({ active, queued, capacity })
-
-/** A seeded generator (mulberry32): the same ties break the same way on every run. */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The candidate names rendezvous would rank first for `anchor`, best first. */
 function rendezvousOrder (anchor: number, names: string[]): string[] {
