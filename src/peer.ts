@@ -39,6 +39,8 @@ import { watchNameClash, type NameClashWatch } from './membership/name-clash.js'
 import { VERSION } from './version.js'
 import type { ModelSharing } from './sharing/service.js'
 import { shareRoots, sharingMembers, type SharingOptions } from './sharing/options.js'
+import { createPeerEmbeddings, type PeerEmbeddings } from './embeddings/peer-embeddings.js'
+import type { EmbeddingService } from './embeddings/service.js'
 
 export interface PeerInit {
   /** Directory for the identity key (stable peer id across restarts). */
@@ -166,6 +168,7 @@ export function createPeer (init: PeerInit): Peer {
   let listed: ListedNodes | undefined
   let sharing: ModelSharing | undefined
   let nameWatch: NameClashWatch | undefined
+  let embeddings: PeerEmbeddings | undefined
   // Model honesty: only what the backend lists is announced and accepted (backends/served-models.ts).
   const modelWatch = init.backend != null
     ? createModelWatch({
@@ -242,6 +245,11 @@ export function createPeer (init: PeerInit): Peer {
     models: () => completions?.service.models() ?? []
   }
 
+  // Embeddings (issue 29): through the same request drain and timeout as completions.
+  const embeddingService: EmbeddingService = {
+    embed: async (request, options) => await requestDrain.run(options.signal, async signal => await must(embeddings).service.embed(request, { signal }), requestDeadline)
+  }
+
   const drain = async (): Promise<void> => {
     const timeoutMs = init.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
     if (requestDrain.active + backendDrain.active > 0) {
@@ -266,6 +274,7 @@ export function createPeer (init: PeerInit): Peer {
     }
     await listed?.stop()
     await sharing?.stop()
+    await embeddings?.stop()
     await completions?.stop()
     await membership?.stop()
     await http?.stop().catch(err => log.warn({ err }, 'HTTP server did not close cleanly'))
@@ -300,6 +309,7 @@ export function createPeer (init: PeerInit): Peer {
           gossip: () => membership?.gossipCounts(),
           timeouts: () => ({ request: requestDeadline.expired, backend: backendDeadline.expired }),
           completions: completionService,
+          embeddings: embeddingService,
           sharing: () => sharing
         })
         // The API comes up first: its port goes into our announcement.
@@ -397,6 +407,21 @@ export function createPeer (init: PeerInit): Peer {
           logger: log.child({ component: 'complete' })
         })
         await completions.start()
+        embeddings = createPeerEmbeddings({
+          node,
+          membership,
+          ...(init.backend?.embed != null ? { embed: init.backend.embed } : {}),
+          models,
+          capacity: init.backend?.capacity ?? 1,
+          maxQueue: init.maxQueue ?? Math.max(1, init.backend?.capacity ?? 1) * DEFAULT_QUEUE_PER_SLOT,
+          policy: init.routing ?? DEFAULT_POLICY,
+          breakers: completions.breakers,
+          maxRetries: init.maxRetries ?? 2,
+          drain: backendDrain,
+          deadline: backendDeadline,
+          logger: log.child({ component: 'embed' })
+        })
+        await embeddings.start()
         listed.start()
         const m = membership
         autoDial = createAutoDial(node, {

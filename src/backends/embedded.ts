@@ -17,6 +17,8 @@ import { readGgufHeader } from './gguf-writer.js'
 import { withPrefix } from './prefix.js'
 import { toChatHistory, toFunctions, toToolCall } from './chat-history.js'
 import { chooseSequence } from './sequence-choice.js'
+import { createLlamaEmbedder } from './embed-llama.js'
+import type { Embedder } from '../embeddings/types.js'
 import type { Logger } from '../log.js'
 
 /** Two at once: a short request need not wait behind a long one; each sequence costs its own KV cache. */
@@ -137,6 +139,7 @@ export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise
     const pool = new SequencePool(Array.from({ length: sequences }, () => context.getSequence()))
     const promptCache = init.promptCache ?? true
     log?.info({ model: path, sequences, threads, contextSize: context.contextSize, promptCache, ms: Date.now() - started }, 'model loaded')
+    const embedder = createLlamaEmbedder(model, { modelName: init.modelName ?? basename(path).replace(/\.gguf$/i, ''), threads })
     const backend = new EmbeddedBackend({
       modelName: init.modelName ?? basename(path).replace(/\.gguf$/i, ''),
       chatWrapper: resolveChatWrapper(model),
@@ -148,10 +151,12 @@ export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise
       ...(log != null ? { log } : {}),
       ...(init.defaultMaxTokens != null ? { defaultMaxTokens: init.defaultMaxTokens } : {}),
       dispose: async () => {
+        await embedder.dispose()
         await context.dispose()
         await model.dispose()
       }
     })
+    backend.embed = embedder.embed
     // In the background: a 40 GB file takes a while, and nothing waits for it but handovers.
     fileSha256(path).then(digest => { backend.digest = digest }, (err: Error) => { log?.warn(`cannot hash ${path}: ${err.message}`) })
     return backend
@@ -240,6 +245,8 @@ class EmbeddedBackend implements Backend {
   /** The GGUF file's sha256, once hashed. */
   digest?: string
   readonly defaultMaxTokens?: number
+  /** Embeddings from the same weights (embed-llama.ts). */
+  embed?: Embedder
 
   constructor (private readonly c: EmbeddedBackendComponents) {
     this.capacity = c.capacity

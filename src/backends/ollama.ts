@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from '../log.js'
 import { readNdjson } from './sse.js'
 import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
+import { createOllamaEmbedder } from './embed-http.js'
 
 /** Where `ollama serve` listens unless OLLAMA_HOST says otherwise. */
 export const OLLAMA_DEFAULT_URL = 'http://127.0.0.1:11434'
@@ -68,6 +69,7 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
   return {
     kind: 'ollama',
     digests: () => digests,
+    embed: createOllamaEmbedder({ baseUrl, label }),
     url: baseUrl,
     capacity: checkCapacity(init.capacity ?? OLLAMA_DEFAULT_CAPACITY, label),
 

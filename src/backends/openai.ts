@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../log.js'
 import { readSse } from './sse.js'
 import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus, type UpstreamCall } from './upstream.js'
+import { createOpenAIEmbedder } from './embed-http.js'
 
 /**
  * llama-server starts 4 slots unless told otherwise, and vLLM or a cloud API take at least as
@@ -62,6 +63,7 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
   return {
     kind: 'openai',
     url: init.baseUrl,
+    embed: createOpenAIEmbedder({ baseUrl: init.baseUrl, label, ...(init.apiKey != null ? { apiKey: init.apiKey } : {}) }),
     capacity: checkCapacity(init.capacity ?? OPENAI_DEFAULT_CAPACITY, label),
 
     async models (signal) {

@@ -10,6 +10,10 @@ export type RequestOutcome = 'ok' | 'error' | 'aborted'
 
 export interface RequestRecord {
   id: string
+  /** Absent: a completion. `embedding`: an embedding request (issue 29), counted apart in /metrics. */
+  kind?: 'embedding'
+  /** Embedding inputs in the request. */
+  inputs?: number
   /** Wall-clock ms when the request reached the completion service. */
   startedAt: number
   api: RequestApi
@@ -54,6 +58,8 @@ export interface RequestLog {
   recent: (limit?: number) => RequestRecord[]
   /** Requests that started and have not finished yet. */
   inFlight: () => number
+  /** Journals a request served outside `wrap` (embeddings). */
+  record: (record: RequestRecord) => void
   /** Called with each finished request; returns the unsubscribe function. */
   onRecord: (listener: (record: RequestRecord) => void) => () => void
 }
@@ -179,6 +185,7 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
       complete: async (request, options) => await complete(service, api, request, options),
       models: () => service.models()
     }),
+    record: publish,
     recent: limit => buffer.newest(limit),
     inFlight: () => inFlight,
     onRecord: listener => {

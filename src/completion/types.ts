@@ -1,6 +1,7 @@
 // The one internal completion type. OpenAI, Ollama and the seed's /api/complete are adapters
 // at the HTTP edge; backends and the mesh protocol speak only this.
 import type { Tier } from '../membership/types.js'
+import type { Embedder } from '../embeddings/types.js'
 
 export interface ToolCall {
   id: string
@@ -120,4 +121,6 @@ export interface Backend {
   /** What it fronts, for `status` ("ollama 127.0.0.1:11434: a, b · …"); absent: its kind and URL with the announced models. */
   describe?: () => string
   close: () => Promise<void>
+  /** Embeddings (issue 29); absent on a backend that cannot embed. The peer routes them like completions. */
+  embed?: Embedder
 }

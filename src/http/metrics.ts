@@ -240,8 +240,15 @@ function registerCompletionMetrics (prom: typeof import('prom-client'), registry
     collect () { this.set(log.inFlight()) }
   })
 
+  const embeddings = new Counter({ name: 'harombe_embedding_requests_total', help: 'Embedding requests by API, outcome and the node that served them (none: no node answered)', labelNames: ['api', 'outcome', 'served_by'], registers: [registry] })
+  const embeddingInputs = new Counter({ name: 'harombe_embedding_inputs_total', help: 'Inputs embedded (answered requests), by the node that served them', labelNames: ['served_by'], registers: [registry] })
   const unsubscribe = log.onRecord(record => {
     const servedBy = record.servedBy?.name ?? 'none'
+    if (record.kind === 'embedding') {
+      embeddings.inc({ api: record.api, outcome: record.outcome, served_by: servedBy })
+      if (record.outcome === 'ok' && record.inputs != null) embeddingInputs.inc({ served_by: servedBy }, record.inputs)
+      return
+    }
     completions.inc({ api: record.api, outcome: record.outcome, served_by: servedBy })
     duration.observe({ api: record.api, outcome: record.outcome }, record.durationMs / 1000)
     if (record.ttftMs != null) ttft.observe({ api: record.api }, record.ttftMs / 1000)

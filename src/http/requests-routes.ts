@@ -7,6 +7,9 @@ import { harombeError } from './harombe-routes.js'
 /** One request as the dashboard reads it. The names are a contract: the dashboard consumes them as they are. */
 export interface RequestJson {
   id: string
+  /** Absent for completions; `embedding` for embedding requests. */
+  kind?: 'embedding'
+  inputs?: number
   started_at: string
   api: RequestRecord['api']
   model: string
@@ -49,6 +52,8 @@ export function requestJson (record: RequestRecord): RequestJson {
   const rate = tokensPerSecond(record)
   return {
     id: record.id,
+    ...(record.kind != null ? { kind: record.kind } : {}),
+    ...(record.inputs != null ? { inputs: record.inputs } : {}),
     started_at: new Date(record.startedAt).toISOString(),
     api: record.api,
     model: record.model,

@@ -17,6 +17,8 @@ import type { ModelSharing } from '../sharing/service.js'
 import { createRequestLog } from '../completion/request-log.js'
 import type { BreakerState } from '../routing/breaker.js'
 import type { GossipCounts } from '../membership/service.js'
+import type { EmbeddingService } from '../embeddings/service.js'
+import { EMBEDDING_PATHS, registerEmbeddingRoutes } from './embeddings-routes.js'
 
 export interface HttpServerInit {
   host: string
@@ -33,6 +35,8 @@ export interface HttpServerInit {
   timeouts?: () => TimeoutCounts
   /** Completion endpoints (OpenAI, Ollama, /api/complete); absent = cluster API only. */
   completions?: CompletionService
+  /** Embedding endpoints (OpenAI /v1/embeddings, Ollama /api/embed and /api/embeddings); absent = none. */
+  embeddings?: EmbeddingService
   /** Model file sharing (issue 16): /api/models/files, /holders, /pull, /pulls. */
   sharing?: () => ModelSharing | undefined
   logger: Logger
@@ -111,13 +115,14 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   registerDashboard(app)
   if (init.sharing != null) registerModelsRoutes(app, init.sharing)
   // Before any route reads a body: completion bodies are JSON whatever their content-type, and a 404 reads none.
-  readBodiesAsJson(app, init.completions != null ? COMPLETION_PATHS : [])
+  readBodiesAsJson(app, [...(init.completions != null ? COMPLETION_PATHS : []), ...(init.embeddings != null ? EMBEDDING_PATHS : [])])
   if (init.completions != null) {
     registerOpenAIRoutes(app, requestLog.wrap(init.completions, 'openai'))
     registerOllamaRoutes(app, requestLog.wrap(init.completions, 'ollama'))
     registerHarombeRoutes(app, requestLog.wrap(init.completions, 'harombe'))
     registerRequestsRoutes(app, requestLog)
   }
+  if (init.embeddings != null) registerEmbeddingRoutes(app, init.embeddings, requestLog)
 
   app.setNotFoundHandler(async (request, reply) => {
     await reply.code(404).send(errorFor(request.url, 404, `no route ${request.method} ${request.url}`, 'not_found'))

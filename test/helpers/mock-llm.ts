@@ -48,6 +48,10 @@ export interface MockBehavior {
    * `timings.cache_n` (on the last chunk, or beside `usage` in a whole answer). Absent: neither.
    */
   cached?: { tokens: number, in: 'usage' | 'timings' }
+  /** Embeddings: refuse them as llama-server without `--embeddings` does (501). Default: answer them. */
+  embedRefuse?: boolean
+  /** Embeddings: wait this long before answering (a client leaving meanwhile is recorded in `aborts`). */
+  embedDelayMs?: number
 }
 
 export const DEFAULT_BEHAVIOR: MockBehavior = {
@@ -135,6 +139,23 @@ export interface Flavor {
   chat: (res: ServerResponse, ctx: ChatContext) => Promise<void>
   /** The model a chat body asks for. */
   model: (body: any) => unknown
+  /** Answers other POST routes (embeddings); undefined when the path is unknown. */
+  post?: (path: string, body: any, behavior: MockBehavior) => { status: number, body: unknown } | undefined
+}
+
+/** Dimensions of the mocks' embeddings. */
+export const MOCK_EMBED_DIMS = 8
+
+/** The mocks' embedding of `text`: deterministic, so a test can compute what a peer must return. */
+export function mockEmbedding (text: string): number[] {
+  const out: number[] = []
+  for (let i = 0; i < MOCK_EMBED_DIMS; i++) {
+    let h = 2166136261 ^ i
+    for (let j = 0; j < text.length; j++) h = Math.imul(h ^ text.charCodeAt(j), 16777619)
+    // Exactly representable as float32, so a round trip through the mesh's binary floats is lossless.
+    out.push(((h >>> 0) % 2001 - 1000) / 1024)
+  }
+  return out
 }
 
 /** Which answer a chat body gets: tool calls, a final answer to a tool result, or the tokens. */
@@ -227,6 +248,25 @@ export async function startMock (flavor: Flavor, options: MockStartOptions = {})
       const answer = flavor.get(path.slice(flavor.prefix.length), b)
       if (answer !== undefined) {
         sendJson(res, 200, answer)
+        return
+      }
+    }
+    if (req.method === 'POST' && !isChat && path.startsWith(flavor.prefix)) {
+      const answer = flavor.post?.(path.slice(flavor.prefix.length), body, b)
+      if (answer !== undefined && (b.embedDelayMs ?? 0) > 0) {
+        const left = await new Promise<boolean>(resolve => {
+          const timer = setTimeout(() => { res.off('close', onClose); resolve(false) }, b.embedDelayMs)
+          const onClose = (): void => { clearTimeout(timer); resolve(true) }
+          res.once('close', onClose)
+        })
+        if (left) {
+          aborts.push({ at: Date.now(), path })
+          notify()
+          return
+        }
+      }
+      if (answer !== undefined) {
+        sendJson(res, answer.status, answer.body)
         return
       }
     }

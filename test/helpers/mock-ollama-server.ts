@@ -3,7 +3,7 @@
 // configurable timing and failures, with every request and every client abort recorded.
 // See mock-llm.ts for the knobs.
 import type { ServerResponse } from 'node:http'
-import { planTurn, promptTokens, startMock, type ChatContext, type MockServer, type MockStartOptions } from './mock-llm.js'
+import { mockEmbedding, planTurn, promptTokens, startMock, type ChatContext, type MockServer, type MockStartOptions } from './mock-llm.js'
 
 export type { MockBehavior, MockServer, MockStartOptions, RecordedRequest, AbortRecord, MockToolCall } from './mock-llm.js'
 
@@ -31,7 +31,15 @@ export async function startMockOllamaServer (options: MockStartOptions = {}): Pr
         }))
       }
     },
-    chat
+    chat,
+    post (path, body, behavior) {
+      if (path !== '/api/embed') return undefined
+      if (behavior.embedRefuse === true) return { status: 400, body: { error: `"${String(body?.model)}" does not support embeddings` } }
+      if (!behavior.models.includes(body?.model)) return { status: 404, body: { error: `model "${String(body?.model)}" not found, try pulling it first` } }
+      const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input]
+      const tokens = inputs.reduce((n, input) => n + input.split(/\s+/).length, 0)
+      return { status: 200, body: { model: body.model, embeddings: inputs.map(mockEmbedding), total_duration: 1, load_duration: 0, prompt_eval_count: tokens } }
+    }
   }, options)
 }
 

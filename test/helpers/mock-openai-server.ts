@@ -2,7 +2,7 @@
 // GET /v1/models, POST /v1/chat/completions (SSE or JSON, tool calls, usage), configurable timing
 // and failures, with every request and every client abort recorded. See mock-llm.ts for the knobs.
 import type { ServerResponse } from 'node:http'
-import { halves, planTurn, promptTokens, startMock, type ChatContext, type MockServer, type MockStartOptions } from './mock-llm.js'
+import { halves, mockEmbedding, planTurn, promptTokens, startMock, type ChatContext, type MockServer, type MockStartOptions } from './mock-llm.js'
 
 export type { MockBehavior, MockServer, MockStartOptions, RecordedRequest, AbortRecord, MockToolCall } from './mock-llm.js'
 
@@ -28,7 +28,17 @@ export async function startMockOpenAIServer (options: MockStartOptions = {}): Pr
       if (path !== '/models') return undefined
       return { object: 'list', data: behavior.models.map(id => ({ id, object: 'model', created: 0, owned_by: 'mock' })) }
     },
-    chat
+    chat,
+    post (path, body, behavior) {
+      if (path !== '/embeddings') return undefined
+      // llama-server's answer when started without --embeddings.
+      if (behavior.embedRefuse === true) return { status: 501, body: { error: { code: 501, message: 'This server does not support embeddings. Start it with `--embeddings`', type: 'not_supported_error' } } }
+      if (!behavior.models.includes(body?.model)) return { status: 404, body: { error: { message: `model '${String(body?.model)}' not found`, type: 'invalid_request_error', code: 'model_not_found' } } }
+      const inputs: unknown[] = Array.isArray(body.input) ? body.input : [body.input]
+      const data = inputs.map((input, index) => ({ object: 'embedding', index, embedding: mockEmbedding(typeof input === 'string' ? input : JSON.stringify(input)) }))
+      const tokens = inputs.reduce<number>((n, input) => n + (typeof input === 'string' ? input.split(/\s+/).length : (input as unknown[]).length), 0)
+      return { status: 200, body: { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } } }
+    }
   }, options)
 }
 

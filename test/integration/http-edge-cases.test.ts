@@ -74,9 +74,17 @@ describe('HTTP edge cases the fuzz suite found', function () {
   })
 
   it('should answer every Ollama endpoint a peer lacks with 404 in Ollama\'s format', async () => {
-    for (const path of ['/api/show', '/api/ps', '/api/pull', '/api/push', '/api/create', '/api/copy', '/api/delete', '/api/embed', '/api/embeddings']) {
+    for (const path of ['/api/show', '/api/ps', '/api/pull', '/api/push', '/api/create', '/api/copy', '/api/delete']) {
       const answer = await send(peer.api, agent, 'POST', path, auth, '{"model":"synthetic"}')
       assert.equal(answer.status, 404, path)
+      assert.equal(typeof JSON.parse(answer.body).error, 'string', `${path}: ${answer.body}`)
+    }
+  })
+
+  it('should answer an Ollama embedding body without its input with 400 in Ollama\'s format, whatever its content-type', async () => {
+    for (const path of ['/api/embed', '/api/embeddings']) {
+      const answer = await send(peer.api, agent, 'POST', path, { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, '{"model":"synthetic"}')
+      assert.equal(answer.status, 400, path)
       assert.equal(typeof JSON.parse(answer.body).error, 'string', `${path}: ${answer.body}`)
     }
   })
