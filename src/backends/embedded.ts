@@ -18,6 +18,8 @@ import { withPrefix } from './prefix.js'
 import { toChatHistory, toFunctions, toToolCall } from './chat-history.js'
 import { chooseSequence } from './sequence-choice.js'
 import { createLlamaEmbedder } from './embed-llama.js'
+import { generateRaw } from './embedded-raw.js'
+import { rawPromptOf } from './raw-prompt.js'
 import type { Embedder } from '../embeddings/types.js'
 import type { Logger } from '../log.js'
 
@@ -278,7 +280,8 @@ class EmbeddedBackend implements Backend {
   private async run (request: BackendRequest, { signal, onDelta }: CompleteOptions): Promise<CompletionResult> {
     if (this.closed != null) throw new UnavailableError('embedded backend is closed')
     if (signal.aborted) throw new AbortedError('completion aborted before it started')
-    const { history, functions, prompt } = this.render(request)
+    const raw = request.raw === true
+    const { history, functions, prompt } = raw ? { history: [], functions: undefined, prompt: this.c.tokenizer(rawPromptOf(request)) } : this.render(request)
     // Refuse up front, like OpenAI's context_length_exceeded: node-llama-cpp would fail deep inside its context shift.
     if (prompt.length >= this.c.contextSize) {
       throw new BadRequestError(`prompt is ${prompt.length} tokens; ${this.c.modelName} holds ${this.c.contextSize} per request`)
@@ -288,29 +291,35 @@ class EmbeddedBackend implements Backend {
     const stoppedError = (): CompletionError | undefined => signal.aborted
       ? new AbortedError('completion aborted by the caller')
       : this.closing.signal.aborted ? new UnavailableError('embedded backend closed during the completion') : undefined
-    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.c.chatWrapper })
+    // A raw prompt (issue 29) is a plain text completion on the sequence: no chat, no template.
+    const chat = raw ? undefined : new LlamaChat({ contextSequence: sequence, chatWrapper: this.c.chatWrapper })
     // Whether the sequence's tokens are whole and its own: kept for the next request only then.
     let keep = false
     try {
       // LlamaChat keeps the tokens the sequence shares with the prompt and erases the rest
       // (adaptStateToTokens); the last prompt token is always evaluated again, for its logits.
-      const cachedTokens = this.c.promptCache
+      const cachedTokens = this.c.promptCache && !raw
         ? Math.max(0, Math.min(sequence.compareContextTokens(prompt).firstDifferentIndex, prompt.length - 1))
         : 0
       const started = performance.now()
       let completionTokens = 0
-      const response = await chat.generateResponse(history, {
+      const generation = {
         temperature: request.temperature ?? DEFAULT_TEMPERATURE,
         // Never past the context: node-llama-cpp would shift it and generate for ever (the tiny model never stops by itself).
         maxTokens: cappedTokens(request.max_tokens ?? this.c.defaultMaxTokens, 0, sequence.contextSize - prompt.length),
-        customStopTriggers: request.stop,
-        functions,
         signal: AbortSignal.any([signal, this.closing.signal]),
-        // Return what was generated instead of throwing; the abort is reported below.
-        stopOnAbortSignal: true,
-        onToken: tokens => { completionTokens += tokens.length },
-        onTextChunk: text => { if (text !== '') onDelta?.({ content: text }) }
-      })
+        onToken: (tokens: Token[]) => { completionTokens += tokens.length },
+        onTextChunk: (text: string) => { if (text !== '') onDelta?.({ content: text }) }
+      }
+      const response = chat == null
+        ? await generateRaw(sequence, prompt, { ...generation, ...(request.stop != null ? { customStopTriggers: request.stop } : {}) })
+        : await chat.generateResponse(history, {
+          ...generation,
+          customStopTriggers: request.stop,
+          functions,
+          // Return what was generated instead of throwing; the abort is reported below.
+          stopOnAbortSignal: true
+        })
       // Stopped between two tokens: what the sequence holds is consistent, even after an abort.
       keep = true
       const stopped = stoppedError()
@@ -328,7 +337,8 @@ class EmbeddedBackend implements Backend {
         },
         finish_reason: finish,
         model: this.c.modelName,
-        usage: { prompt_tokens: prompt.length, completion_tokens: completionTokens, prompt_tokens_details: { cached_tokens: cachedTokens } }
+        // A raw completion's reuse of the sequence is node-llama-cpp's own: no cached figure is claimed for it.
+        usage: raw ? { prompt_tokens: prompt.length, completion_tokens: completionTokens } : { prompt_tokens: prompt.length, completion_tokens: completionTokens, prompt_tokens_details: { cached_tokens: cachedTokens } }
       }
     } catch (err) {
       // An abort may surface as node-llama-cpp's own error (e.g. during prompt evaluation).
@@ -337,7 +347,7 @@ class EmbeddedBackend implements Backend {
       if (err instanceof CompletionError) throw err
       throw new InternalError(`embedded generation failed: ${(err as Error)?.message ?? String(err)}`)
     } finally {
-      chat.dispose({ disposeSequence: false })
+      chat?.dispose({ disposeSequence: false })
       // Without the prompt cache, or after a failure that may have left the sequence half
       // evaluated, the next request starts from an empty state.
       if (!this.c.promptCache || !keep) await sequence.clearHistory().catch(() => {})

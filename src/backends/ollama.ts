@@ -8,6 +8,7 @@ import { readNdjson } from './sse.js'
 import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
 import { createOllamaEmbedder } from './embed-http.js'
+import { completeRawOllama } from './raw-prompt.js'
 
 /** Where `ollama serve` listens unless OLLAMA_HOST says otherwise. */
 export const OLLAMA_DEFAULT_URL = 'http://127.0.0.1:11434'
@@ -93,6 +94,7 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
     },
 
     async complete (request, options) {
+      if (request.raw === true) return await completeRawOllama(upstream, request, options)
       // Checked before any I/O: a malformed history is the request's fault, not the server's.
       const body = ollamaChatBody(request, options.onDelta != null)
       const call = upstream.call(options.signal)

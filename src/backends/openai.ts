@@ -15,6 +15,7 @@ import { readSse } from './sse.js'
 import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus, type UpstreamCall } from './upstream.js'
 import { createOpenAIEmbedder } from './embed-http.js'
+import { completeRawOpenAI } from './raw-prompt.js'
 
 /**
  * llama-server starts 4 slots unless told otherwise, and vLLM or a cloud API take at least as
@@ -81,6 +82,7 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
     },
 
     async complete (request, options) {
+      if (request.raw === true) return await completeRawOpenAI(upstream, request, options)
       const call = upstream.call(options.signal)
       const streaming = options.onDelta != null
       const started = performance.now()

@@ -56,6 +56,11 @@ export interface CompletionRequest {
   cache_prompt?: boolean
   /** Ollama backends receive this unchanged: how long the model stays loaded after the request. */
   keep_alive?: string | number
+  /**
+   * A raw prompt (`POST /v1/completions`): the one user message's text goes to the model as it is,
+   * without a chat template; no tools. Backends send it as a text completion (raw-prompt.ts).
+   */
+  raw?: boolean
 }
 
 /** A request bound to one concrete model, as a backend receives it. */

@@ -19,6 +19,7 @@ import type { BreakerState } from '../routing/breaker.js'
 import type { GossipCounts } from '../membership/service.js'
 import type { EmbeddingService } from '../embeddings/service.js'
 import { EMBEDDING_PATHS, registerEmbeddingRoutes } from './embeddings-routes.js'
+import { registerTextCompletionRoutes } from './text-completions-routes.js'
 
 export interface HttpServerInit {
   host: string
@@ -63,7 +64,7 @@ export class ListenError extends Error {
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/'])
 
 /** Endpoints that read a JSON body whatever the content-type says, as Ollama does (json-body.ts). */
-const COMPLETION_PATHS = ['/v1/chat/completions', '/api/chat', '/api/generate', '/api/complete']
+const COMPLETION_PATHS = ['/v1/chat/completions', '/v1/completions', '/api/chat', '/api/generate', '/api/complete']
 
 /**
  * Ollama's endpoints, served or not: an Ollama client calling one a peer lacks (`ollama pull`,
@@ -118,6 +119,7 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   readBodiesAsJson(app, [...(init.completions != null ? COMPLETION_PATHS : []), ...(init.embeddings != null ? EMBEDDING_PATHS : [])])
   if (init.completions != null) {
     registerOpenAIRoutes(app, requestLog.wrap(init.completions, 'openai'))
+    registerTextCompletionRoutes(app, requestLog.wrap(init.completions, 'openai'))
     registerOllamaRoutes(app, requestLog.wrap(init.completions, 'ollama'))
     registerHarombeRoutes(app, requestLog.wrap(init.completions, 'harombe'))
     registerRequestsRoutes(app, requestLog)

@@ -70,7 +70,7 @@ function isChatMessage (v: unknown): boolean {
     optional(v.name, t => isString(t, 0, 256))
 }
 
-const REQUEST_KEYS = new Set(['messages', 'tools', 'temperature', 'max_tokens', 'model', 'tier', 'stop', 'continuation', 'affinity_key', 'prompt_cache_key', 'cache_prompt', 'keep_alive'])
+const REQUEST_KEYS = new Set(['messages', 'tools', 'temperature', 'max_tokens', 'model', 'tier', 'stop', 'continuation', 'affinity_key', 'prompt_cache_key', 'cache_prompt', 'keep_alive', 'raw'])
 const CONTINUATION_KEYS = new Set(['prefix'])
 const isStop = (v: unknown): boolean => isArrayOf(v, 16, s => isString(s, 1, 256))
 const isTemperature = (v: unknown): boolean => typeof v === 'number' && v >= 0 && v <= 2
@@ -93,6 +93,7 @@ export function isCompletionRequest (v: unknown): boolean {
     optional(v.prompt_cache_key, isKey) &&
     optional(v.cache_prompt, b => typeof b === 'boolean') &&
     optional(v.keep_alive, isKeepAlive) &&
+    optional(v.raw, b => typeof b === 'boolean') &&
     (c === undefined || (isPlainObject(c) && hasOnlyKeys(c, CONTINUATION_KEYS) && isString(c.prefix)))
 }
 

@@ -103,7 +103,9 @@ const CompletionRequestSchema = z.object({
   affinity_key: z.string().max(MAX_KEY_CHARS).optional(),
   prompt_cache_key: z.string().max(MAX_KEY_CHARS).optional(),
   cache_prompt: z.boolean().optional(),
-  keep_alive: z.union([z.string().max(MAX_KEEP_ALIVE_CHARS), z.number().finite()]).optional()
+  keep_alive: z.union([z.string().max(MAX_KEEP_ALIVE_CHARS), z.number().finite()]).optional(),
+  // A raw prompt (issue 29): the serving backend applies no chat template
+  raw: z.boolean().optional()
 })
 
 const RequestFrameSchema = z.object({

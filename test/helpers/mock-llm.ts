@@ -140,8 +140,11 @@ export interface Flavor {
   /** The model a chat body asks for. */
   model: (body: any) => unknown
   /** Answers other POST routes (embeddings); undefined when the path is unknown. */
-  post?: (path: string, body: any, behavior: MockBehavior) => { status: number, body: unknown } | undefined
+  post?: (path: string, body: any, behavior: MockBehavior) => MockPostAnswer | undefined
 }
+
+/** A POST answer other than chat: JSON, or (with `contentType`) a body written as it is (SSE, NDJSON). */
+export type MockPostAnswer = { status: number, body: unknown } | { status: number, contentType: string, text: string }
 
 /** Dimensions of the mocks' embeddings. */
 export const MOCK_EMBED_DIMS = 8
@@ -266,7 +269,12 @@ export async function startMock (flavor: Flavor, options: MockStartOptions = {})
         }
       }
       if (answer !== undefined) {
-        sendJson(res, answer.status, answer.body)
+        if ('contentType' in answer) {
+          res.writeHead(answer.status, { 'content-type': answer.contentType })
+          res.end(answer.text)
+        } else {
+          sendJson(res, answer.status, answer.body)
+        }
         return
       }
     }

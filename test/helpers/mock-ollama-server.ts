@@ -3,7 +3,7 @@
 // configurable timing and failures, with every request and every client abort recorded.
 // See mock-llm.ts for the knobs.
 import type { ServerResponse } from 'node:http'
-import { mockEmbedding, planTurn, promptTokens, startMock, type ChatContext, type MockServer, type MockStartOptions } from './mock-llm.js'
+import { mockEmbedding, planTurn, promptTokens, startMock, type ChatContext, type MockBehavior, type MockPostAnswer, type MockServer, type MockStartOptions } from './mock-llm.js'
 
 export type { MockBehavior, MockServer, MockStartOptions, RecordedRequest, AbortRecord, MockToolCall } from './mock-llm.js'
 
@@ -33,6 +33,7 @@ export async function startMockOllamaServer (options: MockStartOptions = {}): Pr
     },
     chat,
     post (path, body, behavior) {
+      if (path === '/api/generate') return generate(body, behavior)
       if (path !== '/api/embed') return undefined
       if (behavior.embedRefuse === true) return { status: 400, body: { error: `"${String(body?.model)}" does not support embeddings` } }
       if (!behavior.models.includes(body?.model)) return { status: 404, body: { error: `model "${String(body?.model)}" not found, try pulling it first` } }
@@ -41,6 +42,19 @@ export async function startMockOllamaServer (options: MockStartOptions = {}): Pr
       return { status: 200, body: { model: body.model, embeddings: inputs.map(mockEmbedding), total_duration: 1, load_duration: 0, prompt_eval_count: tokens } }
     }
   }, options)
+}
+
+/** `/api/generate` (the raw path a peer uses for /v1/completions): the behaviour's tokens, NDJSON unless `stream: false`. */
+function generate (body: any, behavior: MockBehavior): MockPostAnswer {
+  if (!behavior.models.includes(body?.model)) return { status: 404, body: { error: `model "${String(body?.model)}" not found, try pulling it first` } }
+  const now = new Date().toISOString()
+  const tokens = behavior.tokens.slice(0, body.options?.num_predict ?? behavior.tokens.length)
+  const doneReason = tokens.length < behavior.tokens.length ? 'length' : 'stop'
+  const counts = { prompt_eval_count: String(body.prompt).split(/\s+/).length, eval_count: tokens.length }
+  if (body.stream === false) return { status: 200, body: { model: body.model, created_at: now, response: tokens.join(''), done: true, done_reason: doneReason, ...counts } }
+  const lines = tokens.map(t => JSON.stringify({ model: body.model, created_at: now, response: t, done: false }))
+  lines.push(JSON.stringify({ model: body.model, created_at: now, response: '', done: true, done_reason: doneReason, ...counts }))
+  return { status: 200, contentType: 'application/x-ndjson', text: lines.join('\n') + '\n' }
 }
 
 async function chat (res: ServerResponse, ctx: ChatContext): Promise<void> {

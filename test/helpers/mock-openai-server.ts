@@ -2,7 +2,7 @@
 // GET /v1/models, POST /v1/chat/completions (SSE or JSON, tool calls, usage), configurable timing
 // and failures, with every request and every client abort recorded. See mock-llm.ts for the knobs.
 import type { ServerResponse } from 'node:http'
-import { halves, mockEmbedding, planTurn, promptTokens, startMock, type ChatContext, type MockServer, type MockStartOptions } from './mock-llm.js'
+import { halves, mockEmbedding, planTurn, promptTokens, startMock, type ChatContext, type MockBehavior, type MockPostAnswer, type MockServer, type MockStartOptions } from './mock-llm.js'
 
 export type { MockBehavior, MockServer, MockStartOptions, RecordedRequest, AbortRecord, MockToolCall } from './mock-llm.js'
 
@@ -30,6 +30,7 @@ export async function startMockOpenAIServer (options: MockStartOptions = {}): Pr
     },
     chat,
     post (path, body, behavior) {
+      if (path === '/completions') return textCompletion(body, behavior)
       if (path !== '/embeddings') return undefined
       // llama-server's answer when started without --embeddings.
       if (behavior.embedRefuse === true) return { status: 501, body: { error: { code: 501, message: 'This server does not support embeddings. Start it with `--embeddings`', type: 'not_supported_error' } } }
@@ -40,6 +41,25 @@ export async function startMockOpenAIServer (options: MockStartOptions = {}): Pr
       return { status: 200, body: { object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } } }
     }
   }, options)
+}
+
+/** `/v1/completions`: the behaviour's tokens after the raw prompt, SSE or JSON; prompt tokens = words of the prompt. */
+function textCompletion (body: any, behavior: MockBehavior): MockPostAnswer {
+  if (!behavior.models.includes(body?.model)) return { status: 404, body: { error: { message: `model '${String(body?.model)}' not found`, type: 'invalid_request_error', code: 'model_not_found' } } }
+  const id = `cmpl-mock-${++completions}`
+  const created = Math.floor(Date.now() / 1000)
+  const tokens = behavior.tokens.slice(0, body.max_tokens ?? behavior.tokens.length)
+  const finish = tokens.length < behavior.tokens.length ? 'length' : 'stop'
+  const prompt = String(body.prompt).split(/\s+/).length
+  const usage = { prompt_tokens: prompt, completion_tokens: tokens.length, total_tokens: prompt + tokens.length }
+  if (body.stream !== true) {
+    return { status: 200, body: { id, object: 'text_completion', created, model: body.model, choices: [{ index: 0, text: tokens.join(''), logprobs: null, finish_reason: finish }], usage } }
+  }
+  const event = (value: unknown): string => `data: ${JSON.stringify(value)}\n\n`
+  const chunk = (text: string, finishReason: string | null): string => event({ id, object: 'text_completion', created, model: body.model, choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason }] })
+  const text = tokens.map(t => chunk(t, null)).join('') + chunk('', finish) +
+    (body.stream_options?.include_usage === true ? event({ id, object: 'text_completion', created, model: body.model, choices: [], usage }) : '') + 'data: [DONE]\n\n'
+  return { status: 200, contentType: 'text/event-stream', text }
 }
 
 async function chat (res: ServerResponse, ctx: ChatContext): Promise<void> {

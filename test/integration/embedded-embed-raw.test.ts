@@ -6,7 +6,7 @@ import { createEmbeddedBackend } from '../../src/backends/embedded.js'
 import { ensureTinyModel, TINY_MODEL_NAME } from '../../src/backends/tiny-gguf.js'
 import type { Backend } from '../../src/completion/types.js'
 
-describe('embedded backend embeddings (harombe-tiny)', function () {
+describe('embedded backend: embeddings and raw prompts (harombe-tiny)', function () {
   this.timeout(60_000)
   let dir: string
   let backend: Backend
@@ -46,5 +46,21 @@ describe('embedded backend embeddings (harombe-tiny)', function () {
     const cut = await backend.embed({ model: TINY_MODEL_NAME, input: [long] }, { signal })
     assert.equal(cut.embeddings.length, 1)
     assert.ok(cut.prompt_tokens < long.length)
+  })
+
+  it('should complete a raw prompt without the chat template, streamed and whole', async () => {
+    const signal = AbortSignal.timeout(30_000)
+    const prompt = 'the mesh routes'
+    const chat = await backend.complete({ model: TINY_MODEL_NAME, messages: [{ role: 'user', content: prompt }], max_tokens: 4, temperature: 0 }, { signal })
+    const raw = await backend.complete({ model: TINY_MODEL_NAME, messages: [{ role: 'user', content: prompt }], raw: true, max_tokens: 4, temperature: 0 }, { signal })
+    // The template wraps the message in role markers; the raw prompt is the text's tokens alone.
+    assert.ok(raw.usage.prompt_tokens < chat.usage.prompt_tokens, `raw ${raw.usage.prompt_tokens} vs chat ${chat.usage.prompt_tokens} prompt tokens`)
+    assert.equal(raw.usage.prompt_tokens_details, undefined)
+    assert.equal(raw.usage.completion_tokens, 4)
+    assert.equal(raw.finish_reason, 'length')
+    let streamed = ''
+    const again = await backend.complete({ model: TINY_MODEL_NAME, messages: [{ role: 'user', content: prompt }], raw: true, max_tokens: 4, temperature: 0 }, { signal, onDelta: d => { streamed += d.content } })
+    assert.equal(streamed, again.message.content)
+    assert.equal(again.message.content, raw.message.content, 'greedy: the same text')
   })
 })
