@@ -41,6 +41,7 @@ import type { ModelSharing } from './sharing/service.js'
 import { shareRoots, sharingMembers, type SharingOptions } from './sharing/options.js'
 import { createPeerEmbeddings, type PeerEmbeddings } from './embeddings/peer-embeddings.js'
 import type { EmbeddingService } from './embeddings/service.js'
+import { createPeerModelInfo } from './model-info/service.js'
 
 export interface PeerInit {
   /** Directory for the identity key (stable peer id across restarts). */
@@ -169,6 +170,7 @@ export function createPeer (init: PeerInit): Peer {
   let sharing: ModelSharing | undefined
   let nameWatch: NameClashWatch | undefined
   let embeddings: PeerEmbeddings | undefined
+  let modelInfo: ReturnType<typeof createPeerModelInfo> | undefined
   // Model honesty: only what the backend lists is announced and accepted (backends/served-models.ts).
   const modelWatch = init.backend != null
     ? createModelWatch({
@@ -275,6 +277,7 @@ export function createPeer (init: PeerInit): Peer {
     await listed?.stop()
     await sharing?.stop()
     await embeddings?.stop()
+    await modelInfo?.stop()
     await completions?.stop()
     await membership?.stop()
     await http?.stop().catch(err => log.warn({ err }, 'HTTP server did not close cleanly'))
@@ -310,6 +313,7 @@ export function createPeer (init: PeerInit): Peer {
           timeouts: () => ({ request: requestDeadline.expired, backend: backendDeadline.expired }),
           completions: completionService,
           embeddings: embeddingService,
+          modelInfo: { show: async (model, s) => await must(modelInfo).show(model, s), ps: async s => await must(modelInfo).ps(s) },
           sharing: () => sharing
         })
         // The API comes up first: its port goes into our announcement.
@@ -422,6 +426,8 @@ export function createPeer (init: PeerInit): Peer {
           logger: log.child({ component: 'embed' })
         })
         await embeddings.start()
+        modelInfo = createPeerModelInfo({ node, membership, ...(init.backend != null ? { source: init.backend } : {}), models, logger: log.child({ component: 'model-info' }) })
+        await modelInfo.start()
         listed.start()
         const m = membership
         autoDial = createAutoDial(node, {

@@ -19,6 +19,7 @@ import { toChatHistory, toFunctions, toToolCall } from './chat-history.js'
 import { chooseSequence } from './sequence-choice.js'
 import { createLlamaEmbedder } from './embed-llama.js'
 import { generateRaw } from './embedded-raw.js'
+import { embeddedModelInfo } from './embedded-info.js'
 import { rawPromptOf } from './raw-prompt.js'
 import type { Embedder } from '../embeddings/types.js'
 import type { Logger } from '../log.js'
@@ -159,6 +160,9 @@ export async function createEmbeddedBackend (init: EmbeddedBackendInit): Promise
       }
     })
     backend.embed = embedder.embed
+    const info = embeddedModelInfo(model, init.modelName ?? basename(path).replace(/\.gguf$/i, ''), context.contextSize)
+    backend.show = info.show
+    backend.ps = info.ps
     // In the background: a 40 GB file takes a while, and nothing waits for it but handovers.
     fileSha256(path).then(digest => { backend.digest = digest }, (err: Error) => { log?.warn(`cannot hash ${path}: ${err.message}`) })
     return backend
@@ -249,6 +253,9 @@ class EmbeddedBackend implements Backend {
   readonly defaultMaxTokens?: number
   /** Embeddings from the same weights (embed-llama.ts). */
   embed?: Embedder
+  /** Details and running model from the GGUF (embedded-info.ts). */
+  show?: Backend['show']
+  ps?: Backend['ps']
 
   constructor (private readonly c: EmbeddedBackendComponents) {
     this.capacity = c.capacity

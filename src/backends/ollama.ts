@@ -9,6 +9,7 @@ import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
 import { createOllamaEmbedder } from './embed-http.js'
 import { completeRawOllama } from './raw-prompt.js'
+import { ollamaModelInfo } from './model-info-http.js'
 
 /** Where `ollama serve` listens unless OLLAMA_HOST says otherwise. */
 export const OLLAMA_DEFAULT_URL = 'http://127.0.0.1:11434'
@@ -71,6 +72,7 @@ export function createOllamaBackend (init: OllamaBackendInit = {}): Backend {
     kind: 'ollama',
     digests: () => digests,
     embed: createOllamaEmbedder({ baseUrl, label }),
+    ...ollamaModelInfo({ baseUrl, label }),
     url: baseUrl,
     capacity: checkCapacity(init.capacity ?? OLLAMA_DEFAULT_CAPACITY, label),
 

@@ -16,6 +16,7 @@ import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus, type UpstreamCall } from './upstream.js'
 import { createOpenAIEmbedder } from './embed-http.js'
 import { completeRawOpenAI } from './raw-prompt.js'
+import { openAIModelInfo } from './model-info-http.js'
 
 /**
  * llama-server starts 4 slots unless told otherwise, and vLLM or a cloud API take at least as
@@ -61,7 +62,7 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
     }
   }
 
-  return {
+  const backend: Backend = {
     kind: 'openai',
     url: init.baseUrl,
     embed: createOpenAIEmbedder({ baseUrl: init.baseUrl, label, ...(init.apiKey != null ? { apiKey: init.apiKey } : {}) }),
@@ -123,6 +124,11 @@ export function createOpenAIBackend (init: OpenAIBackendInit): Backend {
       upstream.close()
     }
   }
+  // Model details and running models (issue 29, model-info-http.ts).
+  const info = openAIModelInfo({ baseUrl: init.baseUrl, label, models: backend.models, ...(init.apiKey != null ? { apiKey: init.apiKey } : {}) })
+  backend.show = info.show
+  backend.ps = info.ps
+  return backend
 }
 
 /** The upstream body: only what the request sets, so server defaults stay in force. */

@@ -2,6 +2,7 @@
 // at the HTTP edge; backends and the mesh protocol speak only this.
 import type { Tier } from '../membership/types.js'
 import type { Embedder } from '../embeddings/types.js'
+import type { ModelInfoSource } from '../model-info/types.js'
 
 export interface ToolCall {
   id: string
@@ -128,4 +129,7 @@ export interface Backend {
   close: () => Promise<void>
   /** Embeddings (issue 29); absent on a backend that cannot embed. The peer routes them like completions. */
   embed?: Embedder
+  /** Model details (`/api/show`) and running models (`/api/ps`), issue 29; absent: nothing to tell. */
+  show?: ModelInfoSource['show']
+  ps?: ModelInfoSource['ps']
 }

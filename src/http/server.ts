@@ -20,6 +20,8 @@ import type { GossipCounts } from '../membership/service.js'
 import type { EmbeddingService } from '../embeddings/service.js'
 import { EMBEDDING_PATHS, registerEmbeddingRoutes } from './embeddings-routes.js'
 import { registerTextCompletionRoutes } from './text-completions-routes.js'
+import { registerModelDetailsRoutes } from './model-details-routes.js'
+import type { ModelInfoService } from '../model-info/service.js'
 
 export interface HttpServerInit {
   host: string
@@ -38,6 +40,8 @@ export interface HttpServerInit {
   completions?: CompletionService
   /** Embedding endpoints (OpenAI /v1/embeddings, Ollama /api/embed and /api/embeddings); absent = none. */
   embeddings?: EmbeddingService
+  /** Model details and running models (/api/show, /api/ps); absent = none. */
+  modelInfo?: ModelInfoService
   /** Model file sharing (issue 16): /api/models/files, /holders, /pull, /pulls. */
   sharing?: () => ModelSharing | undefined
   logger: Logger
@@ -116,7 +120,7 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   registerDashboard(app)
   if (init.sharing != null) registerModelsRoutes(app, init.sharing)
   // Before any route reads a body: completion bodies are JSON whatever their content-type, and a 404 reads none.
-  readBodiesAsJson(app, [...(init.completions != null ? COMPLETION_PATHS : []), ...(init.embeddings != null ? EMBEDDING_PATHS : [])])
+  readBodiesAsJson(app, [...(init.completions != null ? COMPLETION_PATHS : []), ...(init.embeddings != null ? EMBEDDING_PATHS : []), ...(init.modelInfo != null ? ['/api/show'] : [])])
   if (init.completions != null) {
     registerOpenAIRoutes(app, requestLog.wrap(init.completions, 'openai'))
     registerTextCompletionRoutes(app, requestLog.wrap(init.completions, 'openai'))
@@ -125,6 +129,7 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
     registerRequestsRoutes(app, requestLog)
   }
   if (init.embeddings != null) registerEmbeddingRoutes(app, init.embeddings, requestLog)
+  if (init.modelInfo != null) registerModelDetailsRoutes(app, init.completions, init.modelInfo)
 
   app.setNotFoundHandler(async (request, reply) => {
     await reply.code(404).send(errorFor(request.url, 404, `no route ${request.method} ${request.url}`, 'not_found'))

@@ -52,6 +52,8 @@ export interface MockBehavior {
   embedRefuse?: boolean
   /** Embeddings: wait this long before answering (a client leaving meanwhile is recorded in `aborts`). */
   embedDelayMs?: number
+  /** The context length the server reports (Ollama /api/show and /api/ps, OpenAI /models `meta.n_ctx_train`). */
+  contextLength?: number
 }
 
 export const DEFAULT_BEHAVIOR: MockBehavior = {

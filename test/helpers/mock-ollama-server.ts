@@ -19,6 +19,9 @@ export async function startMockOllamaServer (options: MockStartOptions = {}): Pr
     errorBody: (_status, message) => ({ error: message }),
     get (path, behavior) {
       if (path === '/api/version') return { version: MOCK_OLLAMA_VERSION }
+      if (path === '/api/ps') {
+        return { models: behavior.models.map(name => ({ name, model: name, size: 1234, digest: behavior.digests?.[name] ?? 'mock', details: { format: 'gguf', family: 'mock', parameter_size: '1M', quantization_level: 'Q4_0' }, expires_at: '2030-01-01T00:00:00Z', size_vram: 0, context_length: behavior.contextLength ?? 4096 })) }
+      }
       if (path !== '/api/tags') return undefined
       return {
         models: behavior.models.map(name => ({
@@ -34,6 +37,18 @@ export async function startMockOllamaServer (options: MockStartOptions = {}): Pr
     chat,
     post (path, body, behavior) {
       if (path === '/api/generate') return generate(body, behavior)
+      if (path === '/api/show') {
+        if (!behavior.models.includes(body?.model)) return { status: 404, body: { error: `model '${String(body?.model)}' not found` } }
+        return {
+          status: 200,
+          body: {
+            modelfile: '# mock', parameters: 'stop "<|end|>"', template: '{{ .Prompt }}',
+            details: { parent_model: '', format: 'gguf', family: 'mock', families: ['mock'], parameter_size: '1M', quantization_level: 'Q4_0' },
+            model_info: { 'general.architecture': 'mock', 'general.parameter_count': 1_000_000, 'mock.context_length': behavior.contextLength ?? 4096, 'mock.embedding_length': 8 },
+            capabilities: ['completion', 'embedding']
+          }
+        }
+      }
       if (path !== '/api/embed') return undefined
       if (behavior.embedRefuse === true) return { status: 400, body: { error: `"${String(body?.model)}" does not support embeddings` } }
       if (!behavior.models.includes(body?.model)) return { status: 404, body: { error: `model "${String(body?.model)}" not found, try pulling it first` } }

@@ -26,7 +26,7 @@ export async function startMockOpenAIServer (options: MockStartOptions = {}): Pr
     }),
     get (path, behavior) {
       if (path !== '/models') return undefined
-      return { object: 'list', data: behavior.models.map(id => ({ id, object: 'model', created: 0, owned_by: 'mock' })) }
+      return { object: 'list', data: behavior.models.map(id => ({ id, object: 'model', created: 0, owned_by: 'mock', ...(behavior.contextLength != null ? { meta: { n_ctx_train: behavior.contextLength } } : {}) })) }
     },
     chat,
     post (path, body, behavior) {

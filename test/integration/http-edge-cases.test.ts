@@ -74,11 +74,17 @@ describe('HTTP edge cases the fuzz suite found', function () {
   })
 
   it('should answer every Ollama endpoint a peer lacks with 404 in Ollama\'s format', async () => {
-    for (const path of ['/api/show', '/api/ps', '/api/pull', '/api/push', '/api/create', '/api/copy', '/api/delete']) {
+    for (const path of ['/api/pull', '/api/push', '/api/create', '/api/copy', '/api/delete']) {
       const answer = await send(peer.api, agent, 'POST', path, auth, '{"model":"synthetic"}')
       assert.equal(answer.status, 404, path)
       assert.equal(typeof JSON.parse(answer.body).error, 'string', `${path}: ${answer.body}`)
     }
+  })
+
+  it('should answer /api/show for an unknown model with 404 in Ollama\'s format, whatever its content-type', async () => {
+    const answer = await send(peer.api, agent, 'POST', '/api/show', { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, '{"model":"no-such-model"}')
+    assert.equal(answer.status, 404)
+    assert.match(JSON.parse(answer.body).error, /no-such-model/)
   })
 
   it('should answer an Ollama embedding body without its input with 400 in Ollama\'s format, whatever its content-type', async () => {

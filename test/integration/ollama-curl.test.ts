@@ -148,8 +148,14 @@ describe('Ollama\'s documented curl calls, as plain fetch', function () {
     assert.match(((await response.json()) as any).version, /^\d+\.\d+\.\d+/)
   })
 
-  it('should answer POST /api/show, which a peer does not serve, with 404 in Ollama\'s error shape', async () => {
+  it('should answer POST /api/show as curl sends it (form content-type) with the model\'s details', async () => {
     const response = await fetch(`${peer.api}/api/show`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `{"model": "${MODEL}"}` })
+    assert.equal(response.status, 200)
+    assert.equal(typeof ((await response.json()) as any).details, 'object')
+  })
+
+  it('should answer POST /api/show for a model no peer serves with 404 in Ollama\'s error shape', async () => {
+    const response = await fetch(`${peer.api}/api/show`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '{"model": "no-such-model"}' })
     assert.equal(response.status, 404)
     assert.equal(typeof ((await response.json()) as any).error, 'string')
   })
