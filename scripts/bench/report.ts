@@ -21,7 +21,7 @@ const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
 const AFFINITY_SVG = join(REPO_ROOT, 'bench', 'affinity.svg')
 
 /** Part order and the npm script that reruns each. */
-const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull', 'affinity'] as const
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull', 'affinity', 'embed'] as const
 
 const ms3 = (s: Summary | undefined, f = n2): string => s == null ? '– / – / –' : `${f(s.p50)} / ${f(s.p90)} / ${f(s.p99)}`
 
@@ -363,7 +363,19 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   fuzz: { heading: '11. HTTP fuzz (issue 17): random and mutated requests against every route', render: fuzzSection },
   rtt: { heading: '12. Round-trip estimate and new-stream cost (issue 15)', render: rttSection },
   pull: { heading: '13. Models over the mesh (issue 16): `harombe-peer pull`', render: pullSection },
-  affinity: { heading: '14. Conversations stay warm (issue 23): routing policy and prompt cache, `npm run bench:affinity`', render: r => affinitySection(r, readResults('before-23').get('affinity.json'), readResults().get('route-decision.json'), readResults('affinity-earlier').get('affinity.json')) }
+  affinity: { heading: '14. Conversations stay warm (issue 23): routing policy and prompt cache, `npm run bench:affinity`', render: r => affinitySection(r, readResults('before-23').get('affinity.json'), readResults().get('route-decision.json'), readResults('affinity-earlier').get('affinity.json')) },
+  embed: { heading: '15. Embeddings through one mesh hop (issue 29)', render: embedSection }
+}
+
+function embedSection (r: ResultFile): string {
+  const d = r.data as any
+  const p = r.params as any
+  const s = (x: any): string[] => [n2(x.p50), n2(x.p90), n2(x.p99), n0(x.n)]
+  return `${p.inputsPerRequest} inputs of ${p.charsPerInput} characters (~${p.charsPerInput / 4} tokens) per request, ${p.dims}-dimension vectors, \`POST /v1/embeddings\` with \`encoding_format: float\`. Backend: ${p.backend}; ${p.peers}. Sequential requests alternate between the paths; throughput is ${p.concurrency} concurrent clients, the paths alternating in 4 rounds of ${p.concurrentRequests / 4} requests.\n\n` +
+    table(['path', 'ms p50', 'p90', 'p99', 'n', 'req/s (8 clients)'], [
+      ['straight to the serving peer', ...s(d.sequentialMs.direct), n1(d.throughputPerSecond.direct)],
+      ['entry peer → one mesh hop', ...s(d.sequentialMs.hop), n1(d.throughputPerSecond.hop)]
+    ]) + `\n\nAdded p50: ${signed(d.addedP50Ms)} ms; throughput × ${n2(d.throughputRatio)}.`
 }
 
 function rttSection (r: ResultFile): string {

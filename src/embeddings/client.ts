@@ -35,7 +35,8 @@ export async function embedOverMesh (node: MeshNode, peer: PeerId, request: Embe
 
   let stream
   try {
-    stream = await node.dialProtocol(peer, EMBED_PROTOCOL, { signal, maxOutboundStreams: MAX_EMBED_STREAMS })
+    // Optimistic protocol selection (as the completion pool does): the request goes with the select, no extra round trip.
+    stream = await node.dialProtocol(peer, EMBED_PROTOCOL, { signal, maxOutboundStreams: MAX_EMBED_STREAMS, negotiateFully: false })
   } catch (err: any) {
     if (signal.aborted) throw whyAborted()
     throw new UnavailableError(`cannot open ${EMBED_PROTOCOL} to ${peer.toString()}: ${err?.message ?? err}`)

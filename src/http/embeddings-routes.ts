@@ -15,8 +15,8 @@ import { base64Vector, fromOllamaEmbed, fromOllamaEmbeddings, fromOpenAIEmbeddin
 
 export const EMBEDDING_PATHS = ['/v1/embeddings', '/api/embed', '/api/embeddings']
 
-/** A float32 vector as JSON numbers, each the float32 value written shortest (not its float64 expansion). */
-const numbers = (vector: Float32Array): number[] => Array.from(vector, x => Math.fround(x))
+/** A float32 vector as JSON numbers (each element read from the Float32Array is already the float32 value). */
+const numbers = (vector: Float32Array): number[] => Array.from(vector)
 
 export function registerEmbeddingRoutes (app: FastifyInstance, service: EmbeddingService, log: RequestLog): void {
   /** Runs one request: abort on disconnect, journal it, and the answer or the error in the dialect's shape. */
