@@ -48,11 +48,12 @@ export function createOllamaEmbedder (init: HttpEmbedderInit): Embedder {
   const base = init.baseUrl.replace(/\/+$/, '')
   return async (request, { signal }) => {
     if (typeof request.input[0] !== 'string') throw new BadRequestError(`${init.label} takes text inputs, not token arrays`)
-    if (request.dimensions != null) throw new BadRequestError(`${init.label} does not take \`dimensions\``)
     const body = await post(`${base}/api/embed`, {
       model: request.model,
       input: request.input,
       ...(request.truncate != null ? { truncate: request.truncate } : {}),
+      // Ollama 0.11+ takes it; an older server ignores it, and the client sees the vectors' length.
+      ...(request.dimensions != null ? { dimensions: request.dimensions } : {}),
       ...(request.keep_alive != null ? { keep_alive: request.keep_alive } : {})
     }, init, signal) as { embeddings?: unknown, prompt_eval_count?: unknown }
     if (!Array.isArray(body?.embeddings) || body.embeddings.length !== request.input.length) throw new UnavailableError(`${init.label} answered /api/embed without one vector per input`)
