@@ -6,7 +6,7 @@
 //   route answers     the route's own statuses, or 401 (no or wrong token), 404 (no such route or
 //                     method), 413 (body over the limit) — errors in the route's API format:
 //                       OpenAI  (/v1/…)                    {"error": {"message", "type", …}}
-//                       Ollama  (/api/chat, generate, tags, version, show, ps)  {"error": "…"}
+//                       Ollama  (/api/chat, generate, tags, version, show, ps, embed, embeddings)  {"error": "…"}
 //                       harombe (everything else)          {"error": {"code", "message"}}
 //   transport answers a request Node's HTTP parser cannot read reaches no route: 400 (a method
 //                     the parser does not know, a malformed request line) or 431 (request line and
@@ -50,11 +50,18 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/api/chat', dialect: 'ollama', body: 'completion', statuses: COMPLETION_STATUSES },
   { method: 'POST', path: '/api/generate', dialect: 'ollama', body: 'completion', statuses: COMPLETION_STATUSES },
   { method: 'GET', path: '/api/tags', dialect: 'ollama', body: 'json', statuses: [200] },
-  { method: 'GET', path: '/api/version', dialect: 'ollama', body: 'json', statuses: [200] }
+  { method: 'GET', path: '/api/version', dialect: 'ollama', body: 'json', statuses: [200] },
+  // Issue 29 (README "HTTP API" and "Embeddings and retrieval")
+  { method: 'POST', path: '/v1/completions', dialect: 'openai', body: 'completion', statuses: COMPLETION_STATUSES },
+  { method: 'POST', path: '/v1/embeddings', dialect: 'openai', body: 'json', statuses: COMPLETION_STATUSES },
+  { method: 'POST', path: '/api/embed', dialect: 'ollama', body: 'json', statuses: COMPLETION_STATUSES },
+  { method: 'POST', path: '/api/embeddings', dialect: 'ollama', body: 'json', statuses: COMPLETION_STATUSES },
+  { method: 'POST', path: '/api/show', dialect: 'ollama', body: 'json', statuses: COMPLETION_STATUSES },
+  { method: 'GET', path: '/api/ps', dialect: 'ollama', body: 'json', statuses: [200] }
 ]
 
 /** Ollama endpoints a peer does not serve: their 404 is still in Ollama's format, so Ollama clients show it. */
-export const OLLAMA_UNSERVED = ['/api/show', '/api/ps', '/api/pull', '/api/push', '/api/create', '/api/copy', '/api/delete', '/api/embed', '/api/embeddings'] as const
+export const OLLAMA_UNSERVED = ['/api/pull', '/api/push', '/api/create', '/api/copy', '/api/delete'] as const
 const OLLAMA_PATHS = new Set([...ROUTES.filter(r => r.dialect === 'ollama').map(r => r.path), ...OLLAMA_UNSERVED])
 
 /** The API format of errors on `path` (without the query string). */
