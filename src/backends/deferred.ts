@@ -5,6 +5,7 @@
 // anyway), and /readyz says "loading" until the model can serve.
 import { AbortedError, UnavailableError } from '../completion/errors.js'
 import type { Backend, Health } from '../completion/types.js'
+import { EmbeddingRefusedError } from '../embeddings/errors.js'
 
 export interface DeferredBackendInit {
   kind: Backend['kind']
@@ -75,6 +76,22 @@ export function deferredBackend (init: DeferredBackendInit): DeferredBackend {
     },
     async complete (request, options) {
       return await (await ready(options.signal)).complete(request, options)
+    },
+    // Offered before the load (the embedded backend embeds); a loaded backend that cannot is a
+    // refusal, which the entry peer remembers for this model as for any server that cannot embed.
+    async embed (request, options) {
+      const backend = await ready(options.signal)
+      if (backend.embed == null) throw new EmbeddingRefusedError(`${init.modelName} cannot embed`)
+      return await backend.embed(request, options)
+    },
+    async show (model, signal) {
+      const backend = await ready(signal)
+      if (backend.show == null) return { model }
+      return await backend.show(model, signal)
+    },
+    async ps (signal) {
+      // Nothing is running until the load ends: answer at once rather than start the load.
+      return inner?.ps != null ? await inner.ps(signal) : []
     },
     async close () {
       closed = true

@@ -2,6 +2,7 @@ import type { Backend, Health } from '../completion/types.js'
 import type { Load } from '../membership/types.js'
 import type { Logger } from '../log.js'
 import { UnavailableError, UnknownModelError } from '../completion/errors.js'
+import { EmbeddingRefusedError } from '../embeddings/errors.js'
 import { createLocalExecutor, type LocalExecutor } from '../completion/local-executor.js'
 import { buildModelMap, describeListings, ownerOf, type MemberListing, type ModelMap } from './model-map.js'
 import { DOWN_AFTER_FAILED_CHECKS } from './served-models.js'
@@ -59,6 +60,13 @@ export function createMultiBackend (members: readonly MultiMember[], logger: Log
     }
   }
 
+  const ownerMember = (model: string): MultiMember => {
+    const index = ownerOf(map, model)
+    const member = index != null ? members[index] : undefined
+    if (member == null) throw new UnknownModelError(`no backend of this peer lists ${model}`)
+    return member
+  }
+
   return {
     kind: 'multi',
     url: members.map(m => m.label).join(' + '),
@@ -108,6 +116,23 @@ export function createMultiBackend (members: readonly MultiMember[], logger: Log
       const executor = index != null ? executors[index] : undefined
       if (executor == null) throw new UnknownModelError(`no backend of this peer lists ${request.model}`)
       return await executor.execute(request, options)
+    },
+
+    // Embeddings and model details go to the member that lists the model, as completions do.
+    async embed (request, options) {
+      const { label, backend } = ownerMember(request.model)
+      if (backend.embed == null) throw new EmbeddingRefusedError(`${label} cannot embed`)
+      return await backend.embed(request, options)
+    },
+
+    async show (model, signal) {
+      const { backend } = ownerMember(model)
+      return backend.show != null ? await backend.show(model, signal) : { model }
+    },
+
+    async ps (signal) {
+      const running = await Promise.all(members.map(async m => await m.backend.ps?.(signal).catch(() => []) ?? []))
+      return running.flat()
     },
 
     async health (signal): Promise<Health> {

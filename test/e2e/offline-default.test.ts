@@ -46,6 +46,17 @@ describe('e2e: works offline out of the box (embedded backend, tiny model)', fun
     const text = chunks.map(c => c.choices[0]?.delta?.content ?? '').join('')
     assert.ok(chunks.length >= 3, `several chunks (${chunks.length})`)
     assert.ok(text.trim().length > 0, 'streamed text')
+
+    // The default model loads after the ready line (a deferred backend): embeddings and model
+    // details must reach it through that wrapper, not only completions.
+    const embedded = await fetch(`${peer.ready.api}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'harombe-tiny', input: ['hello', 'river stone'] }) })
+    assert.equal(embedded.status, 200, await embedded.clone().text())
+    const vectors = (await embedded.json() as any).data.map((d: any) => d.embedding)
+    assert.equal(vectors.length, 2)
+    assert.ok(vectors[0].length > 0 && vectors[0].length === vectors[1].length, 'two vectors of one length')
+    const shown = await fetch(`${peer.ready.api}/api/show`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'harombe-tiny' }) })
+    assert.equal(shown.status, 200)
+    assert.equal((await shown.json() as any).details.format, 'gguf')
   })
 
   it('should run `harombe-peer demo` to completion with all three peers serving', async () => {

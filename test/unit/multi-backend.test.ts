@@ -81,4 +81,24 @@ describe('multi backend', () => {
     b.fail = false
     assert.deepEqual(await multi.models(), ['b'], 'a server coming back is listed again')
   })
+
+  it('should send embeddings and model details to the member that lists the model, and refuse one that cannot embed', async () => {
+    const small = fake(['small-model'], 1)
+    const big: Backend = {
+      ...fake(['big-model'], 1),
+      embed: async request => ({ model: request.model, embeddings: [Float32Array.of(1, 2)], prompt_tokens: 1 }),
+      show: async model => ({ model, context_length: 4096 }),
+      ps: async () => [{ model: 'big-model' }]
+    }
+    const multi = createMultiBackend([{ label: 'small', backend: small }, { label: 'big', backend: big }], silentLogger())
+    await multi.models()
+    const signal = AbortSignal.timeout(5_000)
+    const result = await multi.embed?.({ model: 'big-model', input: ['x'] }, { signal })
+    assert.deepEqual(Array.from(result?.embeddings[0] ?? []), [1, 2])
+    await assert.rejects(async () => await multi.embed?.({ model: 'small-model', input: ['x'] }, { signal }), { name: 'EmbeddingRefusedError', message: /small cannot embed/ })
+    await assert.rejects(async () => await multi.embed?.({ model: 'nobody', input: ['x'] }, { signal }), { name: 'UnknownModelError' })
+    assert.equal((await multi.show?.('big-model', signal))?.context_length, 4096)
+    assert.deepEqual(await multi.show?.('small-model', signal), { model: 'small-model' })
+    assert.deepEqual(await multi.ps?.(signal), [{ model: 'big-model' }])
+  })
 })
