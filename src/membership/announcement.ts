@@ -4,9 +4,11 @@ import { MAX_ANNOUNCED_FILES, MAX_ANNOUNCEMENT_BYTES, MAX_VIEW_FRAME_BYTES } fro
 import { SHORT_DIGEST_HEX } from '../util/short-digest.js'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Announcement, MemberState } from './types.js'
+import type { Decoded } from '../util/json-frame.js'
 
 /** Result of validating bytes from the network: a discriminated union, never a throw. */
-export type Decoded<T> = { ok: true, value: T } | { ok: false, reason: string }
+/** One result shape for every decoder of network bytes (util/json-frame.ts). */
+export type { Decoded } from '../util/json-frame.js'
 
 const count = z.number().int().min(0).max(1_000_000)
 

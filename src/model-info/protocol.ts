@@ -10,6 +10,7 @@ import type { MeshNode } from '../mesh/node.js'
 import { silentLogger, type Logger } from '../log.js'
 import { MAX_INFO_FRAME_BYTES, MAX_RUNNING_MODELS } from './bounds.js'
 import type { ModelDetails, RunningModel } from './types.js'
+import { decodeJsonFrame, type Decoded } from '../util/json-frame.js'
 
 export const MODEL_INFO_PROTOCOL = '/harombe/model-info/1.0.0'
 
@@ -41,21 +42,8 @@ const AnswerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('error'), code: z.string().min(1).max(64), message: z.string().max(2_000), retryable: z.boolean() })
 ])
 
-const decoder = new TextDecoder('utf-8', { fatal: true })
-function parse<T> (bytes: Uint8Array, schema: z.ZodType<T>): { ok: true, value: T } | { ok: false, reason: string } {
-  let value: unknown
-  try {
-    value = JSON.parse(decoder.decode(bytes))
-  } catch (err: any) {
-    return { ok: false, reason: `malformed: not UTF-8 JSON (${err?.message ?? err})` }
-  }
-  const result = schema.safeParse(value)
-  if (!result.success) return { ok: false, reason: `malformed: ${result.error.issues[0]?.path.join('.') ?? ''} ${result.error.issues[0]?.message ?? ''}`.trim() }
-  return { ok: true, value: result.data }
-}
-
-export const decodeInfoRequest = (bytes: Uint8Array): ReturnType<typeof parse<InfoRequest>> => parse(bytes, RequestSchema as z.ZodType<InfoRequest>)
-export const decodeInfoAnswer = (bytes: Uint8Array): ReturnType<typeof parse<InfoAnswer>> => parse(bytes, AnswerSchema as z.ZodType<InfoAnswer>)
+export const decodeInfoRequest = (bytes: Uint8Array): Decoded<InfoRequest> => decodeJsonFrame(bytes, RequestSchema as z.ZodType<InfoRequest>)
+export const decodeInfoAnswer = (bytes: Uint8Array): Decoded<InfoAnswer> => decodeJsonFrame(bytes, AnswerSchema as z.ZodType<InfoAnswer>)
 
 export interface InfoExecutor {
   show: (model: string, signal: AbortSignal) => Promise<ModelDetails>

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { Decoded } from '../membership/announcement.js'
+import { decodeJsonFrame, type Decoded } from '../util/json-frame.js'
 import { MAX_CATALOGUE_ENTRIES, MAX_CONTROL_FRAME_BYTES } from './constants.js'
 
 // Frames of `/harombe/models/1.0.0` (snake_case: a wire format). One request per stream, as one
@@ -36,7 +36,6 @@ const ResponseSchema = z.discriminatedUnion('type', [
 export type ModelsResponse = z.output<typeof ResponseSchema>
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export function encodeFrame (value: ModelsRequest | ModelsResponse): Uint8Array {
   return encoder.encode(JSON.stringify(value))
@@ -52,16 +51,5 @@ export function decodeResponse (bytes: Uint8Array): Decoded<ModelsResponse> {
 
 function decodeWith<T> (schema: z.ZodType<T>, bytes: Uint8Array): Decoded<T> {
   if (bytes.byteLength > MAX_CONTROL_FRAME_BYTES) return { ok: false, reason: `oversize: ${bytes.byteLength} bytes > ${MAX_CONTROL_FRAME_BYTES}` }
-  let value: unknown
-  try {
-    value = JSON.parse(decoder.decode(bytes))
-  } catch (err: any) {
-    return { ok: false, reason: `malformed: not UTF-8 JSON (${err?.message ?? err})` }
-  }
-  const result = schema.safeParse(value)
-  if (!result.success) {
-    const issue = result.error.issues[0]
-    return { ok: false, reason: `malformed: ${issue != null ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` }
-  }
-  return { ok: true, value: result.data }
+  return decodeJsonFrame(bytes, schema)
 }
