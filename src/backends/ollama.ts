@@ -8,6 +8,7 @@ import { readNdjson } from './sse.js'
 import { withPrefix } from './prefix.js'
 import { checkCapacity, createUpstream, errorFromStatus } from './upstream.js'
 import { createOllamaEmbedder } from './embed-http.js'
+import { ollamaModelOptions } from './ollama-options.js'
 import { completeRawOllama } from './raw-prompt.js'
 import { ollamaModelInfo } from './model-info-http.js'
 
@@ -167,12 +168,8 @@ export function ollamaChatBody (request: BackendRequest, stream: boolean): { mod
   }
   // Ollama takes tool definitions in the OpenAI shape as they are.
   if (request.tools != null && request.tools.length > 0) body.tools = request.tools
-  const options: Record<string, unknown> = {}
-  // `!== undefined`, not truthiness: temperature 0 (greedy) must reach the server as 0.
-  if (request.temperature !== undefined) options.temperature = request.temperature
-  if (request.max_tokens !== undefined) options.num_predict = request.max_tokens
-  if (request.stop != null && request.stop.length > 0) options.stop = request.stop
-  if (Object.keys(options).length > 0) body.options = options
+  const options = ollamaModelOptions(request)
+  if (options != null) body.options = options
   // The client's choice of how long the model (and with it the runner's prompt cache) stays
   // loaded, unchanged: Ollama reads "5m", "1h", seconds as a number, 0 (unload) or -1 (forever).
   if (request.keep_alive !== undefined) body.keep_alive = request.keep_alive

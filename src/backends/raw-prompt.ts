@@ -4,6 +4,7 @@
 // `/api/generate` with `raw`, node-llama-cpp's plain completion on a sequence (embedded.ts).
 import { BadRequestError, UnavailableError } from '../completion/errors.js'
 import type { BackendRequest, CompleteOptions, CompletionResult, FinishReason } from '../completion/types.js'
+import { ollamaModelOptions } from './ollama-options.js'
 import { readNdjson, readSse } from './sse.js'
 import { errorFromStatus, type Upstream } from './upstream.js'
 
@@ -116,10 +117,7 @@ export async function completeRawOllama (upstream: Upstream, request: BackendReq
   const streaming = options.onDelta != null
   const call = upstream.call(options.signal)
   const { deliver, consumerError } = deliverer(options)
-  const modelOptions: Record<string, unknown> = {}
-  if (request.temperature != null) modelOptions.temperature = request.temperature
-  if (request.max_tokens != null) modelOptions.num_predict = request.max_tokens
-  if (request.stop != null) modelOptions.stop = request.stop
+  const modelOptions = ollamaModelOptions(request)
   try {
     const response = await upstream.request(call, '/api/generate', {
       json: {
@@ -127,7 +125,7 @@ export async function completeRawOllama (upstream: Upstream, request: BackendReq
         prompt,
         raw: true,
         stream: streaming,
-        ...(Object.keys(modelOptions).length > 0 ? { options: modelOptions } : {}),
+        ...(modelOptions != null ? { options: modelOptions } : {}),
         ...(request.keep_alive != null ? { keep_alive: request.keep_alive } : {})
       }
     })
