@@ -3,7 +3,7 @@
 // success, one binary frame holding every vector as little-endian float32, row after row. Vectors
 // as JSON numbers would be ~3× the bytes and a parse per number; here they are one copy.
 import { z } from 'zod'
-import type { Decoded } from '../membership/announcement.js'
+import { decodeJsonFrame, type Decoded } from '../util/json-frame.js'
 import type { ServedBy } from '../protocol/frames.js'
 import { MAX_ERROR_MESSAGE_CHARS } from '../protocol/frames.js'
 import { MAX_KEEP_ALIVE_CHARS } from '../protocol/constants.js'
@@ -67,7 +67,6 @@ const HeaderSchema = z.discriminatedUnion('type', [
 ])
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export function encodeEmbedRequest (frame: EmbedRequestFrame): Uint8Array {
   const bytes = encoder.encode(JSON.stringify(frame))
@@ -77,11 +76,7 @@ export function encodeEmbedRequest (frame: EmbedRequestFrame): Uint8Array {
 
 /** Never throws: bad input is `{ ok: false, reason }`. */
 export function decodeEmbedRequest (bytes: Uint8Array): Decoded<EmbedRequestFrame> {
-  const parsed = parseJson(bytes)
-  if (!parsed.ok) return parsed
-  const result = RequestFrameSchema.safeParse(parsed.value)
-  if (!result.success) return { ok: false, reason: `malformed: ${describe(result.error)}` }
-  return { ok: true, value: result.data }
+  return decodeJsonFrame(bytes, RequestFrameSchema)
 }
 
 export function encodeEmbedHeader (header: EmbedHeader): Uint8Array {
@@ -93,11 +88,7 @@ export function encodeEmbedHeader (header: EmbedHeader): Uint8Array {
 
 export function decodeEmbedHeader (bytes: Uint8Array): Decoded<EmbedHeader> {
   if (bytes.byteLength > MAX_EMBED_HEADER_BYTES) return { ok: false, reason: `oversize: ${bytes.byteLength} bytes > ${MAX_EMBED_HEADER_BYTES}` }
-  const parsed = parseJson(bytes)
-  if (!parsed.ok) return parsed
-  const result = HeaderSchema.safeParse(parsed.value)
-  if (!result.success) return { ok: false, reason: `malformed: ${describe(result.error)}` }
-  return { ok: true, value: result.data as EmbedHeader }
+  return decodeJsonFrame(bytes, HeaderSchema as z.ZodType<EmbedHeader>)
 }
 
 /**
@@ -132,18 +123,4 @@ export function decodeEmbedVectors (header: EmbedDoneHeader, bytes: Uint8Array):
     out.push(vector)
   }
   return { ok: true, value: out }
-}
-
-function parseJson (bytes: Uint8Array): Decoded<unknown> {
-  try {
-    return { ok: true, value: JSON.parse(decoder.decode(bytes)) }
-  } catch (err: any) {
-    return { ok: false, reason: `malformed: not UTF-8 JSON (${err?.message ?? err})` }
-  }
-}
-
-function describe (error: z.ZodError): string {
-  const issue = error.issues[0]
-  if (issue == null) return 'invalid'
-  return `${issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`
 }
