@@ -42,6 +42,7 @@ import { shareRoots, sharingMembers, type SharingOptions } from './sharing/optio
 import { createPeerEmbeddings, type PeerEmbeddings } from './embeddings/peer-embeddings.js'
 import type { EmbeddingService } from './embeddings/service.js'
 import { createPeerModelInfo } from './model-info/service.js'
+import { BoundedRegistry } from './util/bounded-registry.js'
 
 export interface PeerInit {
   /** Directory for the identity key (stable peer id across restarts). */
@@ -197,6 +198,8 @@ export function createPeer (init: PeerInit): Peer {
   // No request runs for ever (issue 17): each one through this peer is bounded in time, and so is each
   // run of our backend, for any caller (HTTP here or a mesh peer): every peer enforces its own cap and timeout.
   const requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  // Filled as the peer's parts are built; /metrics and the soak read it (issue 25).
+  const structures = new BoundedRegistry()
   const requestDeadline = createDeadline({ timeoutMs: requestTimeoutMs, error: ms => new TimeoutError(`the request ran longer than this peer's request timeout (${ms} ms)`) })
   const backendDeadline = createDeadline({ timeoutMs: requestTimeoutMs, error: ms => new TimeoutError(`the generation ran longer than the serving peer's request timeout (${ms} ms)`) })
   const bounded = init.backend != null ? boundedBackend(init.backend, { maxTokensCap: init.maxTokensCap ?? DEFAULT_MAX_TOKENS_CAP }) : undefined
@@ -311,6 +314,7 @@ export function createPeer (init: PeerInit): Peer {
           breakers: () => completions?.breakers.snapshot(Date.now()) ?? new Map(),
           gossip: () => membership?.gossipCounts(),
           timeouts: () => ({ request: requestDeadline.expired, backend: backendDeadline.expired }),
+          bounded: structures,
           completions: completionService,
           embeddings: embeddingService,
           modelInfo: { show: async (model, s) => await must(modelInfo).show(model, s), ps: async s => await must(modelInfo).ps(s) },

@@ -5,6 +5,7 @@ import type { RequestLog } from '../completion/request-log.js'
 import type { GossipCounts } from '../membership/service.js'
 import type { BreakerState } from '../routing/breaker.js'
 import type { ClusterJson } from '../api/cluster-json.js'
+import type { BoundedRegistry } from '../util/bounded-registry.js'
 
 export interface MetricsSource {
   cluster: () => ClusterJson
@@ -17,6 +18,8 @@ export interface MetricsSource {
   gossip?: () => GossipCounts | undefined
   /** Completions ended by the peer's request timeout so far. */
   timeouts?: () => TimeoutCounts
+  /** Bounded structures (maps, caches, queues) with their sizes and bounds. */
+  bounded?: BoundedRegistry
 }
 
 export interface TimeoutCounts {
@@ -204,6 +207,31 @@ function buildMetrics (prom: typeof import('prom-client'), source: MetricsSource
         const counts = timeouts()
         this.reset()
         for (const where of ['request', 'backend'] as const) this.inc({ where }, counts[where])
+      }
+    })
+  }
+
+  const bounded = source.bounded
+  if (bounded != null) {
+    const readings = (): ReturnType<BoundedRegistry['read']> => bounded.read()
+    new Gauge({
+      name: 'harombe_bounded_size',
+      help: 'Entries held now by each bounded structure (map, set, queue or cache keyed by request, peer, stream or model)',
+      labelNames: ['structure'],
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const r of readings()) this.set({ structure: r.name }, r.size)
+      }
+    })
+    new Gauge({
+      name: 'harombe_bounded_limit',
+      help: 'The bound of each bounded structure: harombe_bounded_size never exceeds it',
+      labelNames: ['structure'],
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const r of readings()) this.set({ structure: r.name }, r.limit)
       }
     })
   }

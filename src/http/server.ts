@@ -22,6 +22,7 @@ import { EMBEDDING_PATHS, registerEmbeddingRoutes } from './embeddings-routes.js
 import { registerTextCompletionRoutes } from './text-completions-routes.js'
 import { registerModelDetailsRoutes } from './model-details-routes.js'
 import type { ModelInfoService } from '../model-info/service.js'
+import type { BoundedRegistry } from '../util/bounded-registry.js'
 
 export interface HttpServerInit {
   host: string
@@ -36,6 +37,8 @@ export interface HttpServerInit {
   gossip?: () => GossipCounts | undefined
   /** Completions ended by the request timeout, for /metrics. */
   timeouts?: () => TimeoutCounts
+  /** The peer's bounded structures and their sizes, for /metrics (issue 25). */
+  bounded?: BoundedRegistry
   /** Completion endpoints (OpenAI, Ollama, /api/complete); absent = cluster API only. */
   completions?: CompletionService
   /** Embedding endpoints (OpenAI /v1/embeddings, Ollama /api/embed and /api/embeddings); absent = none. */
@@ -116,7 +119,7 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   registerClusterRoutes(app, init.cluster)
   // One journal feeds both /metrics and /api/requests, so the two never disagree.
   const requestLog = createRequestLog()
-  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts })
+  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts, bounded: init.bounded })
   registerDashboard(app)
   if (init.sharing != null) registerModelsRoutes(app, init.sharing)
   // Before any route reads a body: completion bodies are JSON whatever their content-type, and a 404 reads none.
