@@ -9,6 +9,7 @@ import type { ViewChange } from '../membership/view.js'
 import { closeStreamPool, completeOverMesh, registerCompletionHandler, type CompletionHandler } from '../protocol/index.js'
 import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import { createBreakers, type Breakers } from '../routing/breaker.js'
+import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
 import { createDispatcher } from './dispatcher.js'
 import { DEFAULT_AFFINITY_CONFIG, DEFAULT_ROUTE_POLICY, type AffinityConfig, type RoutePolicyName } from '../routing/affinity-config.js'
 import { createInFlight } from '../routing/in-flight.js'
@@ -96,8 +97,15 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   /**
    * Load the serving peers put in their `done` trailers: fresher than their announcements (which
    * go out at most once a second), and it costs no gossip. Used while newer than one announce interval.
+   * Forgotten with the member and capped: an entry used to stay for every peer that ever answered
+   * us and then left (it was dropped only when read as a candidate again), one more per departed peer.
    */
   const trailerLoad = new Map<string, { load: Load, at: number }>()
+  const recordTrailerLoad = (peer: string, load: Load): void => {
+    trailerLoad.delete(peer)
+    trailerLoad.set(peer, { load, at: Date.now() })
+    trimOldest(trailerLoad, MAX_TRACKED_PEERS)
+  }
   const withFreshestLoad = (c: RouteCandidate): RouteCandidate => {
     // Our own load is known exactly here; the announced one lags by up to LOAD_ANNOUNCE_INTERVAL_MS.
     if (c.via === 'local') return local != null ? { ...c, load: local.load() } : c
@@ -128,6 +136,8 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     if (peerId == null) {
       peerId = peerIdFromString(id)
       peerIds.set(id, peerId)
+      // A request still routed to a member just forgotten puts it back: the cap catches such strays.
+      trimOldest(peerIds, MAX_TRACKED_PEERS)
     }
     return peerId
   }
@@ -169,7 +179,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
       // The connection (dialed on demand if there is none) is busy for the whole attempt: never trimmed under it.
       return await whileUsingConnection(init.node, candidate.id, async () => await completeOverMesh(init.node, peerIdOf(candidate.id), request, {
         ...options,
-        onLoad: load => { trailerLoad.set(candidate.id, { load, at: Date.now() }) }
+        onLoad: load => { recordTrailerLoad(candidate.id, load) }
       }))
     }
   })
@@ -183,7 +193,10 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   const onViewChange = (event: CustomEvent<ViewChange>): void => {
     const change = event.detail
     if ((change.kind === 'state' && change.to === 'alive') || change.kind === 'removed') breakers.forget(change.peerId)
-    if (change.kind === 'removed') peerIds.delete(change.peerId)
+    if (change.kind === 'removed') {
+      peerIds.delete(change.peerId)
+      trailerLoad.delete(change.peerId)
+    }
   }
 
   return {

@@ -15,6 +15,8 @@ export interface Libp2pTransport extends MembershipTransport {
   stop: () => Promise<void>
   /** Frames refused at the door (malformed, oversize, a reply where a request belongs). */
   readonly rejected: number
+  /** Channels held (open, or being opened): at most one per connected peer. */
+  readonly channels: number
 }
 
 /**
@@ -37,18 +39,35 @@ async function firstFrame (frames: AsyncIterable<{ subarray: () => Uint8Array }>
 export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTransport {
   let handlers: MembershipHandlers | undefined
   let rejected = 0
-  /** Our open channel to each peer, or the dial opening it. */
+  /**
+   * Our open channel to each peer, or the dial opening it. Bounded by construction: a channel is
+   * dropped when its stream ends (a peer that left or died takes its stream with it), so the map
+   * holds one entry per peer with a live membership stream, at most one per open connection.
+   * It used to keep every closed channel (and its stream) of every peer it ever probed until that
+   * peer was probed again: one lost entry per departed peer, for the life of the process.
+   */
   const channels = new Map<string, Channel | Promise<Channel>>()
 
   const channelTo = async (to: string, signal: AbortSignal): Promise<Channel> => {
     const existing = channels.get(to)
     if (existing != null && (existing instanceof Promise || existing.open)) return await existing
+    let opened: Channel | undefined
+    let closed = false
+    const onClosed = (): void => {
+      closed = true
+      if (opened != null && channels.get(to) === opened) channels.delete(to)
+    }
     const opening = node.dialProtocol(peerIdFromString(to), SWIM_PROTOCOL, { signal, maxOutboundStreams: SWIM_MAX_STREAMS })
-      .then(stream => openChannel(stream, MAX_SWIM_FRAME_BYTES, reason => { reject(to, 'membership reply', reason) }))
+      .then(stream => openChannel(stream, MAX_SWIM_FRAME_BYTES, reason => { reject(to, 'membership reply', reason) }, onClosed))
     channels.set(to, opening)
     try {
       const channel = await opening
-      if (channels.get(to) === opening) channels.set(to, channel)
+      opened = channel
+      // Closed already (between the dial and now): not worth keeping.
+      if (channels.get(to) === opening) {
+        if (closed) channels.delete(to)
+        else channels.set(to, channel)
+      }
       return channel
     } catch (err) {
       if (channels.get(to) === opening) channels.delete(to)
@@ -145,6 +164,7 @@ export function createLibp2pTransport (node: MeshNode, logger: Logger): Libp2pTr
     isConnected (peer: string): boolean {
       return hasOpenConnection(node, peer)
     },
-    get rejected () { return rejected }
+    get rejected () { return rejected },
+    get channels () { return channels.size }
   }
 }

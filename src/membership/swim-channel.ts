@@ -38,8 +38,11 @@ export function roundTripMs (sentAt: number, arrivedAt: number, reply: SwimReply
   return Math.max(0, arrivedAt - sentAt - heldMs)
 }
 
-/** The caller's side of a channel: writes requests, matches replies by id. */
-export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: string) => void): Channel {
+/**
+ * The caller's side of a channel: writes requests, matches replies by id. `onClosed` runs once when
+ * the channel stops (the stream ended or failed, or `close`), so its owner can drop it.
+ */
+export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: string) => void, onClosed?: () => void): Channel {
   const outgoing = new FrameQueue()
   const waiting = new Map<number, { resolve: (reply: SwimReply, arrivedAt: number) => void, reject: (err: Error) => void }>()
   let nextId = 1
@@ -51,6 +54,7 @@ export function openChannel (stream: Stream, maxBytes: number, onBad: (reason: s
     outgoing.end()
     for (const w of waiting.values()) w.reject(err)
     waiting.clear()
+    onClosed?.()
   }
 
   stream.sink(outgoing).catch((err: Error) => { fail(err) })

@@ -1,5 +1,6 @@
 import type { Announcement, Member, MemberState } from './types.js'
 import type { TimingProfile } from './profiles.js'
+import { MAX_TRACKED_PEERS } from '../util/capped.js'
 
 /**
  * The replicated cluster view as a pure state machine (memberlist-style):
@@ -43,7 +44,10 @@ export interface ApplyResult {
   changes: ViewChange[]
 }
 
-type Timing = Pick<TimingProfile, 'suspicionTimeoutMs' | 'retentionMs'>
+type Timing = Pick<TimingProfile, 'suspicionTimeoutMs' | 'retentionMs'> & {
+  /** Members held at most, self included (default MAX_TRACKED_PEERS); see `admit`. */
+  maxMembers?: number
+}
 
 /** How fresh `lastHeard` of an alive member is kept (it is shown as "last seen"). */
 export const LAST_HEARD_RESOLUTION_MS = 1_000
@@ -61,7 +65,7 @@ export function compareVersion (a: Pick<Announcement, 'incarnation' | 'seq'>, b:
 
 export function applyEvent (view: ClusterView, event: ViewEvent, timing: Timing): ApplyResult {
   switch (event.type) {
-    case 'announce': return applyAnnouncement(view, event.announcement, event.now, event.reportedState)
+    case 'announce': return applyAnnouncement(view, event.announcement, event.now, timing.maxMembers ?? MAX_TRACKED_PEERS, event.reportedState)
     case 'suspect': return transition(view, event.peerId, ['alive'], 'suspect', event.reason, event.now)
     case 'unreachable': return transition(view, event.peerId, ['alive', 'suspect'], 'dead', event.reason, event.now)
     case 'reachable': return applyReachable(view, event.peerId, event.now)
@@ -93,7 +97,7 @@ export function applyEvents (view: ClusterView, events: ViewEvent[], timing: Tim
   return { view, changes }
 }
 
-function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, reportedState?: MemberState): ApplyResult {
+function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, maxMembers: number, reportedState?: MemberState): ApplyResult {
   const current = view.members.get(ann.peer_id)
   const announcedState: MemberState = ann.state === 'leaving' ? 'left' : 'alive'
 
@@ -112,7 +116,7 @@ function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, r
       stateSince: now,
       lastHeard: now
     }
-    return { view: withMember(view, member), changes: [{ kind: 'joined', peerId: ann.peer_id, member }] }
+    return admit(view, member, maxMembers)
   }
 
   if (compareVersion(ann, current.announcement) <= 0) return unchanged(view)
@@ -145,6 +149,26 @@ function applyAnnouncement (view: ClusterView, ann: Announcement, now: number, r
     changes.push({ kind: 'updated', peerId: ann.peer_id, member })
   }
   return { view: withMember(view, member), changes }
+}
+
+/**
+ * A new member, within the bound: every map keyed by member (RTTs, breakers, channels, addresses)
+ * is as bounded as the view. When full, the member longest dead or gone makes room (removed now
+ * rather than at the end of its retention); when every member is alive or suspect, the newcomer
+ * is refused: the members we already probe and route to matter more than one more.
+ */
+function admit (view: ClusterView, member: Member, maxMembers: number): ApplyResult {
+  const joined: ViewChange = { kind: 'joined', peerId: member.peerId, member }
+  if (view.members.size < maxMembers) return { view: withMember(view, member), changes: [joined] }
+  let gone: Member | undefined
+  for (const m of view.members.values()) {
+    if ((m.state === 'dead' || m.state === 'left') && m.peerId !== view.self && (gone == null || m.stateSince < gone.stateSince)) gone = m
+  }
+  if (gone == null) return unchanged(view)
+  const members = new Map(view.members)
+  members.delete(gone.peerId)
+  members.set(member.peerId, member)
+  return { view: { self: view.self, members }, changes: [{ kind: 'removed', peerId: gone.peerId, member: gone }, joined] }
 }
 
 function reasonForRevival (current: Member, ann: Announcement): string {

@@ -7,6 +7,8 @@
 //   half-open ──(trial succeeds)──► closed
 //   half-open ──(trial fails)──► open, with a fresh openedAt
 
+import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
+
 export interface BreakerState {
   state: 'closed' | 'open' | 'half-open'
   /** Consecutive failures since the last success. */
@@ -24,6 +26,8 @@ export interface BreakerOptions {
   coolDownMs: number
   /** A trial that never reports (a lost success/failure call) stops blocking others after this long. */
   trialTimeoutMs: number
+  /** Peers with a stored state at most (default MAX_TRACKED_PEERS); past it the oldest is forgotten. */
+  maxPeers?: number
 }
 
 // One failure can be bad luck (a restart, a dropped connection) and failover already retries it on
@@ -135,12 +139,17 @@ export interface Breakers {
   forget: (peerId: string) => void
   /** Every peer with a non-default state; with `now`, as of that time (for /api/cluster and metrics). */
   snapshot: (now?: number) => ReadonlyMap<string, BreakerState>
+  /** Peers with a stored (non-default) state. */
+  size: () => number
 }
 
 export function createBreakers (init: Partial<BreakerOptions> = {}): Breakers {
   const opts: BreakerOptions = { ...DEFAULT_BREAKER_OPTIONS, ...init }
   // Only peers with failures are stored; a success deletes the entry, so healthy peers cost nothing.
+  // Forgotten with the member, but an attempt still running when its peer is forgotten records its
+  // failure afterwards: the cap keeps such strays from adding up (the oldest entry goes first).
   const states = new Map<string, BreakerState>()
+  const limit = opts.maxPeers ?? MAX_TRACKED_PEERS
   const get = (peerId: string): BreakerState => states.get(peerId) ?? CLOSED
 
   return {
@@ -156,8 +165,14 @@ export function createBreakers (init: Partial<BreakerOptions> = {}): Breakers {
       if (current != null) states.set(peerId, breakerRelease(current))
     },
     success: (peerId) => { states.delete(peerId) },
-    failure: (peerId, now) => { states.set(peerId, breakerOnFailure(get(peerId), now, opts)) },
+    failure: (peerId, now) => {
+      const next = breakerOnFailure(get(peerId), now, opts)
+      states.delete(peerId)
+      states.set(peerId, next)
+      trimOldest(states, limit)
+    },
     forget: (peerId) => { states.delete(peerId) },
+    size: () => states.size,
     snapshot: (now) => {
       const out = new Map<string, BreakerState>()
       for (const [peerId, state] of states) out.set(peerId, now == null ? { ...state } : breakerView(state, now, opts))

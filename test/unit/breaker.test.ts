@@ -162,6 +162,19 @@ describe('breaker', () => {
       assert.equal(b.acquire('p', 1_001), true)
     })
 
+    it('should keep at most maxPeers states, forgetting the one that failed least recently', () => {
+      const b = createBreakers({ ...OPTS, maxPeers: 3 })
+      for (const [peer, at] of [['a', 0], ['b', 1], ['c', 2], ['a', 3]] as const) b.failure(peer, at)
+      assert.equal(b.size(), 3)
+      b.failure('d', 4)
+      assert.equal(b.size(), 3, 'never past the bound')
+      assert.deepEqual([...b.snapshot().keys()].sort(), ['a', 'c', 'd'], 'b failed least recently: it goes')
+      for (let i = 0; i < 50; i++) {
+        b.failure(`stray-${i}`, 5 + i)
+        assert.ok(b.size() <= 3)
+      }
+    })
+
     it('should reset the failure count on success and drop the entry', () => {
       const b = createBreakers(OPTS)
       b.failure('p', 0)

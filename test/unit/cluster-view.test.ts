@@ -812,6 +812,44 @@ describe('cluster view', () => {
     })
   })
 
+  describe('bound on members (maxMembers)', () => {
+    const BOUND = { ...T, maxMembers: 3 }
+    const full = (): ClusterView => applyEvents(emptyView(PEERS.self), [announce('self', 0), announce('A', 0), announce('B', 1)], BOUND).view
+
+    it('should refuse a newcomer when every member is alive or suspect', () => {
+      const before = applyEvent(full(), probeFailed('A', 10), BOUND).view
+      const { view, changes } = applyEvent(before, announce('C', 20), BOUND)
+      assert.equal(view, before, 'refused: the view is unchanged')
+      assert.deepEqual(changes, [])
+      assert.equal(view.members.size, 3)
+    })
+
+    it('should make room by removing the member longest dead or gone, never self', () => {
+      const before = applyEvents(full(), [unreachable('B', 10), announce('A', 20, { seq: 2, state: 'leaving' })], BOUND).view
+      assert.deepEqual([...before.members.values()].map(m => m.state), ['alive', 'left', 'dead'])
+      const { view, changes } = applyEvent(before, announce('C', 30), BOUND)
+      assert.deepEqual(changes.map(describeChange), ['removed B', 'joined C (alive)'], 'B died (10) before A left (20)')
+      assert.equal(view.members.size, 3)
+      assert.deepEqual([...view.members.keys()].map(alias).sort(), ['A', 'C', 'self'])
+    })
+
+    it('should still take news of members it holds when full', () => {
+      const { view, changes } = applyEvent(full(), announce('A', 30, { seq: 2, tier: 1 }), BOUND)
+      assert.deepEqual(changes.map(describeChange), ['updated A'])
+      assert.equal(view.members.get(PEERS.A)?.announcement.tier, 1)
+    })
+
+    it('should never hold more than the bound, whatever arrives', () => {
+      let view = full()
+      for (let i = 0; i < 40; i++) {
+        const who = (['A', 'B', 'C'] as const)[i % 3] as Alias
+        const event = i % 4 === 0 ? unreachable(who, i) : i % 4 === 1 ? tick(i + RETENTION * (i % 8 === 1 ? 2 : 0)) : announce(who, i, { incarnation: 1 + i })
+        view = applyEvent(view, event, BOUND).view
+        assert.ok(view.members.size <= 3, `step ${i}: ${view.members.size} members`)
+      }
+    })
+  })
+
   describe('applyEvents', () => {
     it('should return the same view and no changes for no events', () => {
       const view = build([announce('A', 0)])
