@@ -58,6 +58,8 @@ export interface RequestLog {
   recent: (limit?: number) => RequestRecord[]
   /** Requests that started and have not finished yet. */
   inFlight: () => number
+  /** Records kept now, and at most (the ring buffer's capacity). */
+  kept: () => { size: number, limit: number }
   /** Journals a request served outside `wrap` (embeddings). */
   record: (record: RequestRecord) => void
   /** Called with each finished request; returns the unsubscribe function. */
@@ -188,6 +190,7 @@ export function createRequestLog (init: RequestLogInit = {}): RequestLog {
     record: publish,
     recent: limit => buffer.newest(limit),
     inFlight: () => inFlight,
+    kept: () => ({ size: buffer.size, limit: buffer.capacity }),
     onRecord: listener => {
       listeners.add(listener)
       return () => { listeners.delete(listener) }

@@ -14,7 +14,29 @@ export interface ClusterSource {
 /** SSE comment every 15 s: proxies close streams that stay silent for a minute. */
 const SSE_KEEPALIVE_MS = 15_000
 
-export function registerClusterRoutes (app: FastifyInstance, cluster: ClusterSource): void {
+/** Event-stream subscribers at once: dashboards and `status --watch`, a handful in practice; more are refused (503). */
+export const MAX_EVENT_SUBSCRIBERS = 64
+
+/**
+ * Bytes written to one subscriber and not yet taken by its socket. `res.write` buffers without
+ * limit: a subscriber that stopped reading would hold every change since in the peer's memory.
+ * Past this (hundreds of changes behind) it is cut off; it reconnects and gets a fresh snapshot.
+ */
+export const MAX_EVENT_BUFFER_BYTES = 1024 * 1024
+
+export interface ClusterRoutesOptions {
+  maxSubscribers?: number
+  maxBufferedBytes?: number
+  /** Told the subscriber count reader, so the peer can register it as a bounded structure. */
+  onSubscribers?: (count: () => number, limit: number) => void
+}
+
+export function registerClusterRoutes (app: FastifyInstance, cluster: ClusterSource, options: ClusterRoutesOptions = {}): void {
+  const maxSubscribers = options.maxSubscribers ?? MAX_EVENT_SUBSCRIBERS
+  const maxBuffered = options.maxBufferedBytes ?? MAX_EVENT_BUFFER_BYTES
+  let subscribers = 0
+  options.onSubscribers?.(() => subscribers, maxSubscribers)
+
   app.get('/api/cluster', async () => cluster.snapshot())
 
   app.get('/readyz', async (_request, reply) => {
@@ -22,7 +44,11 @@ export function registerClusterRoutes (app: FastifyInstance, cluster: ClusterSou
     await reply.code(readiness.ready ? 200 : 503).send(readiness)
   })
 
-  app.get('/api/cluster/events', (request, reply) => {
+  app.get('/api/cluster/events', async (request, reply) => {
+    if (subscribers >= maxSubscribers) {
+      await reply.code(503).header('retry-after', '5').send({ error: `too many event subscribers (at most ${maxSubscribers})` })
+      return
+    }
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, {
@@ -38,13 +64,23 @@ export function registerClusterRoutes (app: FastifyInstance, cluster: ClusterSou
       res.end()
       return
     }
+    subscribers++
+    let closed = false
+    const write = (text: string): void => {
+      if (closed) return
+      res.write(text)
+      if (res.writableLength > maxBuffered) res.destroy()
+    }
     const send = (event: string, data: unknown): void => {
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+      write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
     }
     send('snapshot', cluster.snapshot())
     const unsubscribe = cluster.onChange(change => { send('change', changeJson(change, cluster.selfId(), Date.now())) })
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS)
+    const keepalive = setInterval(() => { write(': keepalive\n\n') }, SSE_KEEPALIVE_MS)
     const close = (): void => {
+      if (closed) return
+      closed = true
+      subscribers--
       clearInterval(keepalive)
       unsubscribe()
     }

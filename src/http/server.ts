@@ -116,9 +116,13 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   }
 
   app.get('/healthz', async () => ({ status: 'ok' }))
-  registerClusterRoutes(app, init.cluster)
+  registerClusterRoutes(app, init.cluster, {
+    onSubscribers: (size, limit) => { init.bounded?.register({ name: 'http.event-subscribers', limit, size }) }
+  })
   // One journal feeds both /metrics and /api/requests, so the two never disagree.
   const requestLog = createRequestLog()
+  const kept = requestLog.kept()
+  init.bounded?.register({ name: 'completion.request-log', limit: kept.limit, size: () => requestLog.kept().size })
   registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts, bounded: init.bounded })
   registerDashboard(app)
   if (init.sharing != null) registerModelsRoutes(app, init.sharing)

@@ -140,6 +140,7 @@ describe('request log', () => {
     assert.deepEqual(log.recent().map(r => r.id), ['r5', 'r4', 'r3'])
     assert.deepEqual(log.recent(2).map(r => r.id), ['r5', 'r4'])
     assert.equal(calls, 2)
+    assert.deepEqual(log.kept(), { size: 3, limit: 3 }, 'at its bound, as /metrics reports it')
   })
 
   it('should answer the request even when a listener throws', async () => {
