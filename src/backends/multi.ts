@@ -6,6 +6,7 @@ import { EmbeddingRefusedError } from '../embeddings/errors.js'
 import { createLocalExecutor, type LocalExecutor } from '../completion/local-executor.js'
 import { buildModelMap, describeListings, ownerOf, type MemberListing, type ModelMap } from './model-map.js'
 import { DOWN_AFTER_FAILED_CHECKS } from './served-models.js'
+import { createOnce } from '../util/capped.js'
 
 // Several backends behind one peer, as one Backend: the peer, its model watch and the mesh see a
 // single list of models (the announcement keeps its shape), and each request goes to the member
@@ -41,12 +42,16 @@ export interface MultiOptions {
 
 const UNANSWERED_TIMEOUT_MS = 250
 
+/** Model-name clashes remembered as warned; past it the oldest may be warned about again. */
+const MAX_WARNED_CLASHES = 256
+
 export function createMultiBackend (members: readonly MultiMember[], logger: Logger, options: MultiOptions = {}): MultiBackend {
   if (members.length === 0) throw new RangeError('createMultiBackend: no members')
   const executors: LocalExecutor[] = members.map(m => createLocalExecutor({ backend: m.backend, maxQueue: Math.max(1, m.backend.capacity) * QUEUE_PER_SLOT }))
   const state = members.map(() => ({ models: undefined as string[] | undefined, failedInARow: 0, answered: false }))
   let map: ModelMap = buildModelMap([])
-  const warned = new Set<string>()
+  // Model names come and go with pulls on the servers behind us: the clashes warned about are capped.
+  const warned = createOnce(MAX_WARNED_CLASHES)
 
   const listings = (): MemberListing[] => members.map((m, i) => ({ label: m.label, models: state[i]?.models }))
 
@@ -54,8 +59,7 @@ export function createMultiBackend (members: readonly MultiMember[], logger: Log
     map = buildModelMap(listings())
     for (const d of map.duplicates) {
       const key = `${d.model}\n${d.servedBy}\n${d.ignored}`
-      if (warned.has(key)) continue
-      warned.add(key)
+      if (!warned.first(key)) continue
       logger.warn(`model ${d.model} is listed by ${d.servedBy} and ${d.ignored}; ${d.servedBy} (listed first) serves it`)
     }
   }

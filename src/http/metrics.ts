@@ -20,6 +20,8 @@ export interface MetricsSource {
   timeouts?: () => TimeoutCounts
   /** Bounded structures (maps, caches, queues) with their sizes and bounds. */
   bounded?: BoundedRegistry
+  /** Distinct `served_by` label values at most (default MAX_SERVED_BY_LABELS). */
+  maxServedByLabels?: number
 }
 
 export interface TimeoutCounts {
@@ -40,6 +42,13 @@ const BREAKER_VALUE: Record<BreakerState['state'], number> = { closed: 0, 'half-
 
 /** nginx's code for a client that closed the connection before the answer ended. */
 const CLIENT_CLOSED = '499'
+
+/**
+ * Distinct node names in `served_by` labels. prom-client keeps every label set for the life of the
+ * registry, so a mesh where peers come and go under new names would add series for ever; past this
+ * many, further names are counted as `other`. A home lab has tens of peers.
+ */
+export const MAX_SERVED_BY_LABELS = 256
 
 /** Resolution of the nodejs_eventloop_lag metrics: coarse enough to cost nothing, fine enough to see a stall. */
 const EVENT_LOOP_SAMPLE_MS = 200
@@ -270,8 +279,19 @@ function registerCompletionMetrics (prom: typeof import('prom-client'), registry
 
   const embeddings = new Counter({ name: 'harombe_embedding_requests_total', help: 'Embedding requests by API, outcome and the node that served them (none: no node answered)', labelNames: ['api', 'outcome', 'served_by'], registers: [registry] })
   const embeddingInputs = new Counter({ name: 'harombe_embedding_inputs_total', help: 'Inputs embedded (answered requests), by the node that served them', labelNames: ['served_by'], registers: [registry] })
+  const maxNames = source.maxServedByLabels ?? MAX_SERVED_BY_LABELS
+  const names = new Set<string>()
+  source.bounded?.register({ name: 'metrics.served-by-labels', limit: maxNames, size: () => names.size })
+  /** The label for a node name: itself while there is room, else `other` (see MAX_SERVED_BY_LABELS). */
+  const label = (name: string | undefined): string => {
+    if (name == null) return 'none'
+    if (names.has(name)) return name
+    if (names.size >= maxNames) return 'other'
+    names.add(name)
+    return name
+  }
   const unsubscribe = log.onRecord(record => {
-    const servedBy = record.servedBy?.name ?? 'none'
+    const servedBy = label(record.servedBy?.name)
     if (record.kind === 'embedding') {
       embeddings.inc({ api: record.api, outcome: record.outcome, served_by: servedBy })
       if (record.outcome === 'ok' && record.inputs != null) embeddingInputs.inc({ served_by: servedBy }, record.inputs)

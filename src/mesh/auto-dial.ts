@@ -3,6 +3,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 import { hasOpenConnection, type MeshNode } from './node.js'
 import { DEFAULT_DIAL_TARGET, DIAL_TIMEOUT_MS } from './constants.js'
+import { createOnce, MAX_TRACKED_PEERS } from '../util/capped.js'
 
 export interface DialTarget {
   peerId: string
@@ -68,7 +69,8 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   const bootstrapIds = new Set(bootstrap.map(b => b.peerId))
   const dialTarget = init.dialTarget ?? DEFAULT_DIAL_TARGET
   const dialing = new Set<string>()
-  const keyWarned = new Set<string>()
+  // Peers whose mesh key differs, warned about once each: outsiders on the LAN, so capped.
+  const keyWarned = createOnce(MAX_TRACKED_PEERS)
   let timer: NodeJS.Timeout | undefined
   let quietTimer: NodeJS.Timeout | undefined
   let discovered = false
@@ -90,7 +92,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
     dialing.add(peerId)
     node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
       .then(() => {
-        keyWarned.delete(peerId)
+        keyWarned.forget(peerId)
         log.debug({ peer: peerId }, 'dialed')
       })
       .catch((err: any) => {
@@ -98,8 +100,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
         onError?.(message)
         if (isKeyMismatch(message)) {
           // Re-dialed every interval, and the close can surface as an end or a reset: say it once per peer until it connects.
-          if (keyWarned.has(peerId)) return
-          keyWarned.add(peerId)
+          if (!keyWarned.first(peerId)) return
           log.warn({ peer: peerId }, `mesh connection to ${describeTarget(peerId, target)} failed: ${message}`)
         } else {
           log.debug({ peer: peerId }, `dial failed: ${message}`)

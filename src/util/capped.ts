@@ -27,3 +27,30 @@ export function trimOldest<K> (keyed: Keyed<K>, limit: number): K[] {
  * every map keyed by member stays small however long the peer runs and however many come and go.
  */
 export const MAX_TRACKED_PEERS = 1_024
+
+/** Keys already told about, for a log line said once per key (a peer, a model clash). */
+export interface Once {
+  /** True the first time `key` is seen (since it was forgotten or pushed out). */
+  first: (key: string) => boolean
+  forget: (key: string) => void
+  readonly size: number
+}
+
+/**
+ * `first(key)` is true once per key. At most `limit` keys are remembered, the oldest pushed out
+ * first: such a set used to grow with every key ever warned about (an outsider's peer id, a model
+ * name), and forgetting one only means its line may be said once more.
+ */
+export function createOnce (limit: number): Once {
+  const seen = new Set<string>()
+  return {
+    first (key) {
+      if (seen.has(key)) return false
+      seen.add(key)
+      trimOldest(seen, limit)
+      return true
+    },
+    forget (key) { seen.delete(key) },
+    get size () { return seen.size }
+  }
+}
