@@ -337,6 +337,7 @@ export function createPeer (init: PeerInit): Peer {
           intervalMs: init.connectionTrim?.intervalMs,
           // Both keep a stream open for a connection's life: an open one is no exchange in flight.
           idleStreamProtocols: [COMPLETE_PROTOCOL, SWIM_PROTOCOL, ...GOSSIPSUB_PROTOCOLS],
+          bounded: structures,
           logger: log.child({ component: 'trim' })
         })
         trimmer.start()
@@ -362,6 +363,7 @@ export function createPeer (init: PeerInit): Peer {
           timing,
           isAnswering: peerId => node != null && isAnswering(node, peerId),
           closedOnPurpose: peerId => trimmer?.closedOnPurpose(peerId) === true,
+          bounded: structures,
           logger: log.child({ component: 'membership' })
         })
         await membership.start()
@@ -412,6 +414,7 @@ export function createPeer (init: PeerInit): Peer {
           firstTokenTimeoutMs: init.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS,
           ...(init.interTokenTimeoutMs != null ? { interTokenTimeoutMs: init.interTokenTimeoutMs } : {}),
           continuation: { enabled: init.continuation ?? true, maxHandovers: init.maxHandovers ?? DEFAULT_MAX_HANDOVERS },
+          bounded: structures,
           logger: log.child({ component: 'complete' })
         })
         await completions.start()
@@ -427,6 +430,7 @@ export function createPeer (init: PeerInit): Peer {
           maxRetries: init.maxRetries ?? 2,
           drain: backendDrain,
           deadline: backendDeadline,
+          bounded: structures,
           logger: log.child({ component: 'embed' })
         })
         await embeddings.start()
@@ -440,7 +444,8 @@ export function createPeer (init: PeerInit): Peer {
           wanted: () => [...m.dialTargets(), ...l.targets()],
           logger: log.child({ component: 'dial' }),
           dialTarget: Math.max(1, Math.floor(maxConnections / 2)),
-          quietDiscoveryWarnMs: (init.mdns ?? true) ? MDNS_QUIET_WARN_MS : undefined
+          quietDiscoveryWarnMs: (init.mdns ?? true) ? MDNS_QUIET_WARN_MS : undefined,
+          bounded: structures
         })
         autoDial.start()
         if (init.requireBootstrap === true) await autoDial.waitForBootstrap(timing.joinTimeoutMs, signal)

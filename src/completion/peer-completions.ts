@@ -6,7 +6,9 @@ import { whileUsingConnection } from '../mesh/connection-use.js'
 import type { Membership } from '../membership/service.js'
 import type { Load } from '../membership/types.js'
 import type { ViewChange } from '../membership/view.js'
-import { closeStreamPool, completeOverMesh, registerCompletionHandler, type CompletionHandler } from '../protocol/index.js'
+import { closeStreamPool, completeOverMesh, MAX_IDLE_STREAMS_PER_PEER, pooledStreams, registerCompletionHandler, type CompletionHandler } from '../protocol/index.js'
+import { MAX_CONNECTIONS } from '../mesh/constants.js'
+import type { BoundedRegistry } from '../util/bounded-registry.js'
 import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import { createBreakers, type Breakers } from '../routing/breaker.js'
 import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
@@ -46,6 +48,8 @@ export interface PeerCompletionsInit {
   /** Names the cluster file switches off (`enabled: false`): never routed to, whatever they announce. */
   disabledNames?: ReadonlySet<string>
   runHttp?: (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
+  /** Where the routing and protocol structures are registered with their bounds (/metrics, the soak). */
+  bounded?: BoundedRegistry
   logger: Logger
 }
 
@@ -66,6 +70,14 @@ const LOAD_ANNOUNCE_INTERVAL_MS = 1_000
 
 /** Streams per connection for the completion protocol: the queue plus headroom for probes. */
 const STREAM_HEADROOM = 16
+
+function servingStreamLimit (capacity: number, maxQueue: number): number {
+  return capacity + maxQueue + STREAM_HEADROOM
+}
+
+function registerBounds (bounded: BoundedRegistry | undefined, structures: ReadonlyArray<readonly [string, number, () => number]>): void {
+  for (const [name, limit, size] of structures) bounded?.register({ name, limit, size })
+}
 
 /**
  * Wires completions into a peer: the local executor behind the mesh protocol handler, and the
@@ -150,12 +162,14 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   }
 
   const affinityConfig: AffinityConfig = { ...DEFAULT_AFFINITY_CONFIG, ...init.affinity }
+  const inFlight = createInFlight()
+  const index = createPrefixIndex(affinityConfig)
   const service = createDispatcher({
     selfId,
     routeState: {
       policy: init.routePolicy ?? DEFAULT_ROUTE_POLICY,
-      inFlight: createInFlight(),
-      index: createPrefixIndex(affinityConfig),
+      inFlight,
+      index,
       config: affinityConfig,
       random: init.random ?? Math.random
     },
@@ -199,6 +213,21 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
     }
   }
 
+  const capacity = local?.load().capacity ?? 0
+  registerBounds(init.bounded, [
+    ['routing.prefix-blocks', affinityConfig.maxBlocks, () => index.size().blocks],
+    ['routing.prefix-keys', affinityConfig.maxKeys, () => index.size().keys],
+    ['routing.breakers', MAX_TRACKED_PEERS, () => breakers.size()],
+    // Only busy peers have an entry, and every one is a candidate: a member (≤ MAX_TRACKED_PEERS) or
+    // a cluster-file node outside the mesh (a file of that many nodes would be a 1 MiB config file).
+    ['routing.in-flight', 2 * MAX_TRACKED_PEERS, () => inFlight.counts().size],
+    ['completion.trailer-load', MAX_TRACKED_PEERS, () => trailerLoad.size],
+    ['completion.peer-ids', MAX_TRACKED_PEERS, () => peerIds.size],
+    ['protocol.pooled-streams', MAX_IDLE_STREAMS_PER_PEER * MAX_CONNECTIONS, () => pooledStreams(init.node)],
+    // Inbound streams are limited per connection (maxInboundStreams), connections by MAX_CONNECTIONS.
+    ...(local != null ? [['protocol.serving-streams', servingStreamLimit(capacity, init.maxQueue) * MAX_CONNECTIONS, () => handler?.streams ?? 0] as const] : [])
+  ])
+
   return {
     localLoad: () => local?.load(),
     service,
@@ -212,7 +241,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
         // Serving keeps the caller's connection busy too: trimming it would cut the answer.
         return await whileUsingConnection(init.node, ctx.peer.toString(), async () =>
           await runLocal(request.model != null ? request as BackendRequest : { ...request, model: init.models()[0] ?? '' }, { signal: ctx.signal, onDelta: ctx.onDelta }))
-      }, { maxInboundStreams: capacity + init.maxQueue + STREAM_HEADROOM, load: () => executor.load(), logger: log })
+      }, { maxInboundStreams: servingStreamLimit(capacity, init.maxQueue), load: () => executor.load(), logger: log })
     },
     async stop () {
       init.membership.removeEventListener('change', onViewChange)

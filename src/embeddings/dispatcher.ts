@@ -8,7 +8,8 @@ import type { Breakers } from '../routing/breaker.js'
 import { AbortedError, BadRequestError, NoPeerError, UnknownModelError, toCompletionError, type CompletionError } from '../completion/errors.js'
 import type { NodeRef } from '../completion/service.js'
 import { EmbeddingRefusedError, isRefusal } from './errors.js'
-import { createRefusals } from './refusals.js'
+import { createRefusals, MAX_REFUSALS } from './refusals.js'
+import type { BoundedRegistry } from '../util/bounded-registry.js'
 import type { EmbeddingRequest, EmbeddingResult, EmbedOptions } from './types.js'
 import type { EmbeddedBy, EmbeddingService } from './service.js'
 
@@ -25,12 +26,15 @@ export interface EmbedDispatcherInit {
   /** Called as each attempt starts (the request journal counts them). */
   onAttempt?: (node: NodeRef) => void
   now?: () => number
+  /** Where `embeddings.refusals` is registered with its bound. */
+  bounded?: BoundedRegistry
   logger?: Logger
 }
 
 export function createEmbedDispatcher (init: EmbedDispatcherInit): EmbeddingService {
   const now = init.now ?? Date.now
   const refusals = createRefusals()
+  init.bounded?.register({ name: 'embeddings.refusals', limit: MAX_REFUSALS, size: () => refusals.size })
   return {
     async embed (request, options) {
       const all = init.candidates()

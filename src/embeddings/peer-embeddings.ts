@@ -18,6 +18,8 @@ import { registerEmbedHandler, type EmbedHandler } from './handler.js'
 import type { Embedder, EmbeddingRequest, EmbeddingResult, EmbedOptions } from './types.js'
 import type { EmbeddingService } from './service.js'
 
+import type { BoundedRegistry } from '../util/bounded-registry.js'
+
 export interface PeerEmbeddingsInit {
   node: MeshNode
   membership: Membership
@@ -34,6 +36,8 @@ export interface PeerEmbeddingsInit {
   /** Runs of the backend are drained on graceful stop and bounded by the peer's request timeout. */
   drain?: Drain
   deadline?: Deadline
+  /** Where the embedding structures are registered with their bounds (/metrics, the soak). */
+  bounded?: BoundedRegistry
   logger: Logger
 }
 
@@ -62,6 +66,7 @@ export function createPeerEmbeddings (init: PeerEmbeddingsInit): PeerEmbeddings 
     policy: init.policy,
     breakers: init.breakers,
     maxRetries: init.maxRetries,
+    ...(init.bounded != null ? { bounded: init.bounded } : {}),
     logger: init.logger,
     run: async (candidate, request, options) => {
       if (candidate.via === 'local') return await runLocal(request, options)

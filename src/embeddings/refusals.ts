@@ -6,12 +6,14 @@ export interface Refusals {
   /** True while `peerId` refused `model` and its models are still `models`. */
   refused: (peerId: string, model: string, models: readonly string[]) => boolean
   record: (peerId: string, model: string, models: readonly string[]) => void
+  /** Pairs remembered now. */
+  readonly size: number
 }
 
 /** Pairs remembered at most; past it the oldest is forgotten (it only costs one more refused attempt). */
-const MAX_REFUSALS = 1_024
+export const MAX_REFUSALS = 1_024
 
-export function createRefusals (): Refusals {
+export function createRefusals (limit = MAX_REFUSALS): Refusals {
   const byPair = new Map<string, string>()
   const key = (peerId: string, model: string): string => `${peerId}\u0000${model}`
   const print = (models: readonly string[]): string => models.join('\u0000')
@@ -28,7 +30,8 @@ export function createRefusals (): Refusals {
       const k = key(peerId, model)
       byPair.delete(k)
       byPair.set(k, print(models))
-      if (byPair.size > MAX_REFUSALS) byPair.delete(byPair.keys().next().value as string)
-    }
+      if (byPair.size > limit) byPair.delete(byPair.keys().next().value as string)
+    },
+    get size () { return byPair.size }
   }
 }

@@ -85,10 +85,12 @@ export interface AnnouncementTopic {
   /** A member left the view: its topic record goes too (the map follows the view, not history). */
   forget: (peerId: string) => void
   readonly counts: { published: number, accepted: number, rejected: number, ignored: number }
+  /** Members whose newest version on the topic is kept (at most MAX_TOPIC_RECORDS). */
+  readonly records: number
 }
 
 /** More members than a home lab has; past it the records are dropped (a version then counts as new once more). */
-const MAX_TOPIC_RECORDS = 4096
+export const MAX_TOPIC_RECORDS = 4096
 
 /** Membership announcements on the gossipsub topic `harombe/membership/1`, validated at the door. */
 export function createAnnouncementTopic (init: AnnouncementTopicInit): AnnouncementTopic {
@@ -159,6 +161,7 @@ export function createAnnouncementTopic (init: AnnouncementTopicInit): Announcem
       return recipients.length
     },
     forget (peerId) { newest.delete(peerId) },
-    counts
+    counts,
+    get records () { return newest.size }
   }
 }

@@ -1,4 +1,5 @@
 import { subjectOf, type Update } from './messages.js'
+import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
 
 /**
  * The dissemination queue (memberlist's TransmitLimitedQueue): each change is sent a bounded number
@@ -11,7 +12,12 @@ export class BroadcastQueue {
   private readonly entries = new Map<string, { update: Update, transmits: number, order: number }>()
   private counter = 0
 
-  constructor (private readonly retransmitMult: number) {}
+  /**
+   * `limit`: subjects queued at most. Each is a member (or us) and is forgotten with the member, so
+   * the view bounds it; the cap holds even so, dropping the update queued longest ago (anti-entropy
+   * repairs what gossip missed).
+   */
+  constructor (private readonly retransmitMult: number, private readonly limit: number = MAX_TRACKED_PEERS) {}
 
   /** How many times each update is sent in a cluster of `n` members. */
   static limit (retransmitMult: number, n: number): number {
@@ -23,7 +29,11 @@ export class BroadcastQueue {
   }
 
   enqueue (update: Update): void {
-    this.entries.set(subjectOf(update), { update, transmits: 0, order: this.counter++ })
+    const subject = subjectOf(update)
+    // Re-inserted: insertion order stays the order of queueing, oldest first for the cap.
+    this.entries.delete(subject)
+    this.entries.set(subject, { update, transmits: 0, order: this.counter++ })
+    trimOldest(this.entries, this.limit)
   }
 
   /** Whether something about `peer` is still being spread. */

@@ -1,3 +1,5 @@
+import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
+
 // Round-trip time to each member, from our own SWIM probes on the already-open membership channel:
 // it measures the network and the peer's answer, not the cost of opening a stream (issue 15: the
 // libp2p ping we used before read 13–21 ms on loopback, where the real round trip is well under 1).
@@ -44,11 +46,21 @@ export class RttTable {
   // Kept up to date rather than built per call: routing reads it for every request.
   private readonly srtts = new Map<string, number>()
 
+  /** `limit`: members tracked at most (the view's own bound); a probe answered after its member was removed must not put it back for good. */
+  constructor (private readonly limit: number = MAX_TRACKED_PEERS) {}
+
   add (peer: string, sampleMs: number): void {
     if (!Number.isFinite(sampleMs) || sampleMs < 0) return
-    const next = nextEstimate(this.states.get(peer), sampleMs)
+    const known = this.states.get(peer)
+    const next = nextEstimate(known, sampleMs)
     this.states.set(peer, next)
     this.srtts.set(peer, next.srtt)
+    if (known == null) for (const dropped of trimOldest(this.states, this.limit)) this.srtts.delete(dropped)
+  }
+
+  /** Members with an estimate. */
+  get size (): number {
+    return this.states.size
   }
 
   delete (peer: string): void {

@@ -8,12 +8,15 @@ import type { Logger } from '../log.js'
 import { signAnnouncement, verifyAnnouncement } from './announcement.js'
 import { realClock } from './clock.js'
 import { createLibp2pTransport, type Libp2pTransport } from './libp2p-transport.js'
-import { createAnnouncementTopic, type AnnouncementTopic } from './announcement-topic.js'
+import { createAnnouncementTopic, MAX_TOPIC_RECORDS, type AnnouncementTopic } from './announcement-topic.js'
 import { Swim, type SelfDescription } from './swim.js'
 import type { TimingProfile } from './profiles.js'
 import type { Member } from './types.js'
 import type { ClusterView, ViewChange } from './view.js'
 import type { MessageCounts } from './transport.js'
+import type { BoundedRegistry } from '../util/bounded-registry.js'
+import { MAX_TRACKED_PEERS } from '../util/capped.js'
+import { MAX_CONNECTIONS } from '../mesh/constants.js'
 
 export type { SelfDescription } from './swim.js'
 
@@ -30,6 +33,8 @@ export interface MembershipInit {
   isAnswering?: (peerId: string) => boolean
   /** Whether we closed our connection to a peer on purpose (an idle one trimmed): nothing to probe then. */
   closedOnPurpose?: (peerId: string) => boolean
+  /** Where the per-member structures are registered with their bounds (/metrics, the soak). */
+  bounded?: BoundedRegistry
 }
 
 export interface MembershipEvents {
@@ -63,6 +68,9 @@ const LEAVE_TIMEOUT_MS = 1_000
 
 /** A new connection triggers a push-pull unless we exchanged views with that peer this recently. */
 const EXCHANGE_ON_CONNECT_EVERY_MS = 30_000
+
+/** Peers remembered for EXCHANGE_ON_CONNECT_EVERY_MS: any peer that connects, member or not, so dropped wholesale past it. */
+const MAX_EXCHANGED_AT = 4096
 
 /**
  * Membership on a libp2p node: SWIM (swim.ts) over libp2p streams and the gossipsub topic for our
@@ -118,6 +126,29 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
       incarnation: Date.now()
     })
     this.swim.addEventListener('change', this.onChange)
+    this.registerBounds(init.bounded)
+  }
+
+  /**
+   * Each structure keyed by member, with its bound. The view holds at most MAX_TRACKED_PEERS
+   * (view.ts, `admit`); RTTs, queued broadcasts, stored addresses and deferred hang-ups are
+   * forgotten with the member (and the first two capped as well), so the view bounds them.
+   */
+  private registerBounds (bounded: BoundedRegistry | undefined): void {
+    if (bounded == null) return
+    const perMember: Array<[string, () => number]> = [
+      ['membership.members', () => this.swim.view().members.size],
+      ['membership.rtt', () => this.swim.rtts.size],
+      ['membership.broadcasts', () => this.swim.queuedUpdates],
+      ['membership.stored-addrs', () => this.storedAddrs.size],
+      ['membership.hang-ups', () => this.hangUpAt.size]
+    ]
+    for (const [name, size] of perMember) bounded.register({ name, limit: MAX_TRACKED_PEERS, size })
+    // One channel per peer with a live membership stream: no more than the open connections.
+    bounded.register({ name: 'membership.channels', limit: MAX_CONNECTIONS, size: () => this.transport.channels })
+    bounded.register({ name: 'membership.topic-versions', limit: MAX_TOPIC_RECORDS, size: () => this.topic.records })
+    // Cleared as soon as an insert takes it past the bound.
+    bounded.register({ name: 'membership.exchanged-at', limit: MAX_EXCHANGED_AT, size: () => this.exchangedAt.size })
   }
 
   view (): ClusterView {
@@ -216,7 +247,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
     const now = Date.now()
     if (now - (this.exchangedAt.get(peer) ?? -Infinity) < EXCHANGE_ON_CONNECT_EVERY_MS) return
     this.exchangedAt.set(peer, now)
-    if (this.exchangedAt.size > 4096) this.exchangedAt.clear()
+    if (this.exchangedAt.size > MAX_EXCHANGED_AT) this.exchangedAt.clear()
     void this.swim.exchangeViews(peer)
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js'
 import { hasOpenConnection, type MeshNode } from './node.js'
 import { DEFAULT_DIAL_TARGET, DIAL_TIMEOUT_MS } from './constants.js'
 import { createOnce, MAX_TRACKED_PEERS } from '../util/capped.js'
+import type { BoundedRegistry } from '../util/bounded-registry.js'
 
 export interface DialTarget {
   peerId: string
@@ -29,6 +30,8 @@ export interface AutoDialInit {
    * an empty LAN.
    */
   quietDiscoveryWarnMs?: number
+  /** Where `mesh.key-warned` is registered with its bound. */
+  bounded?: BoundedRegistry
 }
 
 export interface AutoDial {
@@ -71,6 +74,7 @@ export function createAutoDial (node: MeshNode, init: AutoDialInit): AutoDial {
   const dialing = new Set<string>()
   // Peers whose mesh key differs, warned about once each: outsiders on the LAN, so capped.
   const keyWarned = createOnce(MAX_TRACKED_PEERS)
+  init.bounded?.register({ name: 'mesh.key-warned', limit: MAX_TRACKED_PEERS, size: () => keyWarned.size })
   let timer: NodeJS.Timeout | undefined
   let quietTimer: NodeJS.Timeout | undefined
   let discovered = false

@@ -3,7 +3,9 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from '../log.js'
 import type { MeshNode } from './node.js'
-import { connectionUse, forgetConnectionUse } from './connection-use.js'
+import { connectionUse, connectionUses, forgetConnectionUse, MAX_CONNECTION_USES } from './connection-use.js'
+import type { BoundedRegistry } from '../util/bounded-registry.js'
+import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
 import {
   CONNECTION_CLOSE_TIMEOUT_MS,
   CONNECTION_IDLE_MS,
@@ -57,6 +59,8 @@ export interface ConnectionTrimmerInit {
    * (a probe, a view exchange, identify) is a short exchange that blocks trimming while it runs.
    */
   idleStreamProtocols?: readonly string[]
+  /** Where `mesh.connection-use` and `mesh.closed-on-purpose` are registered with their bounds. */
+  bounded?: BoundedRegistry
   logger: Logger
 }
 
@@ -115,6 +119,8 @@ class Trimmer extends TypedEventEmitter<ConnectionTrimmerEvents> implements Conn
     this.intervalMs = init.intervalMs ?? CONNECTION_TRIM_INTERVAL_MS
     this.idleStreamProtocols = new Set(init.idleStreamProtocols ?? [])
     if (!Number.isInteger(this.max) || this.max < 1) throw new RangeError(`max connections must be an integer ≥ 1, got ${this.max}`)
+    init.bounded?.register({ name: 'mesh.connection-use', limit: MAX_CONNECTION_USES, size: () => connectionUses(node) })
+    init.bounded?.register({ name: 'mesh.closed-on-purpose', limit: MAX_TRACKED_PEERS, size: () => this.closedAt.size })
   }
 
   start (): void {
@@ -165,6 +171,8 @@ class Trimmer extends TypedEventEmitter<ConnectionTrimmerEvents> implements Conn
     const result: TrimRound = { connected: states.length, closed }
     for (const [peerId, at] of this.closedAt) if (now - at >= CLOSED_ON_PURPOSE_MS) this.closedAt.delete(peerId)
     for (const peerId of closed) this.closedAt.set(peerId, now)
+    // Each round adds at most the peers it closed and drops what is older than the window; the cap holds whatever the rate.
+    trimOldest(this.closedAt, MAX_TRACKED_PEERS)
     if (closed.length > 0) {
       this.init.logger.debug(`closing ${closed.length} idle connection(s): ${states.length} peers connected, bound ${this.max}`)
       // Synchronously after the decision: hangUp marks the connections closing at once, so work

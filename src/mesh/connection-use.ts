@@ -17,6 +17,14 @@ export interface ConnectionUse {
 
 const useByNode = new WeakMap<MeshNode, Map<string, ConnectionUse>>()
 
+/**
+ * Peers whose connection use is remembered at most. The trimmer forgets idle peers without a
+ * connection every round; between rounds, each new peer worked with adds one. Past this, the
+ * oldest records with nothing running go first (a record with work running is never dropped:
+ * it keeps the connection from being trimmed, and there are no more of those than requests).
+ */
+export const MAX_CONNECTION_USES = 1_024
+
 function usesOf (node: MeshNode): Map<string, ConnectionUse> {
   let uses = useByNode.get(node)
   if (uses == null) {
@@ -30,8 +38,21 @@ function usesOf (node: MeshNode): Map<string, ConnectionUse> {
 function touchConnection (node: MeshNode, peerId: string, now: number = Date.now()): void {
   const uses = usesOf(node)
   const use = uses.get(peerId)
-  if (use == null) uses.set(peerId, { lastUsedAt: now, active: 0 })
-  else use.lastUsedAt = Math.max(use.lastUsedAt, now)
+  if (use != null) {
+    use.lastUsedAt = Math.max(use.lastUsedAt, now)
+    return
+  }
+  uses.set(peerId, { lastUsedAt: now, active: 0 })
+  if (uses.size <= MAX_CONNECTION_USES) return
+  for (const [peer, old] of uses) {
+    if (uses.size <= MAX_CONNECTION_USES) break
+    if (old.active === 0 && peer !== peerId) uses.delete(peer)
+  }
+}
+
+/** Peers whose connection use `node` remembers. */
+export function connectionUses (node: MeshNode): number {
+  return useByNode.get(node)?.size ?? 0
 }
 
 /**

@@ -52,6 +52,8 @@ export interface CompletionHandlerInit {
 export interface CompletionHandler {
   /** Requests being served right now (streams idle between requests are not counted). */
   readonly active: number
+  /** Streams open on this handler: serving a request or idle between two (each idle one closes after idleTimeoutMs). */
+  readonly streams: number
   /**
    * Stops accepting new streams and requests; streams idle between requests are closed (so a
    * caller's pooled stream cannot reach this executor after a new one is registered). In-flight
@@ -88,6 +90,7 @@ export async function registerCompletionHandler (node: MeshNode, execute: Comple
 
   return {
     get active () { return shared.inFlight.size },
+    get streams () { return shared.inFlight.size + shared.idle.size },
     async unregister (options = {}) {
       if (shared.accepting) {
         shared.accepting = false

@@ -21,6 +21,7 @@ export { afterFirstDelta, completeOverMesh, type CompleteOverMeshOptions, type M
 export {
   closeStreamPool,
   createStreamPool,
+  pooledStreams,
   streamPoolOf,
   type PooledStream,
   type StreamPool,

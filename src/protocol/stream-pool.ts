@@ -45,6 +45,8 @@ export interface StreamPool {
   open: (peer: PeerId, signal: AbortSignal) => Promise<PooledStream>
   /** Idle streams held for `peer`. */
   idle: (peer: PeerId) => number
+  /** Idle streams held for all peers: at most MAX_IDLE_STREAMS_PER_PEER per connected peer, each for POOL_IDLE_TIMEOUT_MS. */
+  size: () => number
   /** Closes the idle streams; lent streams are closed when they come back. */
   close: () => void
 }
@@ -170,6 +172,11 @@ export function createStreamPool (node: MeshNode, init: StreamPoolInit = {}): St
       return await open(peer, signal)
     },
     idle: peer => idle.get(peer.toString())?.length ?? 0,
+    size: () => {
+      let n = 0
+      for (const list of idle.values()) n += list.length
+      return n
+    },
     close () {
       closed = true
       for (const list of [...idle.values()]) for (const entry of [...list]) retire(entry)
@@ -189,6 +196,11 @@ export function streamPoolOf (node: MeshNode): StreamPool {
     node.addEventListener('stop', () => { closeStreamPool(node) }, { once: true })
   }
   return pool
+}
+
+/** Idle completion streams `node`'s pool holds (0 before its first remote completion). */
+export function pooledStreams (node: MeshNode): number {
+  return pools.get(node)?.size() ?? 0
 }
 
 /** Closes `node`'s idle completion streams (call before `node.stop()`, so peers see a clean close). */

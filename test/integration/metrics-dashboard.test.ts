@@ -124,6 +124,29 @@ describe('metrics and dashboard', function () {
       }
     })
 
+    it('should list every bounded structure with its size within its limit (issue 25)', async () => {
+      const samples = await scrape(a)
+      const expected = [
+        'membership.members', 'membership.rtt', 'membership.broadcasts', 'membership.stored-addrs', 'membership.hang-ups',
+        'membership.channels', 'membership.topic-versions', 'membership.exchanged-at',
+        'routing.prefix-blocks', 'routing.prefix-keys', 'routing.breakers', 'routing.in-flight',
+        'completion.trailer-load', 'completion.peer-ids', 'completion.request-log',
+        'protocol.pooled-streams', 'protocol.serving-streams',
+        'mesh.connection-use', 'mesh.closed-on-purpose', 'mesh.key-warned',
+        'embeddings.refusals', 'http.event-subscribers', 'metrics.served-by-labels'
+      ]
+      const listed = samples.filter(s => s.name === 'harombe_bounded_limit').map(s => s.labels.structure).sort()
+      assert.deepEqual(listed, [...expected].sort())
+      for (const structure of expected) {
+        const limit = valueOf(samples, 'harombe_bounded_limit', { structure })
+        assert.ok(has(samples, 'harombe_bounded_size', { structure }), `${structure}: size listed`)
+        assert.ok(limit > 0, `${structure}: a limit above 0`)
+        assert.ok(valueOf(samples, 'harombe_bounded_size', { structure }) <= limit, `${structure}: within its limit`)
+      }
+      assert.equal(valueOf(samples, 'harombe_bounded_size', { structure: 'membership.members' }), 2, 'a and b')
+      assert.equal(valueOf(samples, 'harombe_bounded_limit', { structure: 'completion.request-log' }), 100)
+    })
+
     it('should move request, token, TTFT and served_by counters with completions served locally and remotely', async () => {
       const before = await scrape(a)
       // Tier 2 from the tier-0 peer: served by b over the mesh, streamed (hijacked response).

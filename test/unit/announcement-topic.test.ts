@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Message } from '@libp2p/interface'
-import { announcementMessageId, judgeAnnouncement, type Judgement } from '../../src/membership/announcement-topic.js'
+import { announcementMessageId, createAnnouncementTopic, judgeAnnouncement, MAX_TOPIC_RECORDS, type Judgement } from '../../src/membership/announcement-topic.js'
+import { silentLogger } from '../../src/log.js'
 import { signAnnouncement } from '../../src/membership/announcement.js'
 import type { Announcement } from '../../src/membership/types.js'
 
@@ -57,5 +58,43 @@ describe('the topic validator\'s rules (judgeAnnouncement)', () => {
     const b = Buffer.from(announcementMessageId(message(encode('other junk')))).toString('latin1')
     assert.ok(a.startsWith('h:') && b.startsWith('h:'))
     assert.notEqual(a, b)
+  })
+})
+
+describe('the topic\'s newest-version records (membership.topic-versions)', () => {
+  it('should never keep more than MAX_TOPIC_RECORDS members, starting over when full', async () => {
+    const pubsub = {
+      topicValidators: new Map(),
+      addEventListener: () => {},
+      removeEventListener: () => {},
+      subscribe: () => {},
+      unsubscribe: () => {},
+      publish: async () => ({ recipients: [] })
+    }
+    const topic = createAnnouncementTopic({
+      pubsub: pubsub as any,
+      selfId: 'self',
+      held: () => undefined,
+      verify: async () => true,
+      onAnnouncement: () => {},
+      onListener: () => {},
+      logger: silentLogger()
+    })
+    topic.start()
+    // Valid ids (publish encodes what it records): a private key each.
+    const ids = await Promise.all(Array.from({ length: MAX_TOPIC_RECORDS + 1 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))
+    const ann = (i: number): Announcement => ({
+      peer_id: ids[i] as string, name: 'p', incarnation: 1, seq: 1, state: 'alive', models: [], tier: 0, enabled: true,
+      load: { active: 0, queued: 0, capacity: 1 }, api_port: 1, addrs: [], version: 'x'
+    })
+    for (let i = 0; i < MAX_TOPIC_RECORDS; i++) await topic.publish(ann(i))
+    assert.equal(topic.records, MAX_TOPIC_RECORDS, 'full')
+    await topic.publish(ann(0))
+    assert.equal(topic.records, MAX_TOPIC_RECORDS, 'a member it holds takes no room')
+    await topic.publish(ann(MAX_TOPIC_RECORDS))
+    assert.equal(topic.records, 1, 'one more: the records start over with it')
+    topic.forget(ids[MAX_TOPIC_RECORDS] as string)
+    assert.equal(topic.records, 0)
+    topic.stop()
   })
 })

@@ -25,6 +25,18 @@ describe('broadcast queue (transmit-limited dissemination)', () => {
     })
   }
 
+  it('should queue at most its limit of subjects, dropping the one queued longest ago', () => {
+    const queue = new BroadcastQueue(4, 3)
+    for (const peer of ['a', 'b', 'c']) queue.enqueue(suspect(peer))
+    queue.enqueue(suspect('a', 2))
+    queue.enqueue(suspect('d'))
+    assert.equal(queue.size, 3, 'never past the bound')
+    assert.equal(queue.has('b'), false, 'b was queued longest ago (a was queued again since)')
+    assert.deepEqual(['a', 'c', 'd'].map(p => queue.has(p)), [true, true, true])
+    for (let i = 0; i < 20; i++) queue.enqueue(suspect(`x${i}`))
+    assert.equal(queue.size, 3)
+  })
+
   it('should send nothing when nothing changed', () => {
     assert.deepEqual(new BroadcastQueue(4).take(8, 10), [])
   })

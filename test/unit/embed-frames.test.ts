@@ -83,4 +83,16 @@ describe('embedding refusals', () => {
     assert.equal(r.refused('p', 'm', ['m', 'n']), false, 'models changed: a new chance')
     assert.equal(r.refused('p', 'm', ['m']), false, 'and forgotten')
   })
+
+  it('should remember at most its limit of pairs, the oldest refusal forgotten first', () => {
+    const r = createRefusals(3)
+    for (const p of ['a', 'b', 'c']) r.record(p, 'm', ['m'])
+    r.record('a', 'm', ['m'])
+    r.record('d', 'm', ['m'])
+    assert.equal(r.size, 3, 'never past the bound')
+    assert.equal(r.refused('b', 'm', ['m']), false, 'b, recorded longest ago, was forgotten')
+    assert.deepEqual(['a', 'c', 'd'].map(p => r.refused(p, 'm', ['m'])), [true, true, true])
+    for (let i = 0; i < 20; i++) r.record(`x${i}`, 'm', ['m'])
+    assert.equal(r.size, 3)
+  })
 })
