@@ -32,6 +32,8 @@ export interface HttpServerInit {
   cluster: ClusterSource
   /** Open mesh connections, for /metrics. */
   meshConnections?: () => number
+  /** Open mesh streams over all connections, for /metrics. */
+  meshStreams?: () => number
   /** Circuit breakers and gossip counts, for /metrics. */
   breakers?: () => ReadonlyMap<string, BreakerState>
   gossip?: () => GossipCounts | undefined
@@ -119,7 +121,7 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   registerClusterRoutes(app, init.cluster)
   // One journal feeds both /metrics and /api/requests, so the two never disagree.
   const requestLog = createRequestLog()
-  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts, bounded: init.bounded })
+  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), meshStreams: init.meshStreams, requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts, bounded: init.bounded })
   registerDashboard(app)
   if (init.sharing != null) registerModelsRoutes(app, init.sharing)
   // Before any route reads a body: completion bodies are JSON whatever their content-type, and a 404 reads none.
