@@ -54,6 +54,8 @@ describe('e2e: the quick soak', function () {
     const r = result.data.requests
     assert.ok(r.sent >= 50, `a real workload: ${r.sent} requests`)
     assert.equal(r.failed, 0, why())
+    // The kill waits until serve-1 runs a completion: the handover path is exercised, not just allowed.
+    assert.ok(r.killedOnPurpose.total >= 1, `a request was running on the killed peer: ${JSON.stringify(r.killedOnPurpose)}`)
     assert.equal(r.killedOnPurpose.failedUnclean, 0, why())
     assert.equal(result.data.pulls.failed, 0, JSON.stringify(result.data.pulls))
     assert.equal(code, 0, why())

@@ -3,6 +3,8 @@ import { parseSoakArgs } from '../../scripts/soak/options.js'
 import { MIX, pickKind } from '../../scripts/soak/requests.js'
 import { foldBounded, parseMetrics, sampleOf, type BoundedMax, type Sample } from '../../scripts/soak/sampler.js'
 import { plan } from '../../scripts/soak/schedule.js'
+import { soakSection, soakSvg, sparkline } from '../../scripts/soak/report.js'
+import type { ResultFile } from '../../scripts/bench/results.js'
 import { classify, growthPct, heapPoints, levels, peerTrend, slopePerHour } from '../../scripts/soak/verdict.js'
 
 // The soak's pure parts without peers: its options, request mix, schedule, the /metrics parsing
@@ -129,6 +131,47 @@ describe('soak', () => {
       foldBounded(into, 'a', METRICS)
       foldBounded(into, 'a', METRICS.replace('prefix-blocks"} 10', 'prefix-blocks"} 3'))
       assert.deepEqual(into.a?.['routing.prefix-blocks'], { maxSize: 10, limit: 100 })
+    })
+  })
+
+  describe('report', () => {
+    it('sparklines scale from the lowest to the highest reading and leave gaps blank', () => {
+      assert.equal(sparkline([1, 2, 3, 4, 5, 6, 7, 8]), '▁▂▃▄▅▆▇█')
+      assert.equal(sparkline([5, 5, 5]), '▄▄▄')
+      assert.equal(sparkline([null, 1, 2]), ' ▁█')
+      assert.equal(sparkline(Array.from({ length: 64 }, (_, i) => i), 8).length, 8)
+    })
+    const result = {
+      part: 'soak',
+      title: 'soak',
+      machine: {} as any,
+      run: { date: '2026-12-06T16:00:00Z', gitCommit: 'x', gitDirty: false, command: 'npm run soak', mode: 'full', durationSeconds: 130 },
+      params: { durationS: 120, clients: 12, sampleS: 10, warmupS: 40, peers: 'p', upstream: 'u', workload: 'w', schedule: 's', loadAvg1_5_15Start: [1, 1, 1], loadAvg1_5_15End: [2, 2, 2], cliRuntime: 'dist' },
+      data: {
+        requests: { sent: 1234, byOutcome: { completed: 1000, cancelled: 230, cleanError: 4 }, failed: 0, killedOnPurpose: { total: 6, handedOver: 2, failedCleanly: 4, failedUnclean: 0 }, handedOverByEntryPeers: 2, byKind: { 'openai-stream': { completed: 10 } } },
+        pulls: { ok: 2, failed: 0, errors: [] },
+        events: [{ t: 45, action: 'kill -9', peer: 'serve-1' }],
+        trends: { 'entry-a': peerTrend([sample(50), sample(60), sample(70)], 40) },
+        series: { 'entry-a': [sample(0), sample(50), sample(100)], 'serve-1': [sample(0), sample(40), sample(60, { life: 2 }), sample(100, { life: 2 })] },
+        bounded: { 'entry-a': { 'routing.prefix-blocks': { maxSize: 7, limit: 64 } } }
+      },
+      targets: [],
+      notes: []
+    } as unknown as ResultFile
+    it('the section carries the counts, the per-peer rows, the bounds and the plot', () => {
+      const md = soakSection(result, 'bench/soak.svg')
+      assert.match(md, /\| 1,234 \| 1,000 \| 230 \| 0 \| 6: 2 \/ 4 \/ 0 \| 2 \| 2 \/ 0 \|/)
+      assert.match(md, /\| entry-a \| 1 \| 100\.0 → 100\.0 \(\+0\.00 %\)/)
+      assert.match(md, /\| serve-1 \| 2 \|/)
+      assert.match(md, /`routing\.prefix-blocks` \| 7 \| 64 \| within/)
+      assert.match(md, /!\[[^\]]+\]\(bench\/soak\.svg\)/)
+    })
+    it('the plot: six panels, a line per peer and life, the kill marked', () => {
+      const svg = soakSvg(result, 'soak.json')
+      // entry-a one life, serve-1 two lives: three lines in each of six panels.
+      assert.equal(svg.match(/<polyline /g)?.length, 18)
+      assert.equal(svg.match(/<line class="kill" /g)?.length, 6)
+      assert.ok(svg.startsWith('<svg ') && svg.trim().endsWith('</svg>'))
     })
   })
 
