@@ -36,6 +36,15 @@ export function createActions (c: SoakCluster, root: string, clock: () => number
   const pulls: PullTotals = { ok: 0, failed: 0, errors: [] }
   const kills: Array<{ t: number, peer: string }> = []
   let joining: Promise<void> = Promise.resolve()
+  const restart = async (): Promise<void> => {
+    const p = c.byName('serve-1')
+    try {
+      await c.start(p)
+      ev('restart', p.name, `life ${p.lives}`)
+    } catch (err: any) {
+      ev('restart failed', p.name, String(err?.message ?? err).split('\n')[0])
+    }
+  }
   let pullCount = 0
 
   return {
@@ -59,6 +68,7 @@ export function createActions (c: SoakCluster, root: string, clock: () => number
       const p = c.byName('joiner')
       const proc = p.proc
       if (proc == null) return
+      p.exitExpected = true
       // SIGTERM: the CLI drains its in-flight completions, then leaves the mesh gracefully.
       await proc.stop(15_000)
       p.proc = undefined
@@ -67,21 +77,21 @@ export function createActions (c: SoakCluster, root: string, clock: () => number
     async kill () {
       const p = c.byName('serve-1')
       const proc = p.proc
-      if (proc == null) return
+      if (proc == null) {
+        // The last restart failed (or it crashed): try again rather than run on without it.
+        await restart()
+        return
+      }
       // Kill it mid-answer, which is the point: wait (briefly) until it is running a completion.
       await busy(proc.peer.api)
       const t = clock()
+      p.exitExpected = true
       await proc.kill()
       p.proc = undefined
       kills.push({ t, peer: p.name })
       ev('kill -9', p.name)
       await new Promise(resolve => setTimeout(resolve, RESTART_AFTER_S * 1000))
-      try {
-        await c.start(p)
-        ev('restart', p.name, `life ${p.lives}`)
-      } catch (err: any) {
-        ev('restart failed', p.name, String(err?.message ?? err).split('\n')[0])
-      }
+      await restart()
     },
     async pull (via) {
       const api = c.byName(via).proc?.peer.api

@@ -30,7 +30,11 @@ export interface SoakPeer {
   /** The live process; undefined while down (killed, or the joiner between lives). */
   proc?: PeerProc
   lives: number
+  /** Set before the soak kills or stops it: any other exit is a crash. */
+  exitExpected: boolean
 }
+
+export interface Crash { peer: string, life: number, code: number | null, signal: string | null, stderrTail: string }
 
 export interface SoakClusterInit {
   root: string
@@ -47,6 +51,8 @@ export interface SoakCluster {
   bootstrap: string[]
   /** Starts `p` on its data dir (same peer id); resolves at its ready line. */
   start: (p: SoakPeer) => Promise<PeerProc>
+  /** Peers that exited without the soak killing or stopping them. */
+  crashes: Crash[]
   /** Waits until both entry peers list `name` alive with the model. */
   waitServing: (name: string, timeoutMs?: number) => Promise<void>
   close: () => Promise<void>
@@ -60,11 +66,11 @@ export async function startSoakCluster (init: SoakClusterInit): Promise<SoakClus
     return d
   }
   const peers: SoakPeer[] = [
-    { name: 'entry-a', role: 'entry', dataDir: dir('entry-a'), lives: 0 },
-    { name: 'entry-b', role: 'entry', dataDir: dir('entry-b'), lives: 0 },
-    { name: 'serve-1', role: 'killed', dataDir: dir('serve-1'), lives: 0 },
-    { name: 'serve-2', role: 'serving', dataDir: dir('serve-2'), lives: 0 },
-    { name: 'joiner', role: 'joiner', dataDir: dir('joiner'), lives: 0 }
+    { name: 'entry-a', role: 'entry', dataDir: dir('entry-a'), lives: 0, exitExpected: false },
+    { name: 'entry-b', role: 'entry', dataDir: dir('entry-b'), lives: 0, exitExpected: false },
+    { name: 'serve-1', role: 'killed', dataDir: dir('serve-1'), lives: 0, exitExpected: false },
+    { name: 'serve-2', role: 'serving', dataDir: dir('serve-2'), lives: 0, exitExpected: false },
+    { name: 'joiner', role: 'joiner', dataDir: dir('joiner'), lives: 0, exitExpected: false }
   ]
   const byName = (name: string): SoakPeer => {
     const p = peers.find(x => x.name === name)
@@ -76,6 +82,7 @@ export async function startSoakCluster (init: SoakClusterInit): Promise<SoakClus
   await writeSharedFile(join(modelsDir, `${SHARED_FILE}.gguf`))
 
   let bootstrap: string[] = []
+  const crashes: Crash[] = []
   const start = async (p: SoakPeer): Promise<PeerProc> => {
     const serving = p.role !== 'entry'
     const proc = await spawnCliPeer({
@@ -95,6 +102,14 @@ export async function startSoakCluster (init: SoakClusterInit): Promise<SoakClus
     }
     p.proc = proc
     p.lives++
+    p.exitExpected = false
+    const life = p.lives
+    void proc.exited.then(({ code, signal }) => {
+      // A later life already runs (this exit was seen late), or the soak ended this one itself.
+      if (p.lives !== life || p.exitExpected) return
+      crashes.push({ peer: p.name, life, code, signal, stderrTail: proc.stderrTail() })
+      if (p.proc === proc) p.proc = undefined
+    })
     return proc
   }
   const entryA = byName('entry-a')
@@ -117,7 +132,9 @@ export async function startSoakCluster (init: SoakClusterInit): Promise<SoakClus
     bootstrap,
     start,
     waitServing,
+    crashes,
     async close () {
+      for (const p of peers) p.exitExpected = true
       await Promise.all(peers.map(async p => await p.proc?.stop(5_000).catch(() => {})))
       await upstream.stop(2_000).catch(() => {})
     }

@@ -58,6 +58,7 @@ describe('e2e: the quick soak', function () {
     assert.ok(r.killedOnPurpose.total >= 1, `a request was running on the killed peer: ${JSON.stringify(r.killedOnPurpose)}`)
     assert.equal(r.killedOnPurpose.failedUnclean, 0, why())
     assert.equal(result.data.pulls.failed, 0, JSON.stringify(result.data.pulls))
+    assert.deepEqual(result.data.crashes, [], 'no peer exited without being killed or stopped')
     assert.equal(code, 0, why())
   })
 
