@@ -13,7 +13,7 @@ Writes bench/results/soak.json (soak.quick.json with --quick) and re-renders BEN
 
 Options:
   --minutes <n>    how long the workload runs (default 10; the report's run is 60)
-  --quick          a light run of ~40 s (3 peers + joiner, one kill, one pull): what npm test runs
+  --quick          a light run of ~40 s (4 peers + joiner, 4 clients, one kill, one pull): what npm test runs
   --clients <n>    concurrent closed-loop clients (default 12, quick 4)
   --think <ms>     mean pause of a client between requests (default 150)
   --sample <s>     seconds between samples (default 10, quick 5)
@@ -27,7 +27,7 @@ Options:
   -h, --help       this text
 
 Progress goes to stderr. Exit 1 when a request failed other than those killed on purpose, or a
-bounded structure exceeded its bound.`
+bounded structure exceeded its bound, or a peer exited without being killed or stopped.`
 
 export interface SoakOptions {
   quick: boolean
