@@ -311,6 +311,7 @@ export function createPeer (init: PeerInit): Peer {
           logger: log.child({ component: 'http' }),
           cluster: { snapshot, selfId: () => must(info).peerId, onChange, readiness },
           meshConnections: () => node?.getConnections().length ?? 0,
+          meshStreams: () => (node?.getConnections() ?? []).reduce((sum, c) => sum + c.streams.length, 0),
           breakers: () => completions?.breakers.snapshot(Date.now()) ?? new Map(),
           gossip: () => membership?.gossipCounts(),
           timeouts: () => ({ request: requestDeadline.expired, backend: backendDeadline.expired }),

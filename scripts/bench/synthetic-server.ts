@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createSyntheticBackend, type SyntheticBackendInit } from '../../src/backends/synthetic.js'
-import type { ChatMessage } from '../../src/completion/types.js'
+import type { BackendRequest, ChatMessage } from '../../src/completion/types.js'
 
 export interface SyntheticServer {
   /** Base URL as the OpenAI SDK takes it, ending in `/v1`. */
@@ -36,11 +36,28 @@ export async function startSyntheticServer (init: SyntheticBackendInit & { port?
     }
     const body = await readJson(req)
     const model = typeof body?.model === 'string' && body.model !== 'auto' ? body.model : models[0] ?? 'synthetic'
-    const request = { model, messages: (body?.messages ?? []) as ChatMessage[], max_tokens: typeof body?.max_tokens === 'number' ? body.max_tokens : undefined }
+    const request = backendRequestOf(body, model)
     const id = `chatcmpl-synthetic-${Date.now()}`
     const created = Math.floor(Date.now() / 1000)
     const controller = new AbortController()
     res.on('close', () => { if (!res.writableFinished) controller.abort() })
+
+    const call = toolCallFor(body)
+    if (call != null) {
+      // A tool call answer, whole or as one delta: enough for a client to run the tool and come back.
+      if (body?.stream !== true) {
+        json(res, 200, { id, object: 'chat.completion', created, model, choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [call] }, finish_reason: 'tool_calls', logprobs: null }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } })
+        return
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+      const chunk = (choices: unknown[], extra: Record<string, unknown> = {}): string =>
+        `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices, ...extra })}\n\n`
+      res.end(chunk([{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, ...call }] }, finish_reason: null }]) +
+        chunk([{ index: 0, delta: {}, finish_reason: 'tool_calls' }]) +
+        (body?.stream_options?.include_usage === true ? chunk([], { usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }) : '') +
+        'data: [DONE]\n\n')
+      return
+    }
 
     if (body?.stream !== true) {
       const result = await backend.complete(request, { signal: controller.signal })
@@ -91,6 +108,34 @@ export async function startSyntheticServer (init: SyntheticBackendInit & { port?
       await backend.close()
     }
   }
+}
+
+/**
+ * The backend request of a body. A trailing assistant message with `continue_final_message` is a
+ * handover (backends/openai.ts sends it so): the synthetic backend continues from that prefix, so
+ * prefix + continuation is the text an unbroken run gives, as llama-server or vLLM would.
+ */
+function backendRequestOf (body: any, model: string): BackendRequest {
+  let messages = (body?.messages ?? []) as ChatMessage[]
+  const last = messages[messages.length - 1]
+  let continuation: { prefix: string } | undefined
+  if (body?.continue_final_message === true && last?.role === 'assistant') {
+    continuation = { prefix: last.content ?? '' }
+    messages = messages.slice(0, -1)
+  }
+  return { model, messages, ...(typeof body?.max_tokens === 'number' ? { max_tokens: body.max_tokens } : {}), ...(continuation != null ? { continuation } : {}) }
+}
+
+/**
+ * With tools offered and the conversation ending on the user's turn, the synthetic model calls the
+ * first tool (arguments `{"n":<turns so far>}`); after the tool's answer it replies with text.
+ */
+function toolCallFor (body: any): { id: string, type: 'function', function: { name: string, arguments: string } } | undefined {
+  const tools = Array.isArray(body?.tools) ? body.tools : []
+  const messages = Array.isArray(body?.messages) ? body.messages : []
+  const name = tools[0]?.function?.name
+  if (typeof name !== 'string' || messages[messages.length - 1]?.role !== 'user') return undefined
+  return { id: `call_${messages.length}`, type: 'function', function: { name, arguments: JSON.stringify({ n: messages.length }) } }
 }
 
 function json (res: ServerResponse, status: number, value: unknown): void {

@@ -6,10 +6,13 @@ import type { GossipCounts } from '../membership/service.js'
 import type { BreakerState } from '../routing/breaker.js'
 import type { ClusterJson } from '../api/cluster-json.js'
 import type { BoundedRegistry } from '../util/bounded-registry.js'
+import { watchHeapAfterGc } from './heap-after-gc.js'
 
 export interface MetricsSource {
   cluster: () => ClusterJson
   meshConnections: () => number
+  /** Open libp2p streams over all connections (protocol streams: completions, membership, pulls…). */
+  meshStreams?: () => number
   /** Finished completion requests and the in-flight count. */
   requests?: RequestLog
   /** Peers whose breaker is not plainly closed, as of now. */
@@ -161,6 +164,32 @@ function buildMetrics (prom: typeof import('prom-client'), source: MetricsSource
     collect () { this.set(source.meshConnections()) }
   })
 
+  const meshStreams = source.meshStreams
+  if (meshStreams != null) {
+    new Gauge({
+      name: 'harombe_mesh_streams',
+      help: 'Open libp2p streams over all connections',
+      registers: [registry],
+      collect () { this.set(meshStreams()) }
+    })
+  }
+  const heap = watchHeapAfterGc()
+  new Gauge({
+    name: 'harombe_heap_used_after_gc_bytes',
+    help: 'V8 heap in use right after the last major collection (absent before the first one): what a leak grows',
+    registers: [registry],
+    collect () {
+      const bytes = heap.bytes()
+      if (bytes != null) this.set(bytes)
+    }
+  })
+  new Gauge({
+    name: 'harombe_major_gcs_observed',
+    help: 'Major collections seen since /metrics was first loaded (how many readings harombe_heap_used_after_gc_bytes rests on)',
+    registers: [registry],
+    collect () { this.set(heap.majorCollections()) }
+  })
+
   const unsubscribe = registerCompletionMetrics(prom, registry, source)
 
   const breakers = source.breakers
@@ -251,7 +280,10 @@ function buildMetrics (prom: typeof import('prom-client'), source: MetricsSource
       requests.inc({ route, status })
       duration.observe({ route }, seconds)
     },
-    close: unsubscribe
+    close: () => {
+      unsubscribe()
+      heap.close()
+    }
   }
 }
 

@@ -32,6 +32,8 @@ export interface HttpServerInit {
   cluster: ClusterSource
   /** Open mesh connections, for /metrics. */
   meshConnections?: () => number
+  /** Open mesh streams over all connections, for /metrics. */
+  meshStreams?: () => number
   /** Circuit breakers and gossip counts, for /metrics. */
   breakers?: () => ReadonlyMap<string, BreakerState>
   gossip?: () => GossipCounts | undefined
@@ -123,7 +125,7 @@ export function createHttpServer (init: HttpServerInit): HttpServer {
   const requestLog = createRequestLog()
   const kept = requestLog.kept()
   init.bounded?.register({ name: 'completion.request-log', limit: kept.limit, size: () => requestLog.kept().size })
-  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts, bounded: init.bounded })
+  registerMetrics(app, { cluster: init.cluster.snapshot, meshConnections: init.meshConnections ?? (() => 0), meshStreams: init.meshStreams, requests: requestLog, breakers: init.breakers, gossip: init.gossip, timeouts: init.timeouts, bounded: init.bounded })
   registerDashboard(app)
   if (init.sharing != null) registerModelsRoutes(app, init.sharing)
   // Before any route reads a body: completion bodies are JSON whatever their content-type, and a 404 reads none.

@@ -114,6 +114,9 @@ describe('metrics and dashboard', function () {
       assert.equal(valueOf(after, 'harombe_peers', { state: 'alive' }), 2)
       assert.equal(valueOf(after, 'harombe_peers', { state: 'dead' }), 0)
       assert.ok(valueOf(after, 'harombe_mesh_connections') >= 1)
+      // Streams: at least the membership protocol's, once a peer is connected (issue 25's soak reads it).
+      assert.ok(has(after, 'harombe_mesh_streams'))
+      assert.ok(has(after, 'harombe_heap_used_after_gc_bytes') && has(after, 'harombe_major_gcs_observed'))
       assert.equal(valueOf(after, 'harombe_http_requests_total', { route: '/api/cluster', status: '200' }) - valueOf(before, 'harombe_http_requests_total', { route: '/api/cluster', status: '200' }), 1)
       assert.ok(has(after, 'process_resident_memory_bytes'))
       assert.ok(has(after, 'harombe_local_load', { kind: 'queued' }), 'the local queue depth')
