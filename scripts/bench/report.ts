@@ -15,7 +15,7 @@ import { issue15Section } from './report-issue15.js'
 import { DEFAULT_MAX_TOKENS_CAP } from '../../src/config/constants.js'
 import { issue24Section } from './report-issue24.js'
 import { affinitySection, affinitySvg } from './report-affinity.js'
-import { soakSection, soakSvg } from '../soak/report.js'
+import { soakHighlight, soakSection, soakSvg } from '../soak/report.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
@@ -673,6 +673,8 @@ function highlights (results: Map<string, ResultFile>): string[] {
     const rate = (k: string): number => emb.paths.find((x: any) => x.key === k)?.tokensPerSecond.p50
     out.push(`The embedded tiny model streams ${n0(rate('direct'))} tok/s in-process, ${n0(rate('peer'))} tok/s through its peer's API and ${n0(rate('hop'))} tok/s through one mesh hop (medians).`)
   }
+  const soak = pick(results, 'soak')?.r
+  if (soak != null) out.push(soakHighlight(soak))
   return out
 }
 

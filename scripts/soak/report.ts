@@ -88,6 +88,18 @@ export function soakSection (r: ResultFile, svgPath: string): string {
   return out.join('\n')
 }
 
+/** The soak's line in the report's "In short". */
+export function soakHighlight (r: ResultFile): string {
+  const p = r.params as any
+  const d = r.data as any
+  const req = d.requests
+  const trends = d.trends as Record<string, PeerTrend>
+  const long = ['entry-a', 'entry-b', 'serve-2'].filter(n => trends[n] != null)
+  const heap = long.map(n => `${n} ${trends[n]?.heapAfterGcMbPerHour == null ? '–' : n2(trends[n]?.heapAfterGcMbPerHour)}`).join(', ')
+  const rss = long.map(n => `${n} ${trends[n]?.rss == null ? '–' : `${trends[n]?.rss?.growthPct as number >= 0 ? '+' : ''}${n1(trends[n]?.rss?.growthPct)} %`}`).join(', ')
+  return `Soak (${n1(p.durationS / 60)} min, ${p.clients} clients, kill -9 / joiner / pulls): ${n0(req.sent)} requests, ${n0(req.failed)} failed besides ${n0(req.killedOnPurpose.total)} killed on purpose (${n0(req.killedOnPurpose.handedOver)} handed over, ${n0(req.killedOnPurpose.failedCleanly)} clean errors); heap after GC after minute ${n1(p.warmupS / 60)}, MB/hour: ${heap}; RSS: ${rss}.`
+}
+
 interface Panel { key: keyof Sample, title: string }
 const PANELS: Panel[] = [
   { key: 'rssMb', title: 'RSS (MB)' },

@@ -3,7 +3,7 @@ import { parseSoakArgs } from '../../scripts/soak/options.js'
 import { MIX, pickKind } from '../../scripts/soak/requests.js'
 import { foldBounded, parseMetrics, sampleOf, type BoundedMax, type Sample } from '../../scripts/soak/sampler.js'
 import { plan } from '../../scripts/soak/schedule.js'
-import { soakSection, soakSvg, sparkline } from '../../scripts/soak/report.js'
+import { soakHighlight, soakSection, soakSvg, sparkline } from '../../scripts/soak/report.js'
 import type { ResultFile } from '../../scripts/bench/results.js'
 import { classify, growthPct, heapPoints, levels, peerTrend, slopePerHour } from '../../scripts/soak/verdict.js'
 
@@ -165,6 +165,9 @@ describe('soak', () => {
       assert.match(md, /\| serve-1 \| 2 \|/)
       assert.match(md, /`routing\.prefix-blocks` \| 7 \| 64 \| within/)
       assert.match(md, /!\[[^\]]+\]\(bench\/soak\.svg\)/)
+    })
+    it('a line for the report\'s summary', () => {
+      assert.match(soakHighlight(result), /^Soak \(2\.0 min, 12 clients[^)]*\): 1,234 requests, 0 failed besides 6 killed on purpose \(2 handed over, 4 clean errors\); heap after GC after minute 0\.7, MB\/hour: entry-a 0\.00; RSS: entry-a \+0\.0 %\.$/)
     })
     it('the plot: six panels, a line per peer and life, the kill marked', () => {
       const svg = soakSvg(result, 'soak.json')
