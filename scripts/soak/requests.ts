@@ -4,11 +4,11 @@
 // ends as one outcome.
 import { issue, KINDS as CHAOS_KINDS, type Kind as ChaosKind, type Outcome as ChaosOutcome } from '../chaos/requests.js'
 
-export const KINDS = [...CHAOS_KINDS, 'cancel-openai', 'cancel-harombe', 'cancel-ollama', 'tools-json', 'tools-stream'] as const
+export const KINDS = [...CHAOS_KINDS, 'ollama-json', 'cancel-openai', 'cancel-harombe', 'cancel-ollama', 'tools-json', 'tools-stream'] as const
 export type Kind = typeof KINDS[number]
 
 /** How often each kind is drawn: the plain answers twice as often as a cancel or a tool round trip. */
-export const MIX: ReadonlyArray<{ kind: Kind, weight: number }> = KINDS.map(kind => ({ kind, weight: (CHAOS_KINDS as readonly string[]).includes(kind) ? 2 : 1 }))
+export const MIX: ReadonlyArray<{ kind: Kind, weight: number }> = KINDS.map(kind => ({ kind, weight: (CHAOS_KINDS as readonly string[]).includes(kind) || kind === 'ollama-json' ? 2 : 1 }))
 
 /** The kind a uniform draw `u` in [0, 1) picks from the mix. */
 export function pickKind (u: number, mix: ReadonlyArray<{ kind: Kind, weight: number }> = MIX): Kind {
@@ -58,7 +58,26 @@ export async function issueSoak (init: SoakIssueInit): Promise<SoakRecord> {
     return { kind: init.kind, entry: init.entry, startedAt: r.startedAt, endedAt: r.endedAt, outcome: r.outcome, status: r.status, node: r.node, ...(r.retryAfterS != null ? { retryAfterS: r.retryAfterS } : {}), ...(r.error != null ? { error: r.error } : {}) }
   }
   if (init.kind.startsWith('cancel-')) return await cancelled(init)
+  if (init.kind === 'ollama-json') return await ollamaWhole(init)
   return await toolCall(init)
+}
+
+/** Ollama's /api/chat with `stream: false`: one JSON object, `done: true`, the whole text (the chaos kinds stream it only). */
+async function ollamaWhole (init: SoakIssueInit): Promise<SoakRecord> {
+  const startedAt = init.clock()
+  const sent = await post(`${init.api}/api/chat`, { model: init.model, messages: [{ role: 'user', content: 'soak' }], stream: false, options: { num_predict: init.maxTokens } }, AbortSignal.timeout(init.timeoutMs))
+  const rec: SoakRecord = { kind: init.kind, entry: init.entry, startedAt, endedAt: init.clock(), outcome: 'completed', status: sent.status, node: sent.node, ...(sent.retryAfterS != null ? { retryAfterS: sent.retryAfterS } : {}) }
+  const fail = (outcome: Outcome, error: string): SoakRecord => ({ ...rec, outcome, error: error.slice(0, 300) })
+  if (sent.error != null) return fail(sent.error.outcome, sent.error.message)
+  let answer: any
+  try {
+    answer = JSON.parse(sent.text ?? '')
+  } catch {
+    return fail('truncated', `HTTP 200 with an incomplete JSON body (${(sent.text ?? '').length} bytes)`)
+  }
+  if (answer?.done !== true) return fail('protocolError', 'answer without done: true')
+  const content = answer?.message?.content
+  return content === init.expected ? rec : fail('corrupt', `content differs: got ${JSON.stringify(String(content)).slice(0, 80)}`)
 }
 
 interface Sent { status: number, node: string | null, retryAfterS?: number, text?: string, error?: { outcome: ChaosOutcome, message: string } }

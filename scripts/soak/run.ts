@@ -134,7 +134,7 @@ await sampleAll()
 const sampler = setInterval(() => {
   void sampleAll().then(() => {
     const failed = classify(records, actions.kills).failed
-    const rss = c.peers.map(p => `${p.name} ${series[p.name]?.at(-1)?.rssMb?.toFixed(0) ?? '–'}`).join(' · ')
+    const rss = c.peers.map(p => `${p.name} ${p.proc == null ? 'down' : series[p.name]?.at(-1)?.rssMb?.toFixed(0) ?? '–'}`).join(' · ')
     status(`${sinceLoad().toFixed(0)}/${opts.durationS} s · ${records.length} requests, ${failed} failed · RSS MB ${rss}`)
   })
 }, opts.sampleS * 1000)

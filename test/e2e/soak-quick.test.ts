@@ -38,7 +38,7 @@ describe('e2e: the quick soak', function () {
   it('ran the whole workload: every API and kind, a kill and restart, a pull, a join and a leave', () => {
     assert.ok(result != null, why())
     const byKind = result.data.requests.byKind as Record<string, Record<string, number>>
-    for (const kind of ['openai-stream', 'openai-json', 'harombe-stream', 'harombe-json', 'ollama-stream', 'tools-json', 'tools-stream']) {
+    for (const kind of ['openai-stream', 'openai-json', 'harombe-stream', 'harombe-json', 'ollama-stream', 'ollama-json', 'tools-json', 'tools-stream']) {
       assert.ok((byKind[kind]?.completed ?? 0) > 0, `${kind} completed at least once: ${JSON.stringify(byKind[kind])}`)
     }
     for (const kind of ['cancel-openai', 'cancel-harombe', 'cancel-ollama']) {

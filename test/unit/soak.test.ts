@@ -80,7 +80,7 @@ describe('soak', () => {
     })
     it('covers the three APIs, cancels and tool calls', () => {
       const kinds = MIX.map(m => m.kind)
-      for (const k of ['openai-stream', 'openai-json', 'harombe-stream', 'harombe-json', 'ollama-stream', 'cancel-openai', 'cancel-ollama', 'tools-json', 'tools-stream']) assert.ok(kinds.includes(k as never), k)
+      for (const k of ['openai-stream', 'openai-json', 'harombe-stream', 'harombe-json', 'ollama-stream', 'ollama-json', 'cancel-openai', 'cancel-ollama', 'tools-json', 'tools-stream']) assert.ok(kinds.includes(k as never), k)
     })
   })
 
