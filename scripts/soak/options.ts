@@ -13,7 +13,8 @@ Writes bench/results/soak.json (soak.quick.json with --quick) and re-renders BEN
 
 Options:
   --minutes <n>    how long the workload runs (default 10; the report's run is 60)
-  --quick          a light run of ~40 s (4 peers + joiner, 4 clients, one kill, one pull): what npm test runs
+  --quick          a light run, what npm test runs: 35 s of load, under a minute in all
+                   (4 peers + the joiner, 4 clients, one kill, one pull, one join and leave)
   --clients <n>    concurrent closed-loop clients (default 12, quick 4)
   --think <ms>     mean pause of a client between requests (default 150)
   --sample <s>     seconds between samples (default 10, quick 5)
@@ -75,7 +76,7 @@ export function parseSoakArgs (argv: string[]): SoakOptions | { help: true } | {
     const n = Number(raw)
     return Number.isFinite(n) && n >= min && n <= max ? n : `--${name} must be a number from ${min} to ${max}, got ${raw}`
   }
-  const minutes = num('minutes', values.minutes, quick ? 40 / 60 : 10, 0.5, 24 * 60)
+  const minutes = num('minutes', values.minutes, quick ? 35 / 60 : 10, 0.5, 24 * 60)
   const clients = num('clients', values.clients, quick ? 4 : 12, 1, 64)
   const thinkMs = num('think', values.think, 150, 0, 10_000)
   const sampleS = num('sample', values.sample, quick ? 5 : 10, 1, 600)

@@ -2,7 +2,7 @@
 // any length has the same rhythm and the plan has a table test.
 //   full: every minute the joiner joins at :05 and leaves at :35, a pull at :20; serve-1 is killed
 //         (kill -9) at :45 of every other minute and restarted 3 s later
-//   quick: the same kinds once each, packed into ~40 s
+//   quick: the same kinds once each, packed into 35 s
 
 export type Action = 'join' | 'leave' | 'pull' | 'kill'
 

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../helpers/spawn-peer.js'
 
-// Issue 25's acceptance 3: `npm run soak -- --quick` (~40 s of CLI peers under the mixed workload:
+// Issue 25's acceptance 3: `npm run soak -- --quick` (35 s of CLI peers under the mixed workload:
 // three APIs, streamed and whole, cancels, tool calls, a kill -9 and restart mid-answer, a pull, a
 // joiner) inside npm test. Counts, not timings: no request failed other than those killed on
 // purpose (and those were handed over or failed cleanly), and no bounded structure ever held more
 // than its bound. Memory trends need the long run; they are not asserted here.
 
 describe('e2e: the quick soak', function () {
-  // ~40 s of load, a few seconds to start and stop peers; a loaded machine starts them slower.
+  // 35 s of load, a few seconds to start and stop peers; a loaded machine starts them slower.
   this.timeout(150_000)
   let root: string
   let result: any
