@@ -108,13 +108,18 @@ export const embedPart: Part = {
       const total = ctx.quick ? CONCURRENT_REQUESTS_QUICK : CONCURRENT_REQUESTS
       status(`${CONCURRENCY} concurrent clients, ${total} requests per path, paths alternating in rounds`)
       const rate = { direct: [] as number[], hop: [] as number[] }
+      // This process's CPU per request (both peers and the clients): tells CPU cost from waiting.
+      const cpuMs = { direct: [] as number[], hop: [] as number[] }
       for (let round = 0; round < 4; round++) {
         for (const path of ['direct', 'hop'] as const) {
           let left = total / 4
           const started = performance.now()
+          const cpu = process.cpuUsage()
           await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
             while (left-- > 0) await once(urls[path])
           }))
+          const used = process.cpuUsage(cpu)
+          cpuMs[path].push((used.user + used.system) / 1000 / (total / 4))
           rate[path].push((total / 4) / ((performance.now() - started) / 1000))
         }
       }
@@ -123,6 +128,8 @@ export const embedPart: Part = {
       const throughput = { direct: rate.direct.reduce((a, b) => a + b, 0) / rate.direct.length, hop: rate.hop.reduce((a, b) => a + b, 0) / rate.hop.length }
       const added = hop.p50 - direct.p50
       const ratio = throughput.hop / throughput.direct
+      const meanCpu = { direct: cpuMs.direct.reduce((a, b) => a + b, 0) / cpuMs.direct.length, hop: cpuMs.hop.reduce((a, b) => a + b, 0) / cpuMs.hop.length }
+      note(`CPU per request (this process, 8 clients): ${meanCpu.direct.toFixed(2)} ms direct, ${meanCpu.hop.toFixed(2)} ms through the hop`)
       note(`p50 ${direct.p50.toFixed(2)} ms direct, ${hop.p50.toFixed(2)} ms through the hop (+${added.toFixed(2)} ms); throughput ${throughput.direct.toFixed(1)} vs ${throughput.hop.toFixed(1)} req/s (× ${ratio.toFixed(2)})`)
       const targets: Target[] = [
         { what: 'embeddings throughput through one hop vs direct (8 clients)', target: `≥ ${TARGET_THROUGHPUT_RATIO} × direct`, measured: `× ${ratio.toFixed(2)} (${throughput.hop.toFixed(1)} vs ${throughput.direct.toFixed(1)} req/s)`, met: ratio >= TARGET_THROUGHPUT_RATIO },
@@ -131,7 +138,7 @@ export const embedPart: Part = {
       return {
         title: embedPart.title,
         params: { model: MODEL, dims: DIMS, inputsPerRequest: INPUTS, charsPerInput: CHARS_PER_INPUT, sequential: n, concurrency: CONCURRENCY, concurrentRequests: total, backend: 'synthetic in-process embedder (hash of each input, no model compute)', peers: 'both in the bench process', loadAvg: loadavg()[0] },
-        data: { sequentialMs: { direct, hop }, throughputPerSecond: { direct: throughput.direct, hop: throughput.hop, rounds: rate }, addedP50Ms: added, throughputRatio: ratio },
+        data: { sequentialMs: { direct, hop }, throughputPerSecond: { direct: throughput.direct, hop: throughput.hop, rounds: rate }, cpuMsPerRequest: { direct: meanCpu.direct, hop: meanCpu.hop, rounds: cpuMs }, addedP50Ms: added, throughputRatio: ratio },
         targets,
         notes: ['Both peers and the client share one Node process and the machine\'s 2 cores (shared with other work): the hop path pays the entry peer\'s HTTP edge, routing, the mesh protocol and the vectors\' re-encoding on the same CPU as the serving peer. A serving peer with a real model spends far longer per request than either path here.']
       }

@@ -30,6 +30,12 @@ export const MAX_EMBED_HEADER_BYTES = 16 * 1024
 /** Embedding streams per connection: a handful at once is plenty; each holds a request's vectors. */
 export const MAX_EMBED_STREAMS = 32
 
+/**
+ * Idle embedding streams a caller keeps per peer: enough for a few concurrent clients' batches to
+ * reuse streams; they count against the serving peer's MAX_EMBED_STREAMS for this caller.
+ */
+export const MAX_IDLE_EMBED_STREAMS_PER_PEER = 16
+
 /** The caller writes its request right after opening the stream (as REQUEST_READ_TIMEOUT_MS for completions). */
 export const EMBED_REQUEST_READ_TIMEOUT_MS = 10_000
 

@@ -12,7 +12,7 @@ import type { Drain } from '../completion/drain.js'
 import type { Deadline } from '../completion/deadline.js'
 import { whileUsingConnection } from '../mesh/connection-use.js'
 import { EMBED_ATTEMPT_TIMEOUT_MS, MAX_EMBED_STREAMS } from './constants.js'
-import { embedOverMesh } from './client.js'
+import { closeEmbedStreamPool, embedOverMesh } from './client.js'
 import { createEmbedDispatcher } from './dispatcher.js'
 import { registerEmbedHandler, type EmbedHandler } from './handler.js'
 import type { Embedder, EmbeddingRequest, EmbeddingResult, EmbedOptions } from './types.js'
@@ -85,6 +85,8 @@ export function createPeerEmbeddings (init: PeerEmbeddingsInit): PeerEmbeddings 
       { maxInboundStreams: MAX_EMBED_STREAMS, logger: init.logger })
     },
     async stop () {
+      // Idle streams to other peers close cleanly before the node stops.
+      closeEmbedStreamPool(init.node)
       await handler?.unregister({ abortInFlight: true })
       handler = undefined
     }

@@ -59,6 +59,24 @@ export function encodeFrames (...payloads: Uint8Array[]): Uint8Array {
   return out
 }
 
+/**
+ * `payloads` as frames followed by one frame of `lastLength` bytes left for the caller to fill at
+ * `lastAt`: a large body (embedding vectors) is written once, into the buffer that is sent.
+ */
+export function encodeFramesWithRoom (payloads: Uint8Array[], lastLength: number): { out: Uint8Array, lastAt: number } {
+  let size = varintLength(lastLength) + lastLength
+  for (const p of payloads) size += varintLength(p.byteLength) + p.byteLength
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const p of payloads) {
+    at = writeVarint(p.byteLength, out, at)
+    out.set(p, at)
+    at += p.byteLength
+  }
+  at = writeVarint(lastLength, out, at)
+  return { out, lastAt: at }
+}
+
 const encoder = new TextEncoder()
 
 /** `texts` as UTF-8, each with its length prefix, encoded straight into one buffer. */

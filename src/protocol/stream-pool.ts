@@ -21,6 +21,12 @@ export interface StreamPoolInit {
   maxIdlePerPeer?: number
   /** An idle stream is closed after this long (default POOL_IDLE_TIMEOUT_MS). */
   idleTimeoutMs?: number
+  /** The protocol its streams speak (default COMPLETE_PROTOCOL; the embedding client pools its own). */
+  protocol?: string
+  /** Largest frame read from a stream (default MAX_RESPONSE_FRAME_BYTES). */
+  maxFrameBytes?: number
+  /** Outbound streams of `protocol` per connection (default DEFAULT_MAX_OUTBOUND_STREAMS). */
+  maxOutboundStreams?: number
 }
 
 /** An open completion stream lent to one request. */
@@ -67,6 +73,9 @@ interface Entry {
 export function createStreamPool (node: MeshNode, init: StreamPoolInit = {}): StreamPool {
   const maxIdle = init.maxIdlePerPeer ?? MAX_IDLE_STREAMS_PER_PEER
   const idleTimeoutMs = init.idleTimeoutMs ?? POOL_IDLE_TIMEOUT_MS
+  const protocol = init.protocol ?? COMPLETE_PROTOCOL
+  const maxFrameBytes = init.maxFrameBytes ?? MAX_RESPONSE_FRAME_BYTES
+  const maxOutboundStreams = init.maxOutboundStreams ?? DEFAULT_MAX_OUTBOUND_STREAMS
   /** Per peer, oldest first. */
   const idle = new Map<string, Entry[]>()
   let closed = false
@@ -146,11 +155,11 @@ export function createStreamPool (node: MeshNode, init: StreamPoolInit = {}): St
 
   const open = async (peer: PeerId, signal: AbortSignal): Promise<PooledStream> => {
     // negotiateFully: false sends the protocol proposal with the first request frame: one round trip less.
-    const stream = await node.dialProtocol(peer, COMPLETE_PROTOCOL, { signal, maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS, negotiateFully: false })
+    const stream = await node.dialProtocol(peer, protocol, { signal, maxOutboundStreams, negotiateFully: false })
     const outgoing = new FrameQueue()
     // Write errors also end the source, so they surface (and are classified) on the read side.
     stream.sink(outgoing).catch(() => {})
-    const frames = readFrames(stream.source, MAX_RESPONSE_FRAME_BYTES)
+    const frames = readFrames(stream.source, maxFrameBytes)
     return lend({ key: peer.toString(), stream, outgoing, frames, state: 'lent' }, false)
   }
 

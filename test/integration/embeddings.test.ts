@@ -206,3 +206,35 @@ describe('embedding protocol at the door', function () {
     assert.equal(res.headers.get('x-harombe-node'), 'b')
   })
 })
+
+describe('embedding streams are reused', function () {
+  this.timeout(20_000)
+  const cluster = createCluster()
+  afterEach(async () => { await cluster.stop() })
+
+  it('should carry sequential embeddings on one pooled stream, and open a new one when the serving peer closed it', async () => {
+    const [entry, b] = await cluster.start([{ name: 'entry', backend: 'none' }, { name: 'b', backend: 'openai' }])
+    if (entry == null || b == null) throw new Error('cluster did not start')
+    const { peerIdFromString } = await import('@libp2p/peer-id')
+    const { EMBED_PROTOCOL } = await import('../../src/embeddings/constants.js')
+    const { embedStreamPoolOf } = await import('../../src/embeddings/client.js')
+    const bId = peerIdFromString(b.id)
+    const embedStreams = (): number => entry.peer.mesh().getConnections(bId).flatMap(c => c.streams).filter(s => s.protocol === EMBED_PROTOCOL).length
+    for (const text of ['one', 'two', 'three']) {
+      const res = await postJson(`${entry.api}/v1/embeddings`, { model: MODEL, input: text, encoding_format: 'float' })
+      assert.equal(res.status, 200)
+      assert.deepEqual((await res.json() as any).data[0].embedding, expected(text))
+      assert.equal(embedStreams(), 1, `after "${text}": one embedding stream between the peers`)
+      assert.equal(embedStreamPoolOf(entry.peer.mesh()).idle(bId), 1)
+    }
+    // The serving peer ends its side (as its idle timeout or a restart of its handler would).
+    const served = b.peer.mesh().getConnections(peerIdFromString(entry.id)).flatMap(c => c.streams).filter(s => s.protocol === EMBED_PROTOCOL)
+    assert.equal(served.length, 1)
+    served[0]?.abort(new Error('test: serving side resets its idle stream'))
+    const after = await postJson(`${entry.api}/v1/embeddings`, { model: MODEL, input: 'after', encoding_format: 'float' })
+    assert.equal(after.status, 200)
+    assert.deepEqual((await after.json() as any).data[0].embedding, expected('after'))
+    await pollUntil(() => embedStreams() === 1, 2_000, 'the reset stream gone, the new one kept')
+    assert.equal(b.mock?.requests.filter(r => r.path === '/v1/embeddings').length, 4)
+  })
+})

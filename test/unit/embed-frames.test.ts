@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { decodeEmbedHeader, decodeEmbedRequest, decodeEmbedVectors, encodeEmbedHeader, encodeEmbedRequest, encodeEmbedResult, type EmbedDoneHeader } from '../../src/embeddings/frames.js'
+import { decodeEmbedHeader, decodeEmbedRequest, decodeEmbedVectors, encodeEmbedAnswer, encodeEmbedHeader, encodeEmbedRequest, encodeEmbedResult, type EmbedDoneHeader } from '../../src/embeddings/frames.js'
+import { readFrames } from '../../src/mesh/framing.js'
 import { MAX_EMBEDDING_INPUTS } from '../../src/embeddings/constants.js'
 import { createRefusals } from '../../src/embeddings/refusals.js'
 import { RUNS, fuzzSuite, json } from '../helpers/fuzz.js'
@@ -16,6 +17,33 @@ describe('embedding frames (/harombe/embed/1.0.0)', () => {
     const v = decodeEmbedVectors(h.value, vectors)
     assert.ok(v.ok)
     assert.deepEqual(v.value.map(x => Array.from(x)), embeddings.map(x => Array.from(x)))
+  })
+
+  it('should send the answer as two frames, vectors read back from any offset and from row views', async () => {
+    // Rows that are views into one buffer at an offset (as a decoded answer hands them on).
+    const backing = new Float32Array(1 + 2 * 3)
+    backing.set([9, 0.5, -1.25, 3, 1e-7, 0, -2])
+    const embeddings = [backing.subarray(1, 4), backing.subarray(4, 7)]
+    const wire = encodeEmbedAnswer({ model: 'm', embeddings, prompt_tokens: 3 })
+    // Delivered in odd-sized chunks, so the vectors frame starts at an offset no Float32Array could view.
+    const chunks = [wire.subarray(0, 5), wire.subarray(5, 31), wire.subarray(31)]
+    const frames = readFrames((async function * () { yield * chunks })(), 1 << 20)
+    const first = await frames.next()
+    const second = await frames.next()
+    assert.ok(first.done !== true && second.done !== true)
+    const h = decodeEmbedHeader(first.value)
+    assert.ok(h.ok && h.value.type === 'done')
+    const v = decodeEmbedVectors(h.value, second.value)
+    assert.ok(v.ok)
+    assert.deepEqual(v.value.map(x => Array.from(x)), [[0.5, -1.25, 3], [Math.fround(1e-7), 0, -2]])
+    // The same bytes as the two-part encoding.
+    const parts = encodeEmbedResult({ model: 'm', embeddings, prompt_tokens: 3 })
+    assert.deepEqual(Array.from(second.value), Array.from(parts.vectors))
+    const odd = new Uint8Array(parts.vectors.byteLength + 1)
+    odd.set(parts.vectors, 1)
+    const unaligned = decodeEmbedVectors(h.value, odd.subarray(1))
+    assert.ok(unaligned.ok)
+    assert.deepEqual(unaligned.value.map(x => Array.from(x)), [[0.5, -1.25, 3], [Math.fround(1e-7), 0, -2]])
   })
 
   it('should refuse ragged vectors when encoding (a backend bug, not a frame)', () => {
