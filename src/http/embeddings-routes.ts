@@ -4,10 +4,11 @@
 // journaled (`/api/requests`, /metrics) with kind `embedding`.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { z } from 'zod'
-import { toCompletionError, type CompletionError } from '../completion/errors.js'
+import { InternalError, toCompletionError, type CompletionError } from '../completion/errors.js'
 import type { RequestApi, RequestLog } from '../completion/request-log.js'
 import type { EmbeddedBy, EmbeddingService } from '../embeddings/service.js'
 import type { EmbeddingRequest } from '../embeddings/types.js'
+import { normalizeL2 } from '../embeddings/normalize.js'
 import { openAIError } from './openai-routes.js'
 import { ollamaError } from './ollama-routes.js'
 import { describeZodError, tierHeader } from './request-schemas.js'
@@ -39,8 +40,10 @@ export function registerEmbeddingRoutes (app: FastifyInstance, service: Embeddin
     try {
       const embedded = await service.embed(request, { signal: controller.signal })
       attempts = embedded.attempts
+      // Shaped before it is journaled: a vector that cannot be shaped (NaN) is an error, journaled once.
+      const body = answer(embedded)
       log.record({ id: crypto.randomUUID(), kind: 'embedding', startedAt, api, model: embedded.result.model, stream: false, outcome: 'ok', servedBy: embedded.node, attempts, durationMs: performance.now() - started, promptTokens: embedded.result.prompt_tokens, inputs: request.input.length })
-      await reply.header('x-harombe-node', embedded.node.name).send(answer(embedded))
+      await reply.header('x-harombe-node', embedded.node.name).send(body)
     } catch (thrown) {
       const err: CompletionError = toCompletionError(thrown)
       const outcome = controller.signal.aborted || err.code === 'aborted' ? 'aborted' : 'error'
@@ -76,7 +79,13 @@ export function registerEmbeddingRoutes (app: FastifyInstance, service: Embeddin
     const started = performance.now()
     await serve(reply, 'ollama', fromOllamaEmbed(body), ollamaError, ({ result }) => ({
       model: result.model,
-      embeddings: result.embeddings.map(numbers),
+      // Ollama's /api/embed answers unit-length vectors whatever the model gives (its legacy
+      // /api/embeddings does not): the same here, for backends that return raw ones.
+      embeddings: result.embeddings.map(vector => {
+        const unit = normalizeL2(vector)
+        if (!unit.ok) throw new InternalError(`${result.model}: ${unit.reason}`)
+        return numbers(unit.vector)
+      }),
       total_duration: Math.round((performance.now() - started) * 1e6),
       load_duration: 0,
       prompt_eval_count: result.prompt_tokens

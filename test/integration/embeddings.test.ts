@@ -63,13 +63,22 @@ describe('embeddings through the mesh', function () {
       // The tier header routes embeddings as it routes completions: to c, tier 1.
       const ollama = new Ollama({ host: entry.api, headers: { 'x-harombe-tier': '1' } })
       const out = await ollama.embed({ model: MODEL, input: ['first doc', 'second'] })
-      assert.deepEqual(out.embeddings, ['first doc', 'second'].map(expected))
+      // Unit-length, as Ollama's own /api/embed answers, though this upstream returned raw vectors.
+      assert.equal(out.embeddings.length, 2)
+      for (const [i, text] of ['first doc', 'second'].entries()) {
+        const raw = expected(text)
+        const norm = Math.sqrt(raw.reduce((sum, x) => sum + x * x, 0))
+        const got = out.embeddings[i] ?? []
+        assert.equal(got.length, raw.length)
+        raw.forEach((x, j) => { assert.ok(Math.abs((got[j] ?? NaN) - x / norm) < 1e-6, `${text}[${j}]: ${got[j]} vs ${x / norm}`) })
+        assert.ok(Math.abs(Math.sqrt(got.reduce((sum, x) => sum + x * x, 0)) - 1) < 1e-6)
+      }
       assert.equal(out.prompt_eval_count, 3)
       assert.equal(c.mock?.requests.filter(r => r.path === '/api/embed').length, 1)
       assert.equal(b.mock?.requests.filter(r => r.path === '/v1/embeddings').length, 0)
     })
 
-    it('should answer the legacy /api/embeddings with one embedding', async () => {
+    it('should answer the legacy /api/embeddings with one embedding, not normalised (as Ollama)', async () => {
       const { entry } = await mesh()
       const res = await postJson(`${entry.api}/api/embeddings`, { model: MODEL, prompt: 'legacy' })
       assert.equal(res.status, 200)
