@@ -5,7 +5,7 @@
 import type { Logger } from '../log.js'
 import { route, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import type { Breakers } from '../routing/breaker.js'
-import { AbortedError, BadRequestError, NoPeerError, UnknownModelError, toCompletionError, type CompletionError } from '../completion/errors.js'
+import { AbortedError, NoPeerError, UnknownModelError, toCompletionError, type CompletionError } from '../completion/errors.js'
 import type { NodeRef } from '../completion/service.js'
 import { EmbeddingRefusedError, isRefusal } from './errors.js'
 import { createRefusals, MAX_REFUSALS } from './refusals.js'
@@ -31,6 +31,26 @@ export interface EmbedDispatcherInit {
   logger?: Logger
 }
 
+/** One peer that could not embed, and why: every one is named when none could. */
+export interface EmbedFailure {
+  peer: string
+  reason: string
+  /** The peer's server cannot embed with the model (now, or remembered from before). */
+  refused: boolean
+}
+
+/**
+ * The error when no peer could embed: each peer named with its reason, in the order tried. A 400
+ * when every one refused the model (the client asked for embeddings from a model that, as served,
+ * does not do them), else a 503 (someone may succeed later).
+ */
+export function noPeerCouldEmbed (model: string, failures: readonly EmbedFailure[], attempts: number): CompletionError {
+  if (failures.length === 0) return new NoPeerError(`no peer could embed with "${model}": every candidate is unavailable`)
+  const each = failures.map(f => `peer ${f.peer}: ${f.reason}`).join('; ')
+  if (failures.every(f => f.refused)) return new EmbeddingRefusedError(`no peer serving "${model}" can embed with it: ${each}`)
+  return new NoPeerError(`no peer could embed with "${model}" after ${attempts} attempt(s): ${each}`)
+}
+
 export function createEmbedDispatcher (init: EmbedDispatcherInit): EmbeddingService {
   const now = init.now ?? Date.now
   const refusals = createRefusals()
@@ -40,12 +60,13 @@ export function createEmbedDispatcher (init: EmbedDispatcherInit): EmbeddingServ
       const all = init.candidates()
       const decision = route({ candidates: all, request: { model: request.model, ...(request.tier != null ? { tier: request.tier } : {}) }, selfId: init.selfId, policy: init.policy, breakers: init.breakers.isOpen, now: now() })
       if (!decision.ok) throw decision.code === 'unknown_model' ? new UnknownModelError(decision.reason) : new NoPeerError(decision.reason)
-      const candidates = decision.candidates.filter(c => !refusals.refused(c.id, request.model, c.models))
-      if (candidates.length === 0) {
-        throw new BadRequestError(`no peer serving "${request.model}" can embed with it: ${decision.candidates.map(c => c.name).join(', ')} refused before`)
-      }
+      const failures: EmbedFailure[] = []
+      const candidates = decision.candidates.filter(c => {
+        if (!refusals.refused(c.id, request.model, c.models)) return true
+        failures.push({ peer: c.name, reason: `refused before (${refusals.reason(c.id, request.model) ?? 'cannot embed'})`, refused: true })
+        return false
+      })
       let attempts = 0
-      let lastError: CompletionError | undefined
       for (const candidate of candidates) {
         if (attempts > init.maxRetries) break
         if (options.signal.aborted) throw new AbortedError('client went away')
@@ -67,22 +88,18 @@ export function createEmbedDispatcher (init: EmbedDispatcherInit): EmbeddingServ
           if (err.status < 500) init.breakers.release(candidate.id)
           else init.breakers.failure(candidate.id, now())
           if (isRefusal(thrown)) {
-            refusals.record(candidate.id, request.model, candidate.models)
+            refusals.record(candidate.id, request.model, candidate.models, err.message)
             init.logger?.info({ peer: candidate.id }, `${candidate.name} cannot embed with ${request.model}; not offering it there again until its models change`)
             // The client learns which peer refused and why (the server's own words).
-            lastError = new EmbeddingRefusedError(`peer ${candidate.name}: ${err.message}`)
+            failures.push({ peer: candidate.name, reason: err.message, refused: true })
             continue
           }
           if (!err.retryable) throw err
           init.logger?.warn({ peer: candidate.id, code: err.code }, `embedding on ${candidate.name} failed: ${err.message}; trying the next peer`)
-          lastError = err
+          failures.push({ peer: candidate.name, reason: err.message, refused: false })
         }
       }
-      // Every peer refused the model (a client's mistake, 400) or failed (503).
-      if (lastError != null && lastError.status < 500 && lastError.code !== 'busy') throw lastError
-      throw new NoPeerError(lastError != null
-        ? `no peer could embed after ${attempts} attempt(s); last error: ${lastError.message}`
-        : 'no peer could embed: every candidate is unavailable')
+      throw noPeerCouldEmbed(request.model, failures, attempts)
     }
   }
 }

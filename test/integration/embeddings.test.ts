@@ -102,21 +102,27 @@ describe('embeddings through the mesh', function () {
       assert.equal(b.mock?.requests.filter(r => r.path === '/v1/embeddings').length, 1, 'the refusing peer is asked once')
     })
 
-    it('should answer 400 naming the peer and the reason when no peer can embed, and keep serving', async () => {
-      const [entry, b] = await cluster.start([
+    it('should answer 400 naming every peer and its reason when no peer can embed, and keep serving', async () => {
+      const [entry, b, c] = await cluster.start([
         { name: 'entry', backend: 'none' },
-        { name: 'b', backend: 'openai', behavior: { embedRefuse: true } }
+        { name: 'b', backend: 'openai', behavior: { embedRefuse: true } },
+        { name: 'c', tier: 1, backend: 'ollama', behavior: { embedRefuse: true } }
       ])
-      if (entry == null || b == null) throw new Error('cluster did not start')
+      if (entry == null || b == null || c == null) throw new Error('cluster did not start')
       const res = await postJson(`${entry.api}/v1/embeddings`, { model: MODEL, input: 'q' })
       assert.equal(res.status, 400)
       const body = await res.json() as any
       assert.equal(body.error.type, 'invalid_request_error')
-      assert.match(body.error.message, /peer b/)
-      assert.match(body.error.message, /--embeddings/)
+      // Both peers, each with its server's own reason.
+      assert.match(body.error.message, /peer b: [^;]*--embeddings/)
+      assert.match(body.error.message, /peer c: [^;]*does not support embeddings/)
+      // Asked again, the entry peer remembers both refusals and their reasons, in Ollama's shape.
       const ollamaShape = await postJson(`${entry.api}/api/embed`, { model: MODEL, input: 'q' })
       assert.equal(ollamaShape.status, 400)
-      assert.match((await ollamaShape.json() as any).error, /b/)
+      const again = (await ollamaShape.json() as any).error as string
+      assert.match(again, /peer b: refused before \([^)]*--embeddings/)
+      assert.match(again, /peer c: refused before \([^)]*does not support embeddings/)
+      assert.equal(b.mock?.requests.filter(r => r.path === '/v1/embeddings').length, 1)
       // Still serving chat.
       const chat = await postJson(`${entry.api}/v1/chat/completions`, { model: MODEL, messages: [{ role: 'user', content: 'hi' }] })
       assert.equal(chat.status, 200)

@@ -19,8 +19,9 @@ describe('embedding dispatcher', () => {
     { what: 'a down peer fails over', peers: [peer('a'), peer('b')], outcomes: { a: 'down', b: 'ok' }, served: 'b', tried: ['a', 'b'] },
     { what: 'a refusal fails over', peers: [peer('a'), peer('b')], outcomes: { a: 'refuse', b: 'ok' }, served: 'b', tried: ['a', 'b'] },
     { what: 'a bad request is not retried', peers: [peer('a'), peer('b')], outcomes: { a: 'bad', b: 'ok' }, tried: ['a'], error: { status: 400, message: /bad input/ } },
-    { what: 'all refusing is a 400 naming the last peer', peers: [peer('a'), peer('b')], outcomes: { a: 'refuse', b: 'refuse' }, tried: ['a', 'b'], error: { status: 400, message: /peer b: .*cannot embed/ } },
-    { what: 'all down is a 503', peers: [peer('a'), peer('b')], outcomes: { a: 'down', b: 'down' }, tried: ['a', 'b'], error: { status: 503, message: /no peer could embed/ } },
+    { what: 'all refusing is a 400 naming every peer and its reason', peers: [peer('a'), peer('b')], outcomes: { a: 'refuse', b: 'refuse' }, tried: ['a', 'b'], error: { status: 400, message: /peer a: openai at a cannot embed: 501; peer b: openai at b cannot embed: 501$/ } },
+    { what: 'all down is a 503 naming every peer', peers: [peer('a'), peer('b')], outcomes: { a: 'down', b: 'down' }, tried: ['a', 'b'], error: { status: 503, message: /no peer could embed with "m" after 2 attempt\(s\): peer a: a is down; peer b: b is down$/ } },
+    { what: 'a refusal and a down peer is a 503 naming both', peers: [peer('a'), peer('b')], outcomes: { a: 'refuse', b: 'down' }, tried: ['a', 'b'], error: { status: 503, message: /peer a: openai at a cannot embed: 501; peer b: b is down$/ } },
     { what: 'an unknown model is a 404', peers: [peer('a', 0, ['other'])], outcomes: {}, tried: [], error: { status: 404, message: /m/ } },
     { what: 'the requested tier goes first', peers: [peer('a', 0), peer('b', 1)], outcomes: { a: 'ok', b: 'ok' }, served: 'b', tried: ['b'] }
   ]
@@ -36,8 +37,8 @@ describe('embedding dispatcher', () => {
         run: async candidate => {
           tried.push(candidate.name)
           const outcome = c.outcomes[candidate.name]
-          if (outcome === 'refuse') throw new EmbeddingRefusedError('openai at x cannot embed: 501')
-          if (outcome === 'down') throw new UnavailableError('down')
+          if (outcome === 'refuse') throw new EmbeddingRefusedError(`openai at ${candidate.name} cannot embed: 501`)
+          if (outcome === 'down') throw new UnavailableError(`${candidate.name} is down`)
           if (outcome === 'bad') throw new BadRequestError('bad input')
           return ok(candidate.name)
         }
@@ -53,6 +54,31 @@ describe('embedding dispatcher', () => {
       }
     })
   }
+
+  it('should name a peer that refused before with its remembered reason, beside the peers tried now', async () => {
+    const tried: string[] = []
+    let bDown = false
+    const service = createEmbedDispatcher({
+      selfId: 'self',
+      candidates: () => [peer('a'), peer('b')],
+      policy: DEFAULT_POLICY,
+      breakers: createBreakers(),
+      maxRetries: 2,
+      run: async candidate => {
+        tried.push(candidate.name)
+        if (candidate.name === 'a') throw new EmbeddingRefusedError('llama-server at a: start it with --embeddings')
+        if (bDown) throw new UnavailableError('b is down')
+        return ok(candidate.name)
+      }
+    })
+    const signal = new AbortController().signal
+    await service.embed(request, { signal })
+    bDown = true
+    const err = await service.embed(request, { signal }).then(() => undefined, (e: any) => e)
+    assert.deepEqual(tried, ['a', 'b', 'b'])
+    assert.equal(err?.status, 503)
+    assert.match(err?.message, /peer a: refused before \(llama-server at a: start it with --embeddings\); peer b: b is down$/)
+  })
 
   it('should not ask a refusing peer again until its models change', async () => {
     let models = ['m']
