@@ -16,6 +16,7 @@ import { DEFAULT_MAX_TOKENS_CAP } from '../../src/config/constants.js'
 import { issue24Section } from './report-issue24.js'
 import { affinitySection, affinitySvg } from './report-affinity.js'
 import { soakHighlight, soakSection, soakSvg } from '../soak/report.js'
+import { embedSection } from './report-embed.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
@@ -366,19 +367,8 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   rtt: { heading: '12. Round-trip estimate and new-stream cost (issue 15)', render: rttSection },
   pull: { heading: '13. Models over the mesh (issue 16): `harombe-peer pull`', render: pullSection },
   affinity: { heading: '14. Conversations stay warm (issue 23): routing policy and prompt cache, `npm run bench:affinity`', render: r => affinitySection(r, readResults('before-23').get('affinity.json'), readResults().get('route-decision.json'), readResults('affinity-earlier').get('affinity.json')) },
-  embed: { heading: '15. Embeddings through one mesh hop (issue 29)', render: embedSection },
+  embed: { heading: '15. Embeddings through one mesh hop (issue 29)', render: r => embedSection(r, readResults('ab-29')) },
   soak: { heading: '16. Soak (issue 25): memory, descriptors and connections under a mixed workload, `npm run soak`', render: r => soakSection(r, 'bench/soak.svg') }
-}
-
-function embedSection (r: ResultFile): string {
-  const d = r.data as any
-  const p = r.params as any
-  const s = (x: any): string[] => [n2(x.p50), n2(x.p90), n2(x.p99), n0(x.n)]
-  return `${p.inputsPerRequest} inputs of ${p.charsPerInput} characters (~${p.charsPerInput / 4} tokens) per request, ${p.dims}-dimension vectors, \`POST /v1/embeddings\` with \`encoding_format: float\`. Backend: ${p.backend}; ${p.peers}. Sequential requests alternate between the paths; throughput is ${p.concurrency} concurrent clients, the paths alternating in 4 rounds of ${p.concurrentRequests / 4} requests.\n\n` +
-    table(['path', 'ms p50', 'p90', 'p99', 'n', 'req/s (8 clients)'], [
-      ['straight to the serving peer', ...s(d.sequentialMs.direct), n1(d.throughputPerSecond.direct)],
-      ['entry peer → one mesh hop', ...s(d.sequentialMs.hop), n1(d.throughputPerSecond.hop)]
-    ]) + `\n\nAdded p50: ${signed(d.addedP50Ms)} ms; throughput × ${n2(d.throughputRatio)}.`
 }
 
 function rttSection (r: ResultFile): string {
