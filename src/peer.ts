@@ -432,6 +432,8 @@ export function createPeer (init: PeerInit): Peer {
           drain: backendDrain,
           deadline: backendDeadline,
           bounded: structures,
+          extraCandidates: () => l.candidates(meshNames()),
+          runHttp: l.embed,
           logger: log.child({ component: 'embed' })
         })
         await embeddings.start()

@@ -1,5 +1,6 @@
 import type { BackendRequest, CompleteOptions, CompletionResult } from '../completion/types.js'
 import { UnavailableError } from '../completion/errors.js'
+import type { EmbeddingRequest, EmbeddingResult, EmbedOptions } from '../embeddings/types.js'
 import type { Logger } from '../log.js'
 import type { DialTarget } from '../mesh/auto-dial.js'
 import type { Tier } from '../membership/types.js'
@@ -51,6 +52,8 @@ export interface ListedNodes {
   /** Listed nodes with models that are not (yet) in the mesh view, as HTTP routing candidates. */
   candidates: (meshNames: ReadonlySet<string>) => RouteCandidate[]
   run: (candidate: RouteCandidate, request: BackendRequest, options: CompleteOptions) => Promise<CompletionResult>
+  /** Embeddings through a listed node's HTTP API (it routes them among its own peers). */
+  embed: (candidate: RouteCandidate, request: EmbeddingRequest, options: EmbedOptions) => Promise<EmbeddingResult>
 }
 
 interface Tracked {
@@ -142,6 +145,13 @@ export function createListedNodes (init: ListedNodesInit): ListedNodes {
       if (t == null) throw new UnavailableError(`unknown listed node ${candidate.name}`)
       // Pinned to that node: it must not route the request onward again.
       return await t.client.complete({ ...request, peer: t.node.name }, options)
+    },
+    async embed (candidate, request, options) {
+      const t = tracked.find(x => HTTP_ID_PREFIX + x.node.name === candidate.id)
+      if (t == null) throw new UnavailableError(`unknown listed node ${candidate.name}`)
+      // The routing hint was for this peer; the node routes among its own peers.
+      const { tier: _tier, ...forward } = request
+      return await t.client.embed(forward, options)
     }
   }
 }

@@ -21,6 +21,8 @@ export interface PeerHttp {
   /** `peer at <baseUrl>`: starts every error message, so a user sees which peer failed. */
   readonly label: string
   getJson: <T>(path: string, signal?: AbortSignal) => Promise<T>
+  /** POSTs `json` and reads the JSON answer (a non-2xx throws the error the peer names). */
+  postJson: <T>(path: string, json: unknown, signal?: AbortSignal) => Promise<T>
   /** One completion through the peer (it routes it); streamed as NDJSON when `onDelta` is given. */
   complete: (request: CompletionRequest, options: CompleteOptions) => Promise<CompletionAnswer>
   health: (signal?: AbortSignal) => Promise<Health>
@@ -69,6 +71,8 @@ export function createPeerHttp (init: PeerHttpInit): PeerHttp {
     label,
 
     getJson: async <T>(path: string, signal?: AbortSignal): Promise<T> => await withCall(signal, async call => await (await request(call, path)).json() as T),
+
+    postJson: async <T>(path: string, json: unknown, signal?: AbortSignal): Promise<T> => await withCall(signal, async call => await (await request(call, path, json)).json() as T),
 
     complete: async (completion, options) => await withCall(options.signal, async call => {
       const stream = options.onDelta != null

@@ -5,7 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from '../log.js'
 import type { MeshNode } from '../mesh/node.js'
 import type { Membership } from '../membership/service.js'
-import { candidatesFromView, type RoutingPolicy } from '../routing/router.js'
+import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import type { Breakers } from '../routing/breaker.js'
 import { UnknownModelError, UnavailableError, BusyError } from '../completion/errors.js'
 import type { Drain } from '../completion/drain.js'
@@ -38,6 +38,10 @@ export interface PeerEmbeddingsInit {
   deadline?: Deadline
   /** Where the embedding structures are registered with their bounds (/metrics, the soak). */
   bounded?: BoundedRegistry
+  /** Candidates outside the mesh view (listed nodes reachable over HTTP only), as completions have. */
+  extraCandidates?: () => RouteCandidate[]
+  /** Embeds on one of those over HTTP. */
+  runHttp?: (candidate: RouteCandidate, request: EmbeddingRequest, options: EmbedOptions) => Promise<EmbeddingResult>
   logger: Logger
 }
 
@@ -62,7 +66,7 @@ export function createPeerEmbeddings (init: PeerEmbeddingsInit): PeerEmbeddings 
 
   const service = createEmbedDispatcher({
     selfId,
-    candidates: () => candidatesFromView(init.membership.view(), init.membership.latencies()),
+    candidates: () => [...candidatesFromView(init.membership.view(), init.membership.latencies()), ...(init.extraCandidates?.() ?? [])],
     policy: init.policy,
     breakers: init.breakers,
     maxRetries: init.maxRetries,
@@ -70,7 +74,10 @@ export function createPeerEmbeddings (init: PeerEmbeddingsInit): PeerEmbeddings 
     logger: init.logger,
     run: async (candidate, request, options) => {
       if (candidate.via === 'local') return await runLocal(request, options)
-      if (candidate.via !== 'mesh') throw new UnavailableError(`${candidate.name} is reachable over HTTP only; embeddings go over the mesh`)
+      if (candidate.via === 'http') {
+        if (init.runHttp == null) throw new UnavailableError(`no HTTP client for ${candidate.name}`)
+        return await init.runHttp(candidate, request, options)
+      }
       return await whileUsingConnection(init.node, candidate.id, async () =>
         await embedOverMesh(init.node, peerIdFromString(candidate.id), request, { signal: options.signal, timeoutMs: EMBED_ATTEMPT_TIMEOUT_MS }))
     }

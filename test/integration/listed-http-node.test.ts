@@ -7,6 +7,7 @@ import { createPeer, type Peer } from '../../src/peer.js'
 import { createOpenAIBackend } from '../../src/backends/openai.js'
 import { resolveStartOptions } from '../../src/cli/start.js'
 import { startMockOpenAIServer, type MockServer } from '../helpers/mock-openai-server.js'
+import { mockEmbedding } from '../helpers/mock-llm.js'
 import { waitForView } from '../helpers/wait.js'
 
 /** Bound for the listed node's first health check to land (test profile: checks every 300 ms). */
@@ -90,6 +91,64 @@ describe('nodes listed in the cluster file', function () {
     const body = await res.json() as any
     assert.equal(body.choices[0].message.content, 'from the remote')
     assert.equal(mock.chatRequests().length, 1)
+  })
+
+  it('should embed on one over HTTP when no mesh connection is possible, as it routes completions', async () => {
+    const key = new Uint8Array(95)
+    generateKey(key)
+    const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl: mock.url }), meshKey: key, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
+    peers.push(remote)
+    const remoteApi = new URL((await remote.start()).apiUrl)
+    const local = createPeer({
+      name: 'local',
+      dataDir: join(root, 'local'),
+      apiPort: 0,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      profile: 'test',
+      listedNodes: [{ name: 'remote', host: '127.0.0.1', port: Number(remoteApi.port), models: ['big-model'], tier: 2 }]
+    })
+    peers.push(local)
+    const api = (await local.start()).apiUrl
+    const embed = async (): Promise<Response> => await fetch(`${api}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'big-model', input: ['first', 'second doc'], encoding_format: 'float' }) })
+    const deadline = Date.now() + HEALTHY_WITHIN_MS
+    let res = await embed()
+    while (res.status !== 200 && Date.now() < deadline) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      res = await embed()
+    }
+    assert.equal(res.status, 200, await res.clone().text())
+    assert.ok(!local.cluster().peers.some(p => p.name === 'remote'), 'remote is not in the mesh view')
+    assert.equal(res.headers.get('x-harombe-node'), 'remote')
+    const body = await res.json() as any
+    // The values the remote's upstream computed, carried as base64 float32 between the peers.
+    assert.deepEqual(body.data.map((d: any) => d.embedding), ['first', 'second doc'].map(t => Array.from(Float32Array.from(mockEmbedding(t)))))
+    assert.equal(body.usage.prompt_tokens, 3)
+  })
+
+  it('should answer 400 naming the HTTP-only node and its reason when its peers cannot embed', async () => {
+    const refusing = await startMockOpenAIServer({ behavior: { models: ['big-model'], embedRefuse: true } })
+    try {
+      const key = new Uint8Array(95)
+      generateKey(key)
+      const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl: refusing.url }), meshKey: key, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
+      peers.push(remote)
+      const remoteApi = new URL((await remote.start()).apiUrl)
+      const local = createPeer({ name: 'local', dataDir: join(root, 'local'), apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test', listedNodes: [{ name: 'remote', host: '127.0.0.1', port: Number(remoteApi.port), models: ['big-model'], tier: 2 }] })
+      peers.push(local)
+      const api = (await local.start()).apiUrl
+      const embed = async (): Promise<Response> => await fetch(`${api}/api/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'big-model', input: 'x' }) })
+      const deadline = Date.now() + HEALTHY_WITHIN_MS
+      let res = await embed()
+      while ((res.status === 404 || res.status === 503) && Date.now() < deadline) {
+        await new Promise(resolve => setTimeout(resolve, 100))
+        res = await embed()
+      }
+      assert.equal(res.status, 400)
+      assert.match((await res.json() as any).error, /peer remote: .*--embeddings/)
+    } finally {
+      await refusing.close()
+    }
   })
 
   it('should send the node\'s auth_token from the cluster YAML on the HTTP path to a node that requires one', async () => {
