@@ -17,8 +17,18 @@ const ShowRequest = z.object({
   verbose: z.boolean().optional()
 }).refine(b => b.model != null || b.name != null, { message: 'model is required', path: ['model'] })
 
-/** What Ollama's `/api/ps` and `/api/show` say for a model that never expires (Go's zero time). */
-const NEVER = '0001-01-01T00:00:00Z'
+/**
+ * `expires_at` for a model its backend keeps loaded for the peer's whole life (embedded, an
+ * OpenAI-compatible server): far in the future, as Ollama itself reports a model loaded with
+ * `keep_alive: -1` (now + Go's longest duration). Ollama's tools print a time more than 20 years
+ * ahead as "Forever"; Go's zero time, the obvious "never", would print as "Stopping...".
+ */
+export function alwaysLoadedUntil (now: number): string {
+  return new Date(now + ALWAYS_LOADED_YEARS * 365.25 * 86_400_000).toISOString()
+}
+
+/** Beyond the 20 years past which Ollama's `format.HumanTime` says "Forever". */
+const ALWAYS_LOADED_YEARS = 100
 
 /** Ollama's `/api/show` body for details a non-Ollama backend gave. */
 export function ollamaShow (d: ModelDetails): Record<string, unknown> {
@@ -76,6 +86,7 @@ export function registerModelDetailsRoutes (app: FastifyInstance, completions: C
 
   app.get('/api/ps', async () => {
     const { models, not_answering: notAnswering } = await info.ps(AbortSignal.timeout(10_000))
+    const forever = alwaysLoadedUntil(Date.now())
     return {
       models: models.map(m => ({
         name: m.model,
@@ -83,7 +94,7 @@ export function registerModelDetailsRoutes (app: FastifyInstance, completions: C
         size: m.size ?? 0,
         digest: m.digest ?? '',
         details: { parent_model: '', format: m.details?.format ?? '', family: m.details?.family ?? '', families: m.details?.family != null ? [m.details.family] : null, parameter_size: m.details?.parameter_size ?? '', quantization_level: m.details?.quantization_level ?? '' },
-        expires_at: m.expires_at ?? NEVER,
+        expires_at: m.expires_at ?? forever,
         size_vram: m.size_vram ?? 0,
         ...(m.context_length != null ? { context_length: m.context_length } : {}),
         // Not Ollama's: which peer runs it (an Ollama client ignores the field).

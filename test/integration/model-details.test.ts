@@ -53,6 +53,9 @@ describe('model details and running models across the mesh', function () {
     assert.equal(byName.get(MODEL)?.size, 1234)
     assert.equal(byName.get('chat-model')?.peer.name, 'a')
     assert.equal(byName.get('chat-model')?.context_length, 32_768)
+    // Ollama's own expiry passes through; the openai backend keeps its model loaded: "Forever" in Ollama's tools (> 20 years ahead).
+    assert.equal(new Date(byName.get(MODEL)?.expires_at).toISOString(), '2030-01-01T00:00:00.000Z')
+    assert.ok(new Date(byName.get('chat-model')?.expires_at).getTime() > Date.now() + 20 * 366 * 86_400_000, String(byName.get('chat-model')?.expires_at))
   })
 
   it('should answer GET /v1/models/{id} with the openai client, and 404 for an unknown id', async () => {
@@ -84,6 +87,7 @@ describe('model details and running models across the mesh', function () {
       const tiny = ps.models.find((m: any) => m.name === TINY_MODEL_NAME)
       assert.equal(tiny.peer.name, 'e')
       assert.ok(tiny.size > 0)
+      assert.ok(new Date(tiny.expires_at).getTime() > Date.now() + 20 * 366 * 86_400_000, tiny.expires_at)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
