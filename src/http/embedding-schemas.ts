@@ -107,8 +107,16 @@ export function fromOllamaEmbeddings (body: z.infer<typeof OllamaEmbeddingsReque
   return { model: body.model, input: [body.prompt], ...(body.keep_alive != null ? { keep_alive: body.keep_alive } : {}) }
 }
 
-/** A vector as OpenAI's base64 encoding: the float32 values' little-endian bytes. */
+/** Whether this host stores a float32 as OpenAI's base64 does (little-endian). */
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/**
+ * A vector as OpenAI's base64 encoding: the float32 values' little-endian bytes. On a
+ * little-endian host those are the vector's own bytes, encoded without a copy (the `openai`
+ * client asks for base64 by default, so this is the common answer).
+ */
 export function base64Vector (vector: Float32Array): string {
+  if (HOST_IS_LITTLE_ENDIAN) return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64')
   const bytes = Buffer.alloc(vector.length * 4)
   for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i] as number, i * 4)
   return bytes.toString('base64')
