@@ -118,6 +118,11 @@ export function embedStreamPoolOf (node: MeshNode): StreamPool {
   return pool
 }
 
+/** Idle embedding streams `node`'s pool holds (0 before its first remote embedding). */
+export function embedPooledStreams (node: MeshNode): number {
+  return pools.get(node)?.size() ?? 0
+}
+
 /** Closes `node`'s idle embedding streams (before `node.stop()`, so peers see a clean close). */
 export function closeEmbedStreamPool (node: MeshNode): void {
   const pool = pools.get(node)

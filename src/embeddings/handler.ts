@@ -31,6 +31,8 @@ export interface EmbedHandlerInit {
 }
 
 export interface EmbedHandler {
+  /** Streams open now: serving a request or waiting for the next one. */
+  readonly streams: number
   /** Stops taking streams and closes the idle ones; with abortInFlight, embeddings running now are aborted too. */
   unregister: (options?: { abortInFlight?: boolean }) => Promise<void>
 }
@@ -58,6 +60,7 @@ export async function registerEmbedHandler (node: MeshNode, execute: EmbedExecut
   }
   await node.handle(EMBED_PROTOCOL, onStream, { maxInboundStreams: init.maxInboundStreams ?? MAX_EMBED_STREAMS, maxOutboundStreams: MAX_EMBED_STREAMS })
   return {
+    get streams () { return shared.inFlight.size + shared.idle.size },
     async unregister (options = {}) {
       if (shared.accepting) {
         shared.accepting = false

@@ -11,8 +11,9 @@ import { UnknownModelError, UnavailableError, BusyError } from '../completion/er
 import type { Drain } from '../completion/drain.js'
 import type { Deadline } from '../completion/deadline.js'
 import { whileUsingConnection } from '../mesh/connection-use.js'
-import { EMBED_ATTEMPT_TIMEOUT_MS, MAX_EMBED_STREAMS } from './constants.js'
-import { closeEmbedStreamPool, embedOverMesh } from './client.js'
+import { EMBED_ATTEMPT_TIMEOUT_MS, MAX_EMBED_STREAMS, MAX_IDLE_EMBED_STREAMS_PER_PEER } from './constants.js'
+import { MAX_CONNECTIONS } from '../mesh/constants.js'
+import { closeEmbedStreamPool, embedOverMesh, embedPooledStreams } from './client.js'
 import { createEmbedDispatcher } from './dispatcher.js'
 import { registerEmbedHandler, type EmbedHandler } from './handler.js'
 import type { Embedder, EmbeddingRequest, EmbeddingResult, EmbedOptions } from './types.js'
@@ -82,6 +83,10 @@ export function createPeerEmbeddings (init: PeerEmbeddingsInit): PeerEmbeddings 
         await embedOverMesh(init.node, peerIdFromString(candidate.id), request, { signal: options.signal, timeoutMs: EMBED_ATTEMPT_TIMEOUT_MS }))
     }
   })
+
+  init.bounded?.register({ name: 'embeddings.pooled-streams', limit: MAX_IDLE_EMBED_STREAMS_PER_PEER * MAX_CONNECTIONS, size: () => embedPooledStreams(init.node) })
+  // Inbound streams are limited per connection (MAX_EMBED_STREAMS), connections by MAX_CONNECTIONS.
+  if (init.embed != null) init.bounded?.register({ name: 'embeddings.serving-streams', limit: MAX_EMBED_STREAMS * MAX_CONNECTIONS, size: () => handler?.streams ?? 0 })
 
   return {
     service,

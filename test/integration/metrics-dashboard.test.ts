@@ -136,7 +136,7 @@ describe('metrics and dashboard', function () {
         'completion.trailer-load', 'completion.peer-ids', 'completion.request-log',
         'protocol.pooled-streams', 'protocol.serving-streams',
         'mesh.connection-use', 'mesh.closed-on-purpose', 'mesh.key-warned',
-        'embeddings.refusals', 'http.event-subscribers', 'metrics.served-by-labels'
+        'embeddings.refusals', 'embeddings.pooled-streams', 'embeddings.serving-streams', 'http.event-subscribers', 'metrics.served-by-labels'
       ]
       const listed = samples.filter(s => s.name === 'harombe_bounded_limit').map(s => s.labels.structure).sort()
       assert.deepEqual(listed, [...expected].sort())
