@@ -39,7 +39,7 @@ export function embedSection (r: ResultFile, ab: Map<string, ResultFile>): strin
     const befores = runs.filter(run => tag(run).which === 'before').map(run => tag(run).src.slice(0, 8))
     out.push(
       `\n**Before and after issue 29's mesh work** (\`bench/results/ab-29/\`), alternating in one session on the same machine: "before" ran src/ at \`${[...new Set(befores)].join(', ')}\` (one stream per request, vectors copied a value at a time, \`Array.from\` for JSON numbers), "after" the current code (pooled embedding streams, vectors by memcpy and written once, a loop for JSON numbers).\n`,
-      table(['run', 'started', 'load (1 min)', 'p50 direct', 'p50 hop', 'added p50 ms', 'req/s direct', 'req/s hop', 'throughput ×', 'CPU ms/req direct', 'CPU ms/req hop'], runs.map(run => {
+      table(['run', 'at', 'load (1 min)', 'p50 direct', 'p50 hop', 'added p50 ms', 'req/s direct', 'req/s hop', 'throughput ×', 'CPU ms/req direct', 'CPU ms/req hop'], runs.map(run => {
         const x = run.data as unknown as EmbedData
         return [tag(run).which, when(run), n1(run.machine.loadAvgStart), n2(x.sequentialMs.direct.p50), n2(x.sequentialMs.hop.p50), signed(x.addedP50Ms), n1(x.throughputPerSecond.direct), n1(x.throughputPerSecond.hop), n2(x.throughputRatio), n2(x.cpuMsPerRequest?.direct), n2(x.cpuMsPerRequest?.hop)]
       }))
