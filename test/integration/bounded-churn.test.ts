@@ -22,8 +22,8 @@ describe('per-peer structures forget a peer that left (issue 25)', function () {
     assert.equal(answer.status, 200)
     assert.equal(answer.headers.get('x-harombe-node'), 'b')
     const held = await sizes(a)
-    // What the test watches is really filled first.
-    for (const name of ['completion.trailer-load', 'completion.peer-ids', 'membership.rtt']) assert.equal(held.get(name), 1, `${name} holds b`)
+    // What the test watches is really filled first (RTTs come with probes, whenever one is due: not checked here).
+    for (const name of ['completion.trailer-load', 'completion.peer-ids']) assert.equal(held.get(name), 1, `${name} holds b`)
     assert.equal(held.get('membership.members'), 2)
 
     await b.peer.stop()
