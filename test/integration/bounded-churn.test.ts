@@ -31,7 +31,7 @@ describe('per-peer structures forget a peer that left (issue 25)', function () {
     await waitForView(a.peer, view => !view.peers.some(p => p.peer_id === b.id), 30_000, 'b removed from a\'s view')
     const after = await sizes(a)
     assert.equal(after.get('membership.members'), 1, 'only a itself')
-    for (const name of ['completion.trailer-load', 'completion.peer-ids', 'membership.rtt', 'membership.stored-addrs', 'membership.broadcasts', 'routing.breakers', 'routing.in-flight']) {
+    for (const name of ['completion.trailer-load', 'completion.peer-ids', 'membership.rtt', 'membership.stored-addrs', 'routing.breakers', 'routing.in-flight']) {
       assert.equal(after.get(name), 0, `${name} forgot b`)
     }
   })
