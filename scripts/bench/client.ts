@@ -27,6 +27,8 @@ export interface ChatOutcome {
   promptTokens?: number
   /** usage.prompt_tokens_details.cached_tokens: absent when the answer did not report it. */
   cachedTokens?: number
+  /** The client closed the stream on purpose at its first content (`cancelAtFirstToken`); ok is true. */
+  cancelled?: boolean
   error?: string
 }
 
@@ -41,6 +43,8 @@ export interface ChatOptions {
   messages?: Array<{ role: string, content: string }>
   /** Keep the answer's text in the outcome (a conversation's next turn needs it). */
   keepContent?: boolean
+  /** Streams only: close the connection at the first content, as a user pressing stop (outcome `cancelled`). */
+  cancelAtFirstToken?: boolean
 }
 
 /** A benchmark request never legitimately takes this long; past it the request counts as failed. */
@@ -76,6 +80,7 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
       if (typeof cached === 'number') cachedTokens = cached
     }
     let settled = false
+    let cancelled = false
     const finish = (ok: boolean, error?: string): void => {
       if (settled) return
       settled = true
@@ -94,6 +99,7 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
         ...(options.keepContent === true ? { content } : {}),
         ...(promptTokens != null ? { promptTokens } : {}),
         ...(cachedTokens != null ? { cachedTokens } : {}),
+        ...(cancelled ? { cancelled } : {}),
         ...(error != null ? { error } : {})
       })
     }
@@ -166,6 +172,12 @@ export async function chat (endpoint: string, options: ChatOptions): Promise<Cha
             if (Number.isNaN(firstAt)) firstAt = performance.now()
             chars += delta.length
             if (options.keepContent === true) content += delta
+            if (options.cancelAtFirstToken === true) {
+              cancelled = true
+              finish(true)
+              req.destroy()
+              return
+            }
           }
           if (chunk?.usage != null) readUsage(chunk.usage)
         }

@@ -166,12 +166,16 @@ export interface CliPeerInit {
   env?: NodeJS.ProcessEnv
   /** `--log-level` (default warn). */
   logLevel?: string
+  /** Node flags for this peer alone (after peerNodeFlags), e.g. `--max-semi-space-size=4`. */
+  nodeFlags?: string[]
+  /** Another checkout's bin/harombe-peer.js (a "before" build); default this tree's. */
+  bin?: string
 }
 
 /** `node bin/harombe-peer.js start …` exactly as a user runs it, on 127.0.0.1 only. */
 export async function spawnCliPeer (init: CliPeerInit): Promise<Proc & { peer: ReadyPeer }> {
   const args = [
-    ...peerNodeFlags, PEER_BIN, 'start',
+    ...peerNodeFlags, ...(init.nodeFlags ?? []), init.bin ?? PEER_BIN, 'start',
     '--name', init.name,
     ...(init.backend != null ? ['--backend', init.backend] : []),
     '--api-port', '0',

@@ -17,6 +17,7 @@ import { issue24Section } from './report-issue24.js'
 import { affinitySection, affinitySvg } from './report-affinity.js'
 import { soakHighlight, soakSection, soakSvg } from '../soak/report.js'
 import { embedSection } from './report-embed.js'
+import { memorySection } from './report-memory.js'
 
 const OUT = join(REPO_ROOT, 'BENCHMARKS.md')
 const SVG = join(REPO_ROOT, 'bench', 'convergence.svg')
@@ -24,7 +25,7 @@ const AFFINITY_SVG = join(REPO_ROOT, 'bench', 'affinity.svg')
 const SOAK_SVG = join(REPO_ROOT, 'bench', 'soak.svg')
 
 /** Part order and the npm script that reruns each. */
-const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull', 'affinity', 'embed', 'soak'] as const
+const PARTS = ['hop', 'stream', 'routed', 'convergence', 'failure', 'startup', 'embedded', 'profile', 'chaos', 'idle', 'fuzz', 'rtt', 'pull', 'affinity', 'embed', 'soak', 'memory'] as const
 
 const ms3 = (s: Summary | undefined, f = n2): string => s == null ? '– / – / –' : `${f(s.p50)} / ${f(s.p90)} / ${f(s.p99)}`
 
@@ -368,7 +369,8 @@ const SECTIONS: Record<typeof PARTS[number], { heading: string, render: (r: Resu
   pull: { heading: '13. Models over the mesh (issue 16): `harombe-peer pull`', render: pullSection },
   affinity: { heading: '14. Conversations stay warm (issue 23): routing policy and prompt cache, `npm run bench:affinity`', render: r => affinitySection(r, readResults('before-23').get('affinity.json'), readResults().get('route-decision.json'), readResults('affinity-earlier').get('affinity.json')) },
   embed: { heading: '15. Embeddings through one mesh hop (issue 29)', render: r => embedSection(r, readResults('ab-29')) },
-  soak: { heading: '16. Soak (issue 25): memory, descriptors and connections under a mixed workload, `npm run soak`', render: r => soakSection(r, 'bench/soak.svg') }
+  soak: { heading: '16. Soak (issue 25): memory, descriptors and connections under a mixed workload, `npm run soak`', render: r => soakSection(r, 'bench/soak.svg') },
+  memory: { heading: '17. Memory: a lone idle peer and a serving peer under 16 clients (issue 25), `npm run bench:memory`', render: memorySection }
 }
 
 function rttSection (r: ResultFile): string {
@@ -458,7 +460,7 @@ export function renderReport (): string {
   out.push('')
   out.push('What a mesh hop costs, how fast the cluster converges and heals, and what a peer costs to run. Every figure on this page is read from a result file in `bench/results/` by `scripts/bench/report.ts`; each section names its file, the command and the date. Paths that are compared ran side by side in the same run (interleaved), because this machine is shared and noisy: read ratios and added milliseconds rather than absolute figures.')
   out.push('')
-  out.push('Run: `npm run bench` (everything), `npm run bench:quick` (smaller samples), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`, `bench:fuzz`, `bench:rtt`, `bench:pull` (section 13, not part of `npm run bench`: it moves a few GiB); the chaos test (section 9) is `npm run chaos`, the soak (section 16) `npm run soak -- --minutes 60`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count, and each section\'s source line gives how long its part took.')
+  out.push('Run: `npm run bench` (everything), `npm run bench:quick` (smaller samples), or one part: `npm run bench:hop`, `bench:stream`, `bench:routed`, `bench:convergence`, `bench:failure`, `bench:startup`, `bench:embedded`, `bench:profile`, `bench:idle`, `bench:fuzz`, `bench:rtt`, `bench:memory`, `bench:pull` (section 13, not part of `npm run bench`: it moves a few GiB); the chaos test (section 9) is `npm run chaos`, the soak (section 16) `npm run soak -- --minutes 60`. `npm run bench:report` only re-renders this page. Everything runs on 127.0.0.1; every part is bounded in time and request count, and each section\'s source line gives how long its part took.')
   out.push('')
 
   const chosen = PARTS.map(part => ({ part, picked: pick(results, part) })).filter(x => x.picked != null) as Array<{ part: typeof PARTS[number], picked: { r: ResultFile, file: string } }>

@@ -4,7 +4,7 @@
 // bench/results/<part>[.quick].json and regenerates BENCHMARKS.md.
 //
 //   tsx scripts/bench/run.ts [--quick] [--cpu-prof] [part...]
-//   parts: hop stream routed convergence failure startup embedded profile idle fuzz rtt route-decision change affinity embed
+//   parts: hop stream routed convergence failure startup embedded profile idle fuzz rtt route-decision change affinity embed memory
 import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -26,12 +26,13 @@ import { routeDecisionPart } from './part-route-decision.js'
 import { changePart } from './part-change.js'
 import { affinityPart } from './part-affinity.js'
 import { embedPart } from './part-embed.js'
+import { memoryPart } from './part-memory.js'
 import { beginPart, elapsedSeconds, note, status } from './progress.js'
 import { peerNodeFlags, peerRuntime, REPO_ROOT } from './procs.js'
 import { commandLine, gitInfo, machineInfo, writeResult } from './results.js'
 import { renderReport } from './report.js'
 
-const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart, fuzzPart, rttPart, routeDecisionPart, changePart, affinityPart, embedPart]
+const PARTS: Part[] = [hopPart, streamPart, routedPart, convergencePart, failurePart, startupPart, embeddedPart, profilePart, idlePart, fuzzPart, rttPart, routeDecisionPart, changePart, affinityPart, embedPart, memoryPart]
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

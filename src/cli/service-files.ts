@@ -1,4 +1,5 @@
 import { isAbsolute, join, resolve } from 'node:path'
+import { PEER_NODE_FLAGS } from './node-flags.js'
 
 // `harombe-peer service`: the text of a systemd user unit and of a launchd agent, and the
 // environment file that keeps secrets out of both. Pure: paths, arguments and secrets in, text
@@ -142,7 +143,7 @@ const STOP_TIMEOUT_S = 30
 const RESTART_DELAY_S = 5
 
 export function renderSystemdUnit (spec: ServiceSpec): string {
-  const command = [spec.node, spec.cli, ...spec.args].map(systemdWord).join(' ')
+  const command = [spec.node, ...PEER_NODE_FLAGS, spec.cli, ...spec.args].map(systemdWord).join(' ')
   return `# Written by \`harombe-peer service install\`; \`harombe-peer service uninstall\` removes it.
 # Logs: journalctl --user -u harombe-peer -f
 [Unit]
@@ -175,7 +176,7 @@ function xml (text: string): string {
  * 20.6+). KeepAlive with SuccessfulExit false restarts a peer that failed, not one that was stopped.
  */
 export function renderLaunchdPlist (spec: ServiceSpec, withEnvFile: boolean): string {
-  const argv = [spec.node, ...(withEnvFile ? [`--env-file=${spec.paths.envFile}`] : []), spec.cli, ...spec.args]
+  const argv = [spec.node, ...PEER_NODE_FLAGS, ...(withEnvFile ? [`--env-file=${spec.paths.envFile}`] : []), spec.cli, ...spec.args]
   const log = spec.paths.logFile ?? join(spec.home, 'Library', 'Logs', 'harombe-peer', 'peer.log')
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { PEER_NODE_FLAGS } from '../../src/cli/node-flags.js'
 import assert from 'node:assert/strict'
 import {
   absolutizePaths, chooseManager, renderEnvFile, renderLaunchdPlist, renderSystemdUnit, servicePaths, splitSecrets, systemdWord,
@@ -100,13 +102,20 @@ describe('service files', () => {
     node: '/opt/node 20/bin/node', cli: `${home}/harombe peer/bin/harombe-peer.js`, args, home, paths: servicePaths(manager, home)
   })
 
+  describe('node flags of a long-running peer', () => {
+    it('should be the same in npm start as in the service files', () => {
+      const start = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? ''
+      assert.equal(start, `node ${PEER_NODE_FLAGS.join(' ')} bin/harombe-peer.js start`)
+    })
+  })
+
   describe('renderSystemdUnit', () => {
     it('should put every argument, with spaces and specials, back as systemd will split it', () => {
       const args = ['start', '--name', 'my laptop', '--config', '/home/a b/c%1.yaml', '--model', 'qwen2.5:3b', '--api-host', '0.0.0.0']
       const unit = renderSystemdUnit(spec('/home/a b', args))
       const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1]
       assert.ok(exec != null, unit)
-      assert.deepEqual(systemdSplit(exec), ['/opt/node 20/bin/node', '/home/a b/harombe peer/bin/harombe-peer.js', ...args])
+      assert.deepEqual(systemdSplit(exec), ['/opt/node 20/bin/node', ...PEER_NODE_FLAGS, '/home/a b/harombe peer/bin/harombe-peer.js', ...args])
       assert.match(unit, /^Restart=on-failure$/m)
       assert.match(unit, /^EnvironmentFile=-\/home\/a b\/\.config\/harombe-peer\/service\.env$/m)
       assert.match(unit, /^WantedBy=default\.target$/m)
@@ -127,7 +136,7 @@ describe('service files', () => {
       const plist = renderLaunchdPlist(spec('/Users/a b', args, 'launchd'), true)
       const strings = [...plist.matchAll(/^ {4}<string>(.*)<\/string>$/gm)].map(m => (m[1] ?? '')
         .replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&quot;', '"').replaceAll('&apos;', "'").replaceAll('&amp;', '&'))
-      assert.deepEqual(strings, ['/opt/node 20/bin/node', '--env-file=/Users/a b/.config/harombe-peer/service.env', '/Users/a b/harombe peer/bin/harombe-peer.js', ...args])
+      assert.deepEqual(strings, ['/opt/node 20/bin/node', ...PEER_NODE_FLAGS, '--env-file=/Users/a b/.config/harombe-peer/service.env', '/Users/a b/harombe peer/bin/harombe-peer.js', ...args])
       assert.match(plist, /<key>KeepAlive<\/key>\s*<dict>\s*<key>SuccessfulExit<\/key>\s*<false\/>/)
       assert.match(plist, /<string>\/Users\/a b\/Library\/Logs\/harombe-peer\/peer\.log<\/string>/)
     })
