@@ -2,6 +2,7 @@
 // 127.0.0.1, all joining through the first one. Measured: from the last ready line until every
 // peer's view lists all N as alive, followed through each peer's /api/cluster/events. Also, per
 // peer once the round is over: CPU used per second while idle, and RSS.
+import { loadavg } from 'node:os'
 import { allAliveTracker } from './client.js'
 import { sleep, type BenchContext, type Part, type PeerProc } from './context.js'
 import { note, status } from './progress.js'
@@ -26,6 +27,10 @@ interface Round {
   /** CPU ms used per second by each peer after the round (idle mesh), and RSS. */
   idleCpuMsPerSecond: number[]
   rssMb: number[]
+  /** Per peer, CPU ms (user + system, /proc) from its spawn until the round converged or timed out. */
+  waveCpuMs: number[]
+  /** Per peer, membership messages (harombe_gossip_messages_total, all kinds) by then. */
+  waveMessages: number[]
   /** At the end of the round, the members not alive in some peer's view, counted by state and reason. */
   notAlive: Record<string, number>
 }
@@ -55,6 +60,10 @@ async function convergeOnce (ctx: BenchContext, n: number, label: string): Promi
       await sleep(50)
     }
     const converged = complete.size >= n
+    // Work done by the start wave: each process's CPU from its spawn to here (less sensitive to a
+    // loaded machine than the wall time), and the membership messages it counted.
+    const waveCpuMs = procs.map(p => cpuMs(p.pid)).filter(Number.isFinite)
+    const waveMessages = await Promise.all(procs.map(async p => await gossipMessages(p.peer.api)))
     // The mesh as the round leaves it: who is not alive where, and why.
     const notAlive: Record<string, number> = {}
     for (const w of watches) {
@@ -78,6 +87,8 @@ async function convergeOnce (ctx: BenchContext, n: number, label: string): Promi
       startWaveMs: round(lastReady - firstReady),
       idleCpuMsPerSecond: idleCpu,
       rssMb: rss,
+      waveCpuMs,
+      waveMessages: waveMessages.filter(Number.isFinite),
       notAlive
     }
   } finally {
@@ -91,15 +102,15 @@ export const convergencePart: Part = {
   name: 'convergence',
   title: 'Convergence (N peer processes on 127.0.0.1)',
   async run (ctx) {
-    const plan: Array<{ n: number, repeats: number }> = ctx.quick
+    const plan: Array<{ n: number, repeats: number }> = planFromEnv(process.env.HAROMBE_BENCH_CONVERGENCE_PLAN) ?? (ctx.quick
       ? [{ n: 5, repeats: 1 }]
-      : [{ n: 5, repeats: 3 }, { n: 10, repeats: 3 }, { n: 20, repeats: 3 }]
+      : [{ n: 5, repeats: 3 }, { n: 10, repeats: 3 }, { n: 20, repeats: 3 }])
     const rounds: Round[] = []
     for (const { n, repeats } of plan) {
       for (let r = 0; r < repeats; r++) {
         const result = await convergeOnce(ctx, n, `N=${n} (${r + 1}/${repeats})`)
         rounds.push(result)
-        note(`N=${n} round ${r + 1}: ${result.convergenceMs == null ? `did NOT converge within ${CONVERGE_TIMEOUT_MS / 1000} s (${result.peersComplete}/${n} peers ever listed all)` : `${result.convergenceMs} ms`} after the last ready line (start wave ${result.startWaveMs} ms); idle CPU per peer ${summarize(result.idleCpuMsPerSecond).p50} ms/s`)
+        note(`N=${n} round ${r + 1}: ${result.convergenceMs == null ? `did NOT converge within ${CONVERGE_TIMEOUT_MS / 1000} s (${result.peersComplete}/${n} peers ever listed all)` : `${result.convergenceMs} ms`} after the last ready line (start wave ${result.startWaveMs} ms); idle CPU per peer ${summarize(result.idleCpuMsPerSecond).p50} ms/s; CPU per peer spawn → converged ${Math.round(summarize(result.waveCpuMs).p50)} ms, membership messages ${Math.round(summarize(result.waveMessages).p50)} (medians); load ${loadavg()[0]?.toFixed(1)}`)
       }
     }
     const byN = plan.map(({ n }) => {
@@ -114,7 +125,9 @@ export const convergencePart: Part = {
         perPeerReadyToCompleteMs: roundSummary(summarize(rs.flatMap(r => r.perPeerMs))),
         startWaveMs: roundSummary(summarize(rs.map(r => r.startWaveMs))),
         idleCpuMsPerSecond: roundSummary(summarize(rs.flatMap(r => r.idleCpuMsPerSecond)), 1),
-        rssMb: roundSummary(summarize(rs.flatMap(r => r.rssMb)), 1)
+        rssMb: roundSummary(summarize(rs.flatMap(r => r.rssMb)), 1),
+        waveCpuMs: roundSummary(summarize(rs.flatMap(r => r.waveCpuMs ?? [])), 0),
+        waveMessages: roundSummary(summarize(rs.flatMap(r => r.waveMessages ?? [])), 0)
       }
     })
     const largest = byN[byN.length - 1]
@@ -147,5 +160,30 @@ export const convergencePart: Part = {
         'The start wave (first → last ready line) is long because N processes start at once on 2 cores; it is not part of the convergence time.'
       ]
     }
+  }
+}
+
+/**
+ * `HAROMBE_BENCH_CONVERGENCE_PLAN=20x5` (or `5x3,20x3`): only these sizes and repeats, for profiling
+ * one size; the plan is recorded in the result's params.
+ */
+function planFromEnv (text: string | undefined): Array<{ n: number, repeats: number }> | undefined {
+  if (text == null || text.trim() === '') return undefined
+  return text.split(',').map(item => {
+    const m = /^\s*(\d+)x(\d+)\s*$/.exec(item)
+    if (m == null) throw new Error(`HAROMBE_BENCH_CONVERGENCE_PLAN: expected <n>x<repeats>[,…], got '${text}'`)
+    return { n: Number(m[1]), repeats: Number(m[2]) }
+  })
+}
+
+/** A peer's harombe_gossip_messages_total summed over kinds; NaN when /metrics does not answer in time. */
+async function gossipMessages (api: string): Promise<number> {
+  try {
+    const text = await (await fetch(`${api}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+    let total = 0
+    for (const match of text.matchAll(/^harombe_gossip_messages_total\{[^}]*\} (\d+)/gm)) total += Number(match[1])
+    return total
+  } catch {
+    return NaN
   }
 }

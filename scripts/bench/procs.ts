@@ -5,10 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { REPO_ROOT } from './runtime.js'
+import { PEER_ROOT, REPO_ROOT } from './runtime.js'
 
-export { peerRuntime, REPO_ROOT } from './runtime.js'
-export const PEER_BIN = join(REPO_ROOT, 'bin', 'harombe-peer.js')
+export { peerRuntime, PEER_ROOT, REPO_ROOT } from './runtime.js'
+/** The CLI spawned peers run (PEER_ROOT's: this checkout unless HAROMBE_BENCH_PEER_ROOT names another). */
+export const PEER_BIN = join(PEER_ROOT, 'bin', 'harombe-peer.js')
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 
 /** The CLI's ready line (DESIGN); bench processes print the same shape. */

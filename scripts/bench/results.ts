@@ -28,6 +28,9 @@ export interface RunInfo {
   command: string
   mode: 'full' | 'quick'
   durationSeconds: number
+  /** Set when the peers ran another checkout's CLI (HAROMBE_BENCH_PEER_ROOT): where, and its commit. */
+  peerRoot?: string
+  peerGit?: { gitCommit: string, gitDirty: boolean }
 }
 
 export interface ResultFile<T = unknown> {
@@ -65,10 +68,10 @@ export function machineInfo (loadAvgStart: number): MachineInfo {
 }
 
 /** The commit, and whether the code differs from it (the benchmark's own outputs do not count: a run rewrites them as it goes). */
-export function gitInfo (): { gitCommit: string, gitDirty: boolean } {
+export function gitInfo (root = REPO_ROOT): { gitCommit: string, gitDirty: boolean } {
   const git = (...args: string[]): string => {
     try {
-      return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+      return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
     } catch {
       return ''
     }

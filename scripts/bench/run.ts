@@ -28,7 +28,7 @@ import { affinityPart } from './part-affinity.js'
 import { embedPart } from './part-embed.js'
 import { memoryPart } from './part-memory.js'
 import { beginPart, elapsedSeconds, note, status } from './progress.js'
-import { peerNodeFlags, peerRuntime, REPO_ROOT } from './procs.js'
+import { PEER_ROOT, peerNodeFlags, peerRuntime, REPO_ROOT } from './procs.js'
 import { commandLine, gitInfo, machineInfo, writeResult } from './results.js'
 import { renderReport } from './report.js'
 
@@ -69,7 +69,7 @@ if (peerRuntime() === 'dist') {
 } else {
   status('npm run build')
   try {
-    execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    execFileSync(process.execPath, [join(PEER_ROOT, 'scripts', 'build.mjs')], { cwd: PEER_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     buildNote = 'dist/ was stale: built it with `npm run build`'
   } catch (err: any) {
     // tsc reports on stdout/stderr as `file(line,col): error TS…`; the first such line says enough.
@@ -99,6 +99,8 @@ try {
         run: {
           date: new Date().toISOString(),
           ...gitInfo(),
+          // Peers from another checkout (HAROMBE_BENCH_PEER_ROOT): the commit they ran is theirs.
+          ...(PEER_ROOT !== REPO_ROOT ? { peerRoot: PEER_ROOT, peerGit: gitInfo(PEER_ROOT) } : {}),
           command: commandLine(),
           mode,
           durationSeconds: Math.round((performance.now() - started) / 100) / 10

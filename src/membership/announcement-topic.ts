@@ -82,6 +82,8 @@ export interface AnnouncementTopic {
   stop: () => void
   /** Publishes our announcement; resolves with the number of peers it was sent to. */
   publish: (ann: Announcement) => Promise<number>
+  /** Members whose subscription to the topic we hold. */
+  listeners: () => number
   /** A member left the view: its topic record goes too (the map follows the view, not history). */
   forget: (peerId: string) => void
   readonly counts: { published: number, accepted: number, rejected: number, ignored: number }
@@ -160,6 +162,7 @@ export function createAnnouncementTopic (init: AnnouncementTopicInit): Announcem
       counts.published++
       return recipients.length
     },
+    listeners: () => running ? pubsub.getSubscribers(MEMBERSHIP_TOPIC).length : 0,
     forget (peerId) { newest.delete(peerId) },
     counts,
     get records () { return newest.size }

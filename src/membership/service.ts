@@ -114,7 +114,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
       self: init.self,
       addrs: () => node.getMultiaddrs().map(a => a.toString()),
       transport: this.transport,
-      topic: { publish: async ann => await this.topic.publish(ann) },
+      topic: { publish: async ann => await this.topic.publish(ann), listeners: () => this.topic.listeners() },
       signer: {
         sign: async ann => await signAnnouncement(ann, init.privateKey),
         verify: verifyAnnouncement
@@ -239,6 +239,9 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   }
 
   private readonly onConnect = (event: CustomEvent<PeerId>): void => {
+    // One push-pull per connection carries both views: the side that dialed starts it. Both sides
+    // starting one doubled the full views (and their signature checks) a start wave moves.
+    if (!this.node.getConnections(event.detail).some(c => c.direction === 'outbound')) return
     this.exchangeOnConnect(event.detail.toString())
   }
 

@@ -77,8 +77,10 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private readonly me: SelfAnnouncer
   private readonly incoming: Incoming
   private state: ClusterView
-  /** Our last topic publish reached nobody (a lone start): the first listener gets a new version. */
+  /** Our newest version has reached nobody on the topic (a lone start): the first listener gets it. */
   private unheard = false
+  /** The last version handed to the topic: gossipsub does not publish one version twice. */
+  private topicPublished?: Announcement
   private running = false
   private leaving = false
   private tickTimer?: { stop: () => void }
@@ -212,11 +214,16 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   }
 
   /**
-   * A member subscribed to the topic. If our last publish reached nobody (we started alone, or
-   * refuted while cut off), it gets a new version now: gossipsub keeps no history for late comers.
+   * A member subscribed to the topic. If our newest version reached nobody there (a lone start, a
+   * refutation while cut off), it is published now (gossipsub keeps no history): the same version if
+   * it was held back for want of listeners (members that hold it take it at the door unchecked), a
+   * new one only if gossipsub took that version and sent it nowhere (it never publishes one twice).
    */
   topicListenerAppeared (): void {
-    if (this.unheard && this.running && !this.leaving) void this.announce('join')
+    if (!this.unheard || !this.running || this.leaving) return
+    const current = this.me.current
+    if (current != null && current !== this.topicPublished) this.publishOnTopic(current)
+    else void this.announce('join')
   }
 
   /** An announcement accepted by the topic's validator (signature checked there). */
@@ -249,16 +256,22 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
     const carriers = carriersOf(reason, this.init.topic != null)
     if (carriers.swim) this.dissemination.enqueue({ type: 'alive', announcement: ann })
     if (carriers.topic && this.init.topic != null) {
-      this.unheard = false
-      this.init.topic.publish(ann).then(heard => {
-        // Only the newest version matters: an older publish that reached nobody is superseded.
-        if (this.me.current === ann) this.unheard = heard === 0
-      }, (err: any) => {
-        this.log.debug(`announcement not published on the topic: ${err?.message ?? err}`)
-        if (this.me.current === ann) this.unheard = true
-      })
+      // Nobody subscribed yet (a start, before any connection): held until the first listener.
+      if (this.init.topic.listeners?.() === 0) this.unheard = true
+      else this.publishOnTopic(ann)
     }
     return ann
+  }
+
+  private publishOnTopic (ann: Announcement): void {
+    this.unheard = false
+    this.topicPublished = ann
+    // Only the newest version matters: an older publish that reached nobody is superseded.
+    const heardBy = (n: number): void => { if (this.me.current === ann) this.unheard = n === 0 }
+    void this.init.topic?.publish(ann).then(heardBy, (err: any) => {
+      this.log.debug(`announcement not published on the topic: ${err?.message ?? err}`)
+      heardBy(0)
+    })
   }
 
   /** Someone holds us suspect or dead as of a version we have not moved past: say something newer. */
@@ -369,7 +382,6 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
   private entries (): ViewEntry[] {
     return [...this.state.members.values()].map(m => ({ announcement: m.announcement, state: m.state }))
   }
-
 }
 
 function changedState (changes: ViewChange[]): boolean {

@@ -51,6 +51,12 @@ export interface MessageCounts {
 export interface AnnouncementPublisher {
   /** Publishes our announcement; resolves with how many peers it was sent to (0: nobody heard it). */
   publish: (ann: Announcement) => Promise<number>
+  /**
+   * Members subscribed to the topic as far as we know now. With none, a publish would reach nobody
+   * and still mark the version as seen (gossipsub will not publish it twice): it waits for a listener.
+   * Absent: unknown, publish anyway.
+   */
+  listeners?: () => number
 }
 
 /** `t` as the schedulers use it: every message out and its answer counted in `counts` (for /metrics). */

@@ -17,6 +17,11 @@ import { silentLogger, type Logger } from '../log.js'
 import {
   DIAL_TIMEOUT_MS,
   GOSSIP_COLOCATION_WHITELIST,
+  GOSSIP_D,
+  GOSSIP_DHI,
+  GOSSIP_DLO,
+  GOSSIP_DOUT,
+  GOSSIP_DSCORE,
   GOSSIP_HEARTBEAT_MS,
   GOSSIP_INVALID_MESSAGE_WEIGHT,
   GOSSIP_SCORE_DECAY_MS,
@@ -132,6 +137,11 @@ function membershipGossipsub (msgIdFn: ((message: Message) => Uint8Array) | unde
     tagMeshPeers: false,
     maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
     heartbeatInterval: GOSSIP_HEARTBEAT_MS,
+    D: GOSSIP_D,
+    Dlo: GOSSIP_DLO,
+    Dhi: GOSSIP_DHI,
+    Dout: GOSSIP_DOUT,
+    Dscore: GOSSIP_DSCORE,
     scoreParams: {
       decayInterval: GOSSIP_SCORE_DECAY_MS,
       IPColocationFactorWhitelist: new Set(GOSSIP_COLOCATION_WHITELIST),

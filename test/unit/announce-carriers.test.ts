@@ -56,7 +56,7 @@ describe('carriers: who carries which announcement', () => {
 })
 
 /** A started Swim with a recording topic: what it publishes, and what SWIM carries of its own announcements. */
-async function setup (heard = 2): Promise<{ swim: Swim, clock: ManualClock, transport: ScriptedTransport, published: Announcement[], addrs: string[] }> {
+async function setup (heard = 2, listeners?: () => number): Promise<{ swim: Swim, clock: ManualClock, transport: ScriptedTransport, published: Announcement[], addrs: string[] }> {
   const clock = new ManualClock()
   const transport = new ScriptedTransport(clock)
   const published: Announcement[] = []
@@ -66,7 +66,7 @@ async function setup (heard = 2): Promise<{ swim: Swim, clock: ManualClock, tran
     self: SELF,
     addrs: () => addrs,
     transport,
-    topic: { publish: async a => { published.push(a); return heard } },
+    topic: { publish: async a => { published.push(a); return heard }, ...(listeners != null ? { listeners } : {}) },
     signer: { sign: async a => ({ ...a, sig: 'ok' }), verify: async a => a.sig === 'ok' },
     clock,
     timing: T,
@@ -178,5 +178,34 @@ describe('SWIM with a gossipsub topic: what is published on which change', () =>
     await heard.clock.advance(100)
     assert.deepEqual(heard.published.map(a => a.seq), [1], 'a heard join is not repeated')
     heard.swim.stop()
+  })
+
+  it('should hold the join back while nobody listens and publish that same version to the first listener', async () => {
+    let listeners = 0
+    const { swim, clock, published } = await setup(1, () => listeners)
+    await clock.advance(100)
+    assert.deepEqual(published, [], 'nothing published to an empty topic')
+    listeners = 1
+    swim.topicListenerAppeared()
+    await clock.advance(100)
+    assert.deepEqual(published.map(a => a.seq), [1], 'the join as it was made (seq 1), not a new version')
+    // A second listener: the version was heard, nothing more to publish.
+    swim.topicListenerAppeared()
+    await clock.advance(100)
+    assert.deepEqual(published.map(a => a.seq), [1])
+    swim.stop()
+  })
+
+  it('should hold a change made while nobody listens and publish it to the first listener', async () => {
+    let listeners = 0
+    const { swim, clock, published } = await setup(1, () => listeners)
+    swim.updateSelf({ tier: 2 })
+    await clock.advance(100)
+    assert.deepEqual(published, [])
+    listeners = 1
+    swim.topicListenerAppeared()
+    await clock.advance(100)
+    assert.deepEqual(published.map(a => [a.seq, a.tier]), [[2, 2]], 'the newest version, once')
+    swim.stop()
   })
 })
