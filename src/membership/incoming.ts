@@ -115,7 +115,10 @@ export function createIncoming (init: IncomingInit): Incoming {
    * An announcement counts only with its subject's own signature (whoever relayed it), and only a
    * newer version than ours is checked at all: each (peer, incarnation, seq) is verified once.
    * What SWIM or a push-pull brought and we took is passed on over SWIM: that is a load change, a
-   * refutation, or a repair of what the topic missed.
+   * refutation, or a repair of what the topic missed. Not passed on: a member new to us that a
+   * full view listed, unless it is the view's sender (a joiner's first contact spreads its join).
+   * The sender had it, and the member's own join went out on the topic and over SWIM; a newcomer
+   * re-spreading every member of its first view was most of a start wave's SWIM traffic.
    */
   const applyAnnouncement = async (from: string, ann: Announcement, reportedState?: ViewEntry['state']): Promise<void> => {
     if (ann.peer_id === init.selfId) {
@@ -128,8 +131,9 @@ export function createIncoming (init: IncomingInit): Incoming {
       log.warn({ peer: from }, `announcement of ${ann.peer_id} without a valid signature of its peer dropped`)
       return
     }
+    const news = reportedState == null || ann.peer_id === from || init.view().members.has(ann.peer_id)
     // Checked again: another copy may have been taken while the signature was checked.
-    if (take(ann, reportedState)) init.dissemination.enqueue({ type: 'alive', announcement: ann })
+    if (take(ann, reportedState) && news) init.dissemination.enqueue({ type: 'alive', announcement: ann })
   }
 
   /** Applies `ann` if it is still newer; true when the view took it as its member's announcement. */

@@ -157,6 +157,25 @@ describe('SWIM membership: dissemination and refutation', () => {
     swim.stop()
   })
 
+  it('should pass on over SWIM what a full view brings only when it is news: the sender itself, or a member it already knew', async () => {
+    const { swim, clock, transport } = await setup()
+    await clock.advance(2_000) // our own join has gone out
+    const handlers = transport.handlers
+    assert.ok(handlers != null)
+    const mark = transport.sent.length
+    // B pushes its view (B dialed us): B's newer self, A's newer version, and a stranger C.
+    await handlers.onViewExchange('B', [
+      { announcement: ann('B', { seq: 2 }), state: 'alive' },
+      { announcement: ann('A', { seq: 2 }), state: 'alive' },
+      { announcement: ann('C'), state: 'alive' }
+    ])
+    assert.deepEqual([...swim.view().members.keys()].sort(), ['A', 'B', 'C', 'me'], 'every entry is taken')
+    await clock.advance(2_000)
+    const spread = new Set(updatesSent(transport, mark).flatMap(u => u.type === 'alive' ? [`${u.announcement.peer_id}/${u.announcement.seq}`] : []))
+    assert.deepEqual([...spread].sort(), ['A/2', 'B/2'], 'the stranger C is not re-spread: B had it, and C spreads its own join')
+    swim.stop()
+  })
+
   it('should announce leaving to every member at once', async () => {
     const { swim, clock, transport } = await setup()
     await clock.advance(500)
