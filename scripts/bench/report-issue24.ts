@@ -34,7 +34,7 @@ export function issue24Section (after: Map<string, ResultFile>, before: Map<stri
   return [
     '## Before and after issue 24 (announcements over gossipsub, changes only)',
     '',
-    'Same benchmark scripts, same machine, one session: each part ran on the commit before the issue\'s work ("before", `bench/results/before-24/`) and then on the branch ("after", `bench/results/after-24/`), part by part, so each pair saw the machine within minutes. The machine (2 cores) was shared with five other engineers\' builds and tests throughout: each run\'s 1-minute load average is in the Runs line below, and the idle rows show the CPU the rest of the machine used during the window: absolute figures move with that load; compare each pair side by side.',
+    'Same benchmark scripts, same machine, one session: each part ran on the commit before the issue\'s work ("before", `bench/results/before-24/`) and on the branch ("after", `bench/results/after-24/`), alternately, part by part, so each pair saw the machine within minutes. Where a run names a peer commit, the branch\'s harness drove the before commit\'s CLI from its own worktree (`HAROMBE_BENCH_PEER_ROOT`). The machine (2 cores) was shared with other engineers\' builds and tests throughout: each run\'s 1-minute load average is in the Runs line below, and the idle rows show the CPU the rest of the machine used during the window: absolute figures move with that load; compare each pair side by side.',
     '',
     table(['what', 'before', 'after', 'issue 24 target', 'after: met?'], rows.map(([what, b, a, target, met]) => [what, b, a, target ?? '', met == null ? '' : met ? 'met' : '**missed**'])),
     '',
@@ -43,7 +43,7 @@ export function issue24Section (after: Map<string, ResultFile>, before: Map<stri
   ].join('\n')
 }
 
-const ref = (r: ResultFile): string => `\`${r.run.gitCommit.slice(0, 8)}\` ${r.run.date.slice(0, 16).replace('T', ' ')} (load ${r.machine.loadAvgStart} → ${r.machine.loadAvgEnd})`
+const ref = (r: ResultFile): string => `${r.run.peerGit != null ? `peers \`${r.run.peerGit.gitCommit.slice(0, 8)}\` by ` : ''}\`${r.run.gitCommit.slice(0, 8)}\` ${r.run.date.slice(0, 16).replace('T', ' ')} (load ${r.machine.loadAvgStart} → ${r.machine.loadAvgEnd})`
 
 function idleRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
   if (b == null || a == null) return []
@@ -96,7 +96,19 @@ function convergenceRows (b: ResultFile | undefined, a: ResultFile | undefined):
   const ra = at(a)
   if (rb == null || ra == null) return []
   const cell = (x: NonNullable<ReturnType<typeof at>>): string => `median ${n2(x.convergenceMs.p50 / 1000)} s, worst ${n2(x.convergenceMs.max / 1000)} s (${x.samplesMs.map(v => v == null ? 'none' : `${n2(v / 1000)}`).join(', ')})${x.notConverged > 0 ? `, ${x.notConverged} not converged` : ''}`
-  return [['convergence at N = 20 (last ready line → all list all alive)', cell(rb), cell(ra), '≤ 1.5 s (median)', ra.notConverged === 0 && ra.convergenceMs.p50 <= 1_500]]
+  const rows: Row[] = [['convergence at N = 20 (last ready line → all list all alive)', cell(rb), cell(ra), '≤ 1.5 s (median)', ra.notConverged === 0 && ra.convergenceMs.p50 <= 1_500]]
+  // The start wave's work, less sensitive to the machine's load than its wall time (recorded since the wave was profiled).
+  const work = (r: ResultFile): { cpu: { p50: number, max: number }, msgs: { p50: number } } | undefined => {
+    const x = (r.data as { byN: any[] }).byN.find(y => y.n === 20)
+    return x?.waveCpuMs == null || x.waveCpuMs.n === 0 ? undefined : { cpu: x.waveCpuMs, msgs: x.waveMessages }
+  }
+  const wb = work(b)
+  const wa = work(a)
+  if (wb != null && wa != null) {
+    const cell = (w: NonNullable<typeof wb>): string => `CPU ${n0(w.cpu.p50)} ms (max ${n0(w.cpu.max)}), ${n0(w.msgs.p50)} membership messages (harombe_gossip_messages_total; after: topic messages included)`
+    rows.push(['N = 20 start wave, per peer from its spawn to convergence (median peer)', cell(wb), `${cell(wa)} — CPU **× ${n2(wa.cpu.p50 / wb.cpu.p50)}** of before`])
+  }
+  return rows
 }
 
 function failureRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
