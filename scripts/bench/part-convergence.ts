@@ -31,6 +31,8 @@ interface Round {
   waveCpuMs: number[]
   /** Per peer, membership messages (harombe_gossip_messages_total, all kinds) by then. */
   waveMessages: number[]
+  /** Peers that printed no ready line (the CLI's own error), so the round could not converge. */
+  startFailures: string[]
   /** At the end of the round, the members not alive in some peer's view, counted by state and reason. */
   notAlive: Record<string, number>
 }
@@ -45,12 +47,19 @@ async function convergeOnce (ctx: BenchContext, n: number, label: string): Promi
     procs.push(seed)
     watch(0, seed.peer.api)
     status(`${label}: starting ${n - 1} more peers, all bootstrapping through the first`)
-    await Promise.all(Array.from({ length: n - 1 }, async (_, i) => {
+    // A peer that cannot start (on a loaded machine: no bootstrap contact within the CLI's 30 s) is
+    // recorded and the round, which then cannot converge, runs on: one such peer must not end the part.
+    const started = await Promise.allSettled(Array.from({ length: n - 1 }, async (_, i) => {
       const p = ctx.track(await spawnCliPeer({ name: `conv-${i + 1}`, dataDir: ctx.dataDir(`conv-${i + 1}`), backend: 'none', bootstrap: seed.peer.mesh, timeoutMs: 90_000 }))
       procs.push(p)
       watch(i + 1, p.peer.api)
       status(`${label}: ${procs.length}/${n} ready`)
     }))
+    const startFailures = started.flatMap(x => {
+      if (x.status === 'fulfilled') return []
+      const lines = String(x.reason?.message ?? x.reason).split('\n')
+      return [`${lines[0]?.split(':')[0] ?? ''}: ${lines.find(l => l.startsWith('harombe-peer:')) ?? ''}`.slice(0, 300)]
+    })
     const readyByIndex = new Map(procs.map(p => [Number(p.peer.name.split('-')[1]), p.readyAt]))
     const lastReady = Math.max(...readyByIndex.values())
     const firstReady = Math.min(...readyByIndex.values())
@@ -89,6 +98,7 @@ async function convergeOnce (ctx: BenchContext, n: number, label: string): Promi
       rssMb: rss,
       waveCpuMs,
       waveMessages: waveMessages.filter(Number.isFinite),
+      startFailures,
       notAlive
     }
   } finally {
@@ -110,7 +120,7 @@ export const convergencePart: Part = {
       for (let r = 0; r < repeats; r++) {
         const result = await convergeOnce(ctx, n, `N=${n} (${r + 1}/${repeats})`)
         rounds.push(result)
-        note(`N=${n} round ${r + 1}: ${result.convergenceMs == null ? `did NOT converge within ${CONVERGE_TIMEOUT_MS / 1000} s (${result.peersComplete}/${n} peers ever listed all)` : `${result.convergenceMs} ms`} after the last ready line (start wave ${result.startWaveMs} ms); idle CPU per peer ${summarize(result.idleCpuMsPerSecond).p50} ms/s; CPU per peer spawn → converged ${Math.round(summarize(result.waveCpuMs).p50)} ms, membership messages ${Math.round(summarize(result.waveMessages).p50)} (medians); load ${loadavg()[0]?.toFixed(1)}`)
+        note(`N=${n} round ${r + 1}: ${result.startFailures.length > 0 ? `${result.startFailures.length} peer(s) could not start (${result.startFailures[0] ?? ''}); ` : ''}${result.convergenceMs == null ? `did NOT converge within ${CONVERGE_TIMEOUT_MS / 1000} s (${result.peersComplete}/${n} peers ever listed all)` : `${result.convergenceMs} ms`} after the last ready line (start wave ${result.startWaveMs} ms); idle CPU per peer ${summarize(result.idleCpuMsPerSecond).p50} ms/s; CPU per peer spawn → converged ${Math.round(summarize(result.waveCpuMs).p50)} ms, membership messages ${Math.round(summarize(result.waveMessages).p50)} (medians); load ${loadavg()[0]?.toFixed(1)}`)
       }
     }
     const byN = plan.map(({ n }) => {
