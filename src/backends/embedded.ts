@@ -21,6 +21,7 @@ import { createLlamaEmbedder } from './embed-llama.js'
 import { generateRaw } from './embedded-raw.js'
 import { embeddedModelInfo } from './embedded-info.js'
 import { rawPromptOf } from './raw-prompt.js'
+import { linkSignals } from '../util/linked-abort.js'
 import type { Embedder } from '../embeddings/types.js'
 import type { Logger } from '../log.js'
 
@@ -302,6 +303,8 @@ class EmbeddedBackend implements Backend {
     const chat = raw ? undefined : new LlamaChat({ contextSequence: sequence, chatWrapper: this.c.chatWrapper })
     // Whether the sequence's tokens are whole and its own: kept for the next request only then.
     let keep = false
+    // Not AbortSignal.any(): on Node 20 it leaks on the long-lived closing signal, per completion (issue 25).
+    const linked = linkSignals([signal, this.closing.signal])
     try {
       // LlamaChat keeps the tokens the sequence shares with the prompt and erases the rest
       // (adaptStateToTokens); the last prompt token is always evaluated again, for its logits.
@@ -314,7 +317,7 @@ class EmbeddedBackend implements Backend {
         temperature: request.temperature ?? DEFAULT_TEMPERATURE,
         // Never past the context: node-llama-cpp would shift it and generate for ever (the tiny model never stops by itself).
         maxTokens: cappedTokens(request.max_tokens ?? this.c.defaultMaxTokens, 0, sequence.contextSize - prompt.length),
-        signal: AbortSignal.any([signal, this.closing.signal]),
+        signal: linked.signal,
         onToken: (tokens: Token[]) => { completionTokens += tokens.length },
         onTextChunk: (text: string) => { if (text !== '') onDelta?.({ content: text }) }
       }
@@ -354,6 +357,7 @@ class EmbeddedBackend implements Backend {
       if (err instanceof CompletionError) throw err
       throw new InternalError(`embedded generation failed: ${(err as Error)?.message ?? String(err)}`)
     } finally {
+      linked.release()
       chat?.dispose({ disposeSequence: false })
       // Without the prompt cache, or after a failure that may have left the sequence half
       // evaluated, the next request starts from an empty state.

@@ -4,6 +4,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { AbortedError, UnavailableError } from '../completion/errors.js'
 import type { Backend, BackendRequest, CompleteOptions, CompletionResult, Health } from '../completion/types.js'
+import { linkSignals } from '../util/linked-abort.js'
 
 export const SYNTHETIC_MODEL = 'synthetic'
 
@@ -58,45 +59,51 @@ export function createSyntheticBackend (init: SyntheticBackendInit = {}): Backen
 
     async complete (request: BackendRequest, options: CompleteOptions): Promise<CompletionResult> {
       if (lifetime.signal.aborted) throw new UnavailableError('synthetic backend is closed')
-      const signal = AbortSignal.any([options.signal, lifetime.signal])
-      const count = Math.max(0, Math.floor(request.max_tokens ?? defaultMaxTokens))
-      // A continued answer goes on where the prefix ends, so prefix + continuation is the same text
-      // an unbroken run gives (the chaos run checks every answer against it).
-      const first = Math.floor((request.continuation?.prefix.length ?? 0) / SYNTHETIC_TOKEN_CHARS)
-      const pieces: string[] = []
-      const emit = (i: number): void => {
-        const token = TOKENS[(first + i) % TOKENS.length] as string
-        pieces.push(token)
-        options.onDelta?.({ content: token })
-      }
-      const check = (): void => {
-        if (!signal.aborted) return
-        throw lifetime.signal.aborted ? new UnavailableError('synthetic backend closed during the completion') : new AbortedError('completion aborted by the caller')
-      }
-
-      check()
-      if (firstTokenMs > 0) await sleep(firstTokenMs, signal).catch(check)
-      const started = performance.now()
-      let sent = 0
-      while (sent < count) {
-        check()
-        if (tokensPerSecond === 0) {
-          const end = Math.min(count, sent + ZERO_COST_BURST)
-          while (sent < end) emit(sent++)
-          if (sent < count) await yieldToLoop()
-          continue
+      // Not AbortSignal.any(): on Node 20 it leaks on the long-lived lifetime signal (issue 25).
+      const linked = linkSignals([options.signal, lifetime.signal])
+      const signal = linked.signal
+      try {
+        const count = Math.max(0, Math.floor(request.max_tokens ?? defaultMaxTokens))
+        // A continued answer goes on where the prefix ends, so prefix + continuation is the same text
+        // an unbroken run gives (the chaos run checks every answer against it).
+        const first = Math.floor((request.continuation?.prefix.length ?? 0) / SYNTHETIC_TOKEN_CHARS)
+        const pieces: string[] = []
+        const emit = (i: number): void => {
+          const token = TOKENS[(first + i) % TOKENS.length] as string
+          pieces.push(token)
+          options.onDelta?.({ content: token })
         }
-        // Catch up with the schedule (timers fire late under load), then sleep until the next token is due.
-        const due = Math.min(count, 1 + Math.floor((performance.now() - started) * tokensPerSecond / 1000))
-        while (sent < due) emit(sent++)
-        if (sent < count) await sleep(Math.max(1, (sent * 1000 / tokensPerSecond) - (performance.now() - started)), signal).catch(check)
-      }
-      check()
-      return {
-        message: { role: 'assistant', content: pieces.join('') },
-        finish_reason: request.max_tokens != null ? 'length' : 'stop',
-        model: request.model,
-        usage: { prompt_tokens: promptTokens(request), completion_tokens: count }
+        const check = (): void => {
+          if (!signal.aborted) return
+          throw lifetime.signal.aborted ? new UnavailableError('synthetic backend closed during the completion') : new AbortedError('completion aborted by the caller')
+        }
+
+        check()
+        if (firstTokenMs > 0) await sleep(firstTokenMs, signal).catch(check)
+        const started = performance.now()
+        let sent = 0
+        while (sent < count) {
+          check()
+          if (tokensPerSecond === 0) {
+            const end = Math.min(count, sent + ZERO_COST_BURST)
+            while (sent < end) emit(sent++)
+            if (sent < count) await yieldToLoop()
+            continue
+          }
+          // Catch up with the schedule (timers fire late under load), then sleep until the next token is due.
+          const due = Math.min(count, 1 + Math.floor((performance.now() - started) * tokensPerSecond / 1000))
+          while (sent < due) emit(sent++)
+          if (sent < count) await sleep(Math.max(1, (sent * 1000 / tokensPerSecond) - (performance.now() - started)), signal).catch(check)
+        }
+        check()
+        return {
+          message: { role: 'assistant', content: pieces.join('') },
+          finish_reason: request.max_tokens != null ? 'length' : 'stop',
+          model: request.model,
+          usage: { prompt_tokens: promptTokens(request), completion_tokens: count }
+        }
+      } finally {
+        linked.release()
       }
     }
   }

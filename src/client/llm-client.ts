@@ -7,6 +7,7 @@ import type { CompleteOptions, CompletionRequest } from '../completion/types.js'
 import type { ClusterJson } from '../api/cluster-json.js'
 import { fromAbortReason } from '../backends/upstream.js'
 import { DEFAULT_COMPLETION_TIMEOUT_MS, DEFAULT_QUERY_TIMEOUT_MS } from './constants.js'
+import { linkSignals } from '../util/linked-abort.js'
 import type { CallOptions, CompletionAnswer, LlmClient, StreamEvent } from './types.js'
 
 /** Where the calls go: a peer in this process, or a peer's HTTP API. Every call gets a signal. */
@@ -29,12 +30,16 @@ export function createLlmClient (transport: ClientTransport): LlmClient {
    */
   const run = async <T>(options: CallOptions | undefined, defaultTimeoutMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     if (lifetime.signal.aborted) throw lifetime.signal.reason
-    const signal = AbortSignal.any([options?.signal ?? AbortSignal.timeout(defaultTimeoutMs), lifetime.signal])
+    // Not AbortSignal.any(): on Node 20 it leaks on the long-lived lifetime signal, per call (issue 25).
+    const linked = linkSignals([options?.signal ?? AbortSignal.timeout(defaultTimeoutMs), lifetime.signal])
+    const signal = linked.signal
     try {
       return await call(signal)
     } catch (err) {
       if (signal.aborted) throw fromAbortReason(signal.reason)
       throw err
+    } finally {
+      linked.release()
     }
   }
 
@@ -43,7 +48,9 @@ export function createLlmClient (transport: ClientTransport): LlmClient {
     const left = new AbortController()
     const bound = options?.signal ?? AbortSignal.timeout(DEFAULT_COMPLETION_TIMEOUT_MS)
     const events = pushable<StreamEvent>({ objectMode: true })
-    const running = run({ signal: AbortSignal.any([bound, left.signal]) }, DEFAULT_COMPLETION_TIMEOUT_MS, async signal =>
+    // `bound` may be a caller's long-lived signal: linked, not AbortSignal.any() (issue 25).
+    const linked = linkSignals([bound, left.signal])
+    const running = run({ signal: linked.signal }, DEFAULT_COMPLETION_TIMEOUT_MS, async signal =>
       await transport.complete(request, { signal, onDelta: delta => { events.push({ type: 'delta', content: delta.content }) } })
     ).then(
       answer => { events.push({ type: 'done', answer }); events.end() },
@@ -54,6 +61,7 @@ export function createLlmClient (transport: ClientTransport): LlmClient {
     } finally {
       left.abort(new AbortedError('the stream was left before its end'))
       await running
+      linked.release()
     }
   }
 

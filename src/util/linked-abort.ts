@@ -18,3 +18,33 @@ export async function runLinked<T> (signal: AbortSignal, controller: AbortContro
     signal.removeEventListener('abort', forward)
   }
 }
+
+/** A signal that follows several others, and the way to stop following them. */
+export interface LinkedSignal {
+  readonly signal: AbortSignal
+  /** Detaches from the sources (idempotent): call it when the work the signal guards is over. */
+  release: () => void
+}
+
+/**
+ * Like AbortSignal.any(), for a source that outlives the work, such as a backend's or client's
+ * lifetime signal. On Node 20 AbortSignal.any() adds a WeakRef to each source's set of dependants
+ * and never removes it while the source lives: ~55 bytes per call that no collection frees (issue
+ * 25: measured 5.3-5.9 MB per 100,000 calls on one long-lived signal, Node 20.20). Plain listeners, removed by
+ * `release`, leave nothing behind.
+ */
+export function linkSignals (sources: ReadonlyArray<AbortSignal>): LinkedSignal {
+  const controller = new AbortController()
+  const already = sources.find(s => s.aborted)
+  if (already != null) {
+    controller.abort(already.reason)
+    return { signal: controller.signal, release: () => {} }
+  }
+  const release = (): void => { for (const s of sources) s.removeEventListener('abort', onAbort) }
+  function onAbort (this: AbortSignal): void {
+    release()
+    controller.abort(this.reason)
+  }
+  for (const s of sources) s.addEventListener('abort', onAbort, { once: true })
+  return { signal: controller.signal, release }
+}
