@@ -1,12 +1,14 @@
 // Compares two V8 heap snapshots of one process (issue 25, "find what grows"):
-//   npx tsx scripts/soak/heap-diff.ts before.heapsnapshot after.heapsnapshot [--top 40] [--paths GROUP]… [--samples 4]
+//   npx tsx scripts/soak/heap-diff.ts before.heapsnapshot after.heapsnapshot [third.heapsnapshot] [--top 40] [--paths GROUP]… [--samples 4]
 // Take them with the peer started under NODE_OPTIONS="--heapsnapshot-signal=SIGUSR2
 // --diagnostic-dir=DIR" and `kill -USR2 <pid>` (a snapshot begins with a full collection, so it
 // holds only what is reachable). Prints code (JIT output and its metadata) apart from the rest;
 // the growth by group (constructor for objects); the objects of the later snapshot allocated
-// after the earlier one that survived; with --paths, who retains a few new objects of that group.
+// after the earlier one that survived; with a third snapshot, those allocated between the first two
+// that are still there in the third (in-flight work is gone by then: what is left was kept); with
+// --paths, who retains a few of those objects of that group.
 import { parseArgs } from 'node:util'
-import { diffGroups, groupOf, groupTotals, newSince, readHeapSnapshot, retainerPaths, splitCode } from './heap-snapshot.js'
+import { diffGroups, groupOf, groupTotals, keptFromBetween, newSince, readHeapSnapshot, retainerPaths, splitCode } from './heap-snapshot.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -17,7 +19,7 @@ const { values, positionals } = parseArgs({
     'no-code': { type: 'boolean', default: false }
   }
 })
-const [pathA, pathB] = positionals
+const [pathA, pathB, pathC] = positionals
 if (pathA == null || pathB == null) {
   console.error('usage: heap-diff.ts before.heapsnapshot after.heapsnapshot [--top N] [--paths GROUP] [--samples N] [--no-code]')
   process.exit(2)
@@ -38,21 +40,24 @@ for (const r of diffGroups(totalsA, totalsB).filter(r => shown(r.group)).slice(0
   console.log(`${String(r.sizeDelta).padStart(9)} ${String(r.countDelta).padStart(8)} ${String(r.count).padStart(12)}  ${r.group}`)
 }
 
-const fresh = newSince(a, b)
-const freshTotals = groupTotals(b, fresh)
+const c = pathC != null ? readHeapSnapshot(pathC) : undefined
+const last = c ?? b
+const fresh = c != null ? keptFromBetween(a, b, c) : newSince(a, b)
+const freshTotals = groupTotals(last, fresh)
 const freshBytes = [...freshTotals.values()].reduce((t, x) => t + x.size, 0)
-console.log(`\n== allocated after the earlier snapshot and still reachable: ${mb(freshBytes)} MB\n    bytes    count  group`)
+const what = c != null ? 'allocated between the first two snapshots and still reachable in the third' : 'allocated after the earlier snapshot and still reachable'
+console.log(`\n== ${what}: ${mb(freshBytes)} MB\n    bytes    count  group`)
 for (const [group, t] of [...freshTotals].filter(([g]) => shown(g)).sort((p, q) => q[1].size - p[1].size).slice(0, top)) {
   console.log(`${String(t.size).padStart(9)} ${String(t.count).padStart(8)}  ${group}`)
 }
 
 for (const group of values.paths ?? []) {
   const picks: number[] = []
-  for (let i = b.nodeCount - 1; i >= 0 && picks.length < Number(values.samples); i--) {
-    if (fresh(i) && groupOf(b.node(i)) === group) picks.push(i)
+  for (let i = last.nodeCount - 1; i >= 0 && picks.length < Number(values.samples); i--) {
+    if (fresh(i) && groupOf(last.node(i)) === group) picks.push(i)
   }
   console.log(`\n== who retains new ${group} (${picks.length} samples)`)
-  for (const steps of retainerPaths(b, picks)) {
+  for (const steps of retainerPaths(last, picks)) {
     console.log('--')
     for (const step of steps) console.log('  ' + step)
     console.log('  ' + group)

@@ -126,12 +126,28 @@ function isHeapObject (node: { type: string }): boolean {
  * a later snapshot with an id above the earlier snapshot's highest was allocated in between and survived.
  */
 export function newSince (earlier: HeapSnapshot, later: HeapSnapshot): (i: number) => boolean {
+  const cut = highestId(earlier)
+  return i => { const node = later.node(i); return isHeapObject(node) && node.id > cut }
+}
+
+/**
+ * The three-snapshot method: objects of `third` allocated between `first` and `second`. Whatever
+ * was merely in flight at the second snapshot (a request, a connection's handshake) is gone by the
+ * third; what is left was kept, and is what a leak looks like.
+ */
+export function keptFromBetween (first: HeapSnapshot, second: HeapSnapshot, third: HeapSnapshot): (i: number) => boolean {
+  const from = highestId(first)
+  const to = highestId(second)
+  return i => { const node = third.node(i); return isHeapObject(node) && node.id > from && node.id <= to }
+}
+
+function highestId (s: HeapSnapshot): number {
   let cut = 0
-  for (let i = 0; i < earlier.nodeCount; i++) {
-    const node = earlier.node(i)
+  for (let i = 0; i < s.nodeCount; i++) {
+    const node = s.node(i)
     if (isHeapObject(node)) cut = Math.max(cut, node.id)
   }
-  return i => { const node = later.node(i); return isHeapObject(node) && node.id > cut }
+  return cut
 }
 
 /**
