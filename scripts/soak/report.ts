@@ -67,7 +67,7 @@ export function soakSection (r: ResultFile, svgPath: string): string {
         name,
         String(lives(name)),
         t?.rss == null ? '–' : `${n1(t.rss.startMb)} → ${n1(t.rss.endMb)} (${t.rss.growthPct >= 0 ? '+' : ''}${n2(t.rss.growthPct)} %)`,
-        t == null ? '–' : `${t.heapAfterGcMbPerHour == null ? '–' : n2(t.heapAfterGcMbPerHour)} (${t.heapReadings})`,
+        t == null ? '–' : `${t.heapAfterGcMbPerHour == null ? '–' : n2(t.heapAfterGcMbPerHour)} (${t.heapReadings}); second half ${t.heapAfterGcMbPerHourLastHalf == null ? '–' : n2(t.heapAfterGcMbPerHourLastHalf)}`,
         lv(t?.fds),
         lv(t?.connections),
         lv(t?.streams),

@@ -70,6 +70,12 @@ export function pointsOf (samples: Sample[], key: 'rssMb' | 'fds' | 'connections
 
 export interface PeerTrend {
   heapAfterGcMbPerHour: number | null
+  /**
+   * The same slope over the second half of the measured window only. Not a target: it tells a
+   * warm-up tail (V8's compiled code keeps growing for ~30 minutes, then stops: this slope falls
+   * to ~0) from a leak (the same slope in both halves). Issue 25, heap snapshots.
+   */
+  heapAfterGcMbPerHourLastHalf: number | null
   heapReadings: number
   rss: { startMb: number, endMb: number, growthPct: number } | null
   fds: { start: number, end: number } | null
@@ -80,11 +86,14 @@ export interface PeerTrend {
 
 export function peerTrend (samples: Sample[], fromS: number): PeerTrend {
   const heap = heapPoints(samples, fromS)
+  const lastT = heap.at(-1)?.t
+  const lastHalf = lastT == null ? [] : heap.filter(p => p.t >= (fromS + lastT) / 2)
   const rss = levels(pointsOf(samples, 'rssMb', fromS))
   const lv = (key: 'fds' | 'connections' | 'streams'): { start: number, end: number } | null => levels(pointsOf(samples, key, fromS))
   const lag = pointsOf(samples, 'eventLoopP99Ms', fromS).map(p => p.v)
   return {
     heapAfterGcMbPerHour: round(slopePerHour(heap), 3),
+    heapAfterGcMbPerHourLastHalf: round(slopePerHour(lastHalf), 3),
     heapReadings: heap.length,
     rss: rss == null ? null : { startMb: round(rss.start, 1) as number, endMb: round(rss.end, 1) as number, growthPct: round((rss.end - rss.start) / rss.start * 100, 2) as number },
     fds: lv('fds'),

@@ -211,6 +211,18 @@ describe('soak', () => {
       assert.equal(tr.heapAfterGcMbPerHour, 0)
       assert.equal(tr.heapReadings, 10)
     })
+    it('heap growth over the second half tells a warm-up tail from a leak', () => {
+      // One reading a minute from minute 10 to 60: a warm-up that levels off at minute 35, and a steady leak.
+      const minutes = Array.from({ length: 51 }, (_, i) => 10 + i)
+      const warm = minutes.map((m, i) => sample(m * 60, { majorGcs: i + 1, heapAfterGcMb: 34 + Math.min(m, 35) * 0.05 }))
+      const leak = minutes.map((m, i) => sample(m * 60, { majorGcs: i + 1, heapAfterGcMb: 34 + m * 0.05 }))
+      const w = peerTrend(warm, 600)
+      const l = peerTrend(leak, 600)
+      assert.ok((w.heapAfterGcMbPerHour ?? 0) > 1, `warm-up over the whole window: ${w.heapAfterGcMbPerHour}`)
+      assert.equal(w.heapAfterGcMbPerHourLastHalf, 0)
+      assert.equal(l.heapAfterGcMbPerHour, 3)
+      assert.equal(l.heapAfterGcMbPerHourLastHalf, 3)
+    })
     it('classifies requests cut by a kill apart from failures', () => {
       const kills = [{ t: 1000, peer: 'serve-1' }]
       const r = (startedAt: number, endedAt: number, node: string | null, outcome: any, kind = 'openai-stream'): any => ({ startedAt, endedAt, node, outcome, kind })
