@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { TypedEventEmitter } from 'main-event'
 import { silentLogger, type Logger } from '../log.js'
+import { linkSignals } from '../util/linked-abort.js'
 import { CHUNK_SIZE, MAX_CATALOGUE_ENTRIES, RESCAN_INTERVAL_MS } from './constants.js'
 import { hashFile, type FileHashes } from './hash-file.js'
 import { loadHashCache, type HashCache } from './hash-cache.js'
@@ -99,11 +100,19 @@ class Catalogue extends TypedEventEmitter<LocalCatalogueEvents> implements Local
 
   async rescan (signal?: AbortSignal): Promise<void> {
     const own = this.running?.signal
-    const combined = signal != null && own != null ? AbortSignal.any([signal, own]) : (signal ?? own ?? new AbortController().signal)
+    // Linked by hand and released after the pass, not AbortSignal.any(): on Node 20 every call
+    // would leave a WeakRef on the long-lived `own` for as long as the catalogue runs (issue 25:
+    // two a minute from the rescan loop, which passes `own` itself).
+    const sources = [...new Set([signal, own])].filter((s): s is AbortSignal => s != null)
+    const linked = sources.length > 1 ? linkSignals(sources) : { signal: sources[0] ?? new AbortController().signal, release: () => {} }
     const previous = this.pass ?? Promise.resolve()
-    const pass = previous.catch(() => {}).then(async () => { await this.scanAndHash(combined) })
+    const pass = previous.catch(() => {}).then(async () => { await this.scanAndHash(linked.signal) })
     this.pass = pass
-    await pass
+    try {
+      await pass
+    } finally {
+      linked.release()
+    }
   }
 
   private async scanAndHash (signal: AbortSignal): Promise<void> {

@@ -3,6 +3,7 @@ import { getEventListeners } from 'node:events'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { linkSignals } from '../../src/util/linked-abort.js'
+import { signalDependants } from '../helpers/signal-dependants.js'
 
 // linkSignals replaces AbortSignal.any() where a source outlives the work (issue 25): Node 20's
 // AbortSignal.any() keeps a WeakRef per call in a long-lived source's dependants for ever.
@@ -54,6 +55,15 @@ describe('linkSignals', () => {
     assert.equal(getEventListeners(call.signal, 'abort').length, 0)
     life.abort()
     assert.equal(linked.signal.aborted, false)
+  })
+
+  it('adds no dependant to a long-lived source, where AbortSignal.any() adds one per call (the probe the sharing test uses)', () => {
+    const life = new AbortController()
+    for (let i = 0; i < 10; i++) linkSignals([life.signal, new AbortController().signal]).release()
+    assert.equal(signalDependants(life.signal), 0)
+    const control = new AbortController()
+    const kept = Array.from({ length: 10 }, () => AbortSignal.any([control.signal, new AbortController().signal]))
+    assert.equal(signalDependants(control.signal), kept.length)
   })
 
   it('retains nothing on a long-lived source over 100,000 released links (AbortSignal.any: ~5 MB)', async () => {
