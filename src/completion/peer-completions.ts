@@ -1,4 +1,3 @@
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../log.js'
 import type { MeshNode } from '../mesh/node.js'
@@ -11,7 +10,8 @@ import { MAX_CONNECTIONS } from '../mesh/constants.js'
 import type { BoundedRegistry } from '../util/bounded-registry.js'
 import { candidatesFromView, type RouteCandidate, type RoutingPolicy } from '../routing/router.js'
 import { createBreakers, type Breakers } from '../routing/breaker.js'
-import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
+import { MAX_TRACKED_PEERS } from '../util/capped.js'
+import { cachedPeerId, recordTrailerLoad, type TrailerLoad } from './peer-caches.js'
 import { createDispatcher } from './dispatcher.js'
 import { DEFAULT_AFFINITY_CONFIG, DEFAULT_ROUTE_POLICY, type AffinityConfig, type RoutePolicyName } from '../routing/affinity-config.js'
 import { createInFlight } from '../routing/in-flight.js'
@@ -112,12 +112,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
    * Forgotten with the member and capped: an entry used to stay for every peer that ever answered
    * us and then left (it was dropped only when read as a candidate again), one more per departed peer.
    */
-  const trailerLoad = new Map<string, { load: Load, at: number }>()
-  const recordTrailerLoad = (peer: string, load: Load): void => {
-    trailerLoad.delete(peer)
-    trailerLoad.set(peer, { load, at: Date.now() })
-    trimOldest(trailerLoad, MAX_TRACKED_PEERS)
-  }
+  const trailerLoad = new Map<string, TrailerLoad>()
   const withFreshestLoad = (c: RouteCandidate): RouteCandidate => {
     // Our own load is known exactly here; the announced one lags by up to LOAD_ANNOUNCE_INTERVAL_MS.
     if (c.via === 'local') return local != null ? { ...c, load: local.load() } : c
@@ -143,16 +138,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
   // One PeerId per member, not one per request: parsing the id and printing it back (a PeerId caches
   // its string) showed in the routed-path profile. Forgotten with the member (onViewChange).
   const peerIds = new Map<string, PeerId>()
-  const peerIdOf = (id: string): PeerId => {
-    let peerId = peerIds.get(id)
-    if (peerId == null) {
-      peerId = peerIdFromString(id)
-      peerIds.set(id, peerId)
-      // A request still routed to a member just forgotten puts it back: the cap catches such strays.
-      trimOldest(peerIds, MAX_TRACKED_PEERS)
-    }
-    return peerId
-  }
+  const peerIdOf = (id: string): PeerId => cachedPeerId(peerIds, id)
 
   const disabled = init.disabledNames ?? new Set<string>()
   // One pass per request over the view's candidates: the freshest load, and the cluster file's switch.
@@ -193,7 +179,7 @@ export function createPeerCompletions (init: PeerCompletionsInit): PeerCompletio
       // The connection (dialed on demand if there is none) is busy for the whole attempt: never trimmed under it.
       return await whileUsingConnection(init.node, candidate.id, async () => await completeOverMesh(init.node, peerIdOf(candidate.id), request, {
         ...options,
-        onLoad: load => { recordTrailerLoad(candidate.id, load) }
+        onLoad: load => { recordTrailerLoad(trailerLoad, candidate.id, { load, at: Date.now() }) }
       }))
     }
   })

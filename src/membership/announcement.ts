@@ -163,6 +163,11 @@ export function isPeerId (value: string): boolean {
   return true
 }
 
+/** Ids `isPeerId` remembers now, and at most: process-wide, so not in a peer's BoundedRegistry; for its bound test. */
+export function knownPeerIdCache (): { size: number, limit: number } {
+  return { size: knownPeerIds.size, limit: MAX_KNOWN_PEER_IDS }
+}
+
 function describeIssue (error: z.ZodError): string {
   const issue = error.issues[0]
   if (issue == null) return 'invalid'

@@ -16,6 +16,7 @@ import type { ClusterView, ViewChange } from './view.js'
 import type { MessageCounts } from './transport.js'
 import type { BoundedRegistry } from '../util/bounded-registry.js'
 import { MAX_TRACKED_PEERS } from '../util/capped.js'
+import { addressesChanged, deferHangUp, exchangeDue, MAX_EXCHANGED_AT, type DeferredHangUp } from './member-maps.js'
 import { MAX_CONNECTIONS } from '../mesh/constants.js'
 
 export type { SelfDescription } from './swim.js'
@@ -66,12 +67,6 @@ export type GossipCounts = MessageCounts
 /** Upper bound for telling members we leave; stop must not hang on a dead link. */
 const LEAVE_TIMEOUT_MS = 1_000
 
-/** A new connection triggers a push-pull unless we exchanged views with that peer this recently. */
-const EXCHANGE_ON_CONNECT_EVERY_MS = 30_000
-
-/** Peers remembered for EXCHANGE_ON_CONNECT_EVERY_MS: any peer that connects, member or not, so dropped wholesale past it. */
-const MAX_EXCHANGED_AT = 4096
-
 /**
  * Membership on a libp2p node: SWIM (swim.ts) over libp2p streams and the gossipsub topic for our
  * announcements (announcement-topic.ts), plus what only a real mesh needs — members' addresses
@@ -88,7 +83,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   private readonly swim: Swim
   private running = false
   /** Dead peers still streaming to us: when their connections go anyway (see `isAnswering`). */
-  private readonly hangUpAt = new Map<string, { at: number, reason: string }>()
+  private readonly hangUpAt = new Map<string, DeferredHangUp>()
   private readonly storedAddrs = new Map<string, string>()
   private readonly exchangedAt = new Map<string, number>()
   private graceTimer?: NodeJS.Timeout
@@ -247,10 +242,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
 
   /** A joiner learns the whole view from its first contacts; an on-demand dial later costs no full view. */
   private exchangeOnConnect (peer: string): void {
-    const now = Date.now()
-    if (now - (this.exchangedAt.get(peer) ?? -Infinity) < EXCHANGE_ON_CONNECT_EVERY_MS) return
-    this.exchangedAt.set(peer, now)
-    if (this.exchangedAt.size > MAX_EXCHANGED_AT) this.exchangedAt.clear()
+    if (!exchangeDue(this.exchangedAt, peer, Date.now())) return
     void this.swim.exchangeViews(peer)
   }
 
@@ -270,9 +262,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
    */
   private learnAddresses (member: Member): void {
     // Load changes make `updated` events; the peer store is locked per write.
-    const key = member.announcement.addrs.join(' ')
-    if (this.storedAddrs.get(member.peerId) === key) return
-    this.storedAddrs.set(member.peerId, key)
+    if (!addressesChanged(this.storedAddrs, member.peerId, member.announcement.addrs.join(' '))) return
     const addrs = member.announcement.addrs.flatMap(a => {
       try { return [multiaddr(a)] } catch { return [] }
     })
@@ -288,8 +278,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
    * next contact is a fresh dial instead of a stale TCP connection.
    */
   private hangUp (peerId: string, reason: string): void {
-    if (this.init.isAnswering?.(peerId) === true && !this.hangUpAt.has(peerId)) {
-      this.hangUpAt.set(peerId, { at: Date.now() + this.init.timing.answeringGraceMs, reason })
+    if (this.init.isAnswering?.(peerId) === true && deferHangUp(this.hangUpAt, peerId, { at: Date.now() + this.init.timing.answeringGraceMs, reason })) {
       this.scheduleGraceCheck()
       return
     }

@@ -86,7 +86,7 @@ export interface ConnectionTrimmer extends TypedEventEmitter<ConnectionTrimmerEv
 }
 
 /** How long a trimmed peer's disconnect is taken as ours: the close completes well within it. */
-const CLOSED_ON_PURPOSE_MS = 10_000
+export const CLOSED_ON_PURPOSE_MS = 10_000
 
 /**
  * Keeps this peer's connections to a bounded set: every `intervalMs` it hangs up on the idle
@@ -169,10 +169,7 @@ class Trimmer extends TypedEventEmitter<ConnectionTrimmerEvents> implements Conn
     })
     const closed = connectionsToClose(states, this.max, now, this.idleMs)
     const result: TrimRound = { connected: states.length, closed }
-    for (const [peerId, at] of this.closedAt) if (now - at >= CLOSED_ON_PURPOSE_MS) this.closedAt.delete(peerId)
-    for (const peerId of closed) this.closedAt.set(peerId, now)
-    // Each round adds at most the peers it closed and drops what is older than the window; the cap holds whatever the rate.
-    trimOldest(this.closedAt, MAX_TRACKED_PEERS)
+    rememberClosed(this.closedAt, closed, now)
     if (closed.length > 0) {
       this.init.logger.debug(`closing ${closed.length} idle connection(s): ${states.length} peers connected, bound ${this.max}`)
       // Synchronously after the decision: hangUp marks the connections closing at once, so work
@@ -199,4 +196,15 @@ class Trimmer extends TypedEventEmitter<ConnectionTrimmerEvents> implements Conn
 
 export function createConnectionTrimmer (node: MeshNode, init: ConnectionTrimmerInit): ConnectionTrimmer {
   return new Trimmer(node, init)
+}
+
+/**
+ * Remembers the peers a round closed on purpose (so their disconnect is not taken for a crash) and
+ * forgets those closed CLOSED_ON_PURPOSE_MS ago. Each round adds at most the peers it closed and
+ * drops what is older than the window; the cap, oldest out first, holds whatever the rate.
+ */
+export function rememberClosed (closedAt: Map<string, number>, closed: readonly string[], now: number, limit = MAX_TRACKED_PEERS): void {
+  for (const [peerId, at] of closedAt) if (now - at >= CLOSED_ON_PURPOSE_MS) closedAt.delete(peerId)
+  for (const peerId of closed) closedAt.set(peerId, now)
+  trimOldest(closedAt, limit)
 }

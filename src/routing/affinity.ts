@@ -193,6 +193,11 @@ function peerHash (peerId: string): number {
   return id
 }
 
+/** Peer hashes `rendezvousScore` remembers now, and at most: process-wide, so not in a peer's BoundedRegistry; for its bound test. */
+export function peerHashCache (): { size: number, limit: number } {
+  return { size: peerHashes.size, limit: PEER_HASHES_MAX }
+}
+
 const numbers = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 })
 /** en-US with up to two decimals; whole numbers (every character count) without Intl, ~1 µs each. */
 export function fmt (n: number): string {
