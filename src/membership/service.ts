@@ -127,7 +127,7 @@ class MembershipService extends TypedEventEmitter<MembershipEvents> implements M
   /**
    * Each structure keyed by member, with its bound. The view holds at most MAX_TRACKED_PEERS
    * (view.ts, `admit`); RTTs, queued broadcasts, stored addresses and deferred hang-ups are
-   * forgotten with the member (and the first two capped as well), so the view bounds them.
+   * forgotten with the member (and each capped as well, member-maps.ts), so the view bounds them.
    */
   private registerBounds (bounded: BoundedRegistry | undefined): void {
     if (bounded == null) return
