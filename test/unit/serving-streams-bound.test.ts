@@ -6,8 +6,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { MeshNode } from '../../src/mesh/node.js'
 import type { CompletionResult } from '../../src/completion/types.js'
 import { encodeRequestFrame, registerCompletionHandler } from '../../src/protocol/index.js'
+import { registerEmbedHandler } from '../../src/embeddings/handler.js'
+import { encodeEmbedRequest } from '../../src/embeddings/frames.js'
+import type { EmbeddingResult } from '../../src/embeddings/types.js'
 
-// protocol.serving-streams is bounded by construction: libp2p refuses a completion stream past
+// protocol.serving-streams (and embeddings.serving-streams, the same shape) is bounded by construction: libp2p refuses a completion stream past
 // maxInboundStreams on a connection (test/integration/complete-protocol.test.ts, "should apply
 // maxInboundStreams"), and connections are capped at MAX_CONNECTIONS. What this peer's code owns
 // is the handler's count: the limit it hands libp2p, one entry per open stream at most, and
@@ -59,6 +62,38 @@ describe('protocol.serving-streams: bounded by the open streams (maxInboundStrea
     // Answered: each stream now waits for its next request, still counted once (idle).
     await until(() => handler.active === 0, 'every request to end')
     assert.equal(handler.streams, limit, 'one per stream idle between requests')
+    for (const stream of streams) stream.source.end()
+    await until(() => handler.streams === 0, 'the streams to be forgotten')
+    await handler.unregister()
+  })
+})
+
+describe('embeddings.serving-streams: bounded by the open streams (MAX_EMBED_STREAMS per connection)', () => {
+  it('should hand libp2p its limit, count each open stream once, and drop to 0 when they end', async () => {
+    let onStream: ((data: unknown) => void) | undefined
+    let options: { maxInboundStreams?: number } | undefined
+    const node = {
+      handle: async (_protocol: string, handler: (data: unknown) => void, opts: { maxInboundStreams?: number }) => { onStream = handler; options = opts },
+      unhandle: async () => {}
+    } as unknown as MeshNode
+    let release!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    let running = 0
+    const result: EmbeddingResult = { model: 'tiny', embeddings: [new Float32Array([1, 0])], prompt_tokens: 1 }
+    const limit = 8
+    const handler = await registerEmbedHandler(node, async () => { running++; await gate; running--; return result }, { maxInboundStreams: limit })
+    assert.equal(options?.maxInboundStreams, limit, 'the per-connection bound libp2p enforces')
+    const remotePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const streams = Array.from({ length: limit }, () => fakeStream())
+    for (const [i, stream] of streams.entries()) {
+      onStream?.({ stream, connection: { remotePeer } })
+      stream.source.push(lp.encode.single(encodeEmbedRequest({ id: `e${i}`, request: { model: 'tiny', input: ['hi'] } })).subarray())
+    }
+    await until(() => running === limit, 'every embedding to start')
+    assert.equal(handler.streams, limit, 'one per stream serving a request')
+    release()
+    await until(() => running === 0, 'every embedding to end')
+    await until(() => handler.streams === limit, 'the streams to wait for their next request')
     for (const stream of streams) stream.source.end()
     await until(() => handler.streams === 0, 'the streams to be forgotten')
     await handler.unregister()
