@@ -6,6 +6,7 @@
 // the caller (its close, a reset, another frame) means it stopped waiting, and the embedding is
 // aborted. A malformed frame is answered with a bad_request header, logged, and the stream
 // closed; the peer keeps serving everyone else.
+import { awaitNextRequest, type NextRequest } from '../protocol/next-request.js'
 import type { IncomingStreamData, PeerId, Stream } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
 import { AbortedError, BadRequestError, InternalError, UnavailableError, toCompletionError, type CompletionError } from '../completion/errors.js'
@@ -93,25 +94,18 @@ async function serve (stream: Stream, peer: PeerId, execute: EmbedExecutor, init
   for (let served = 0; ; served++) {
     const read = pending ?? frames.next()
     pending = undefined
-    let timer: NodeJS.Timeout | undefined
-    let closeIdle = (): void => {}
-    const woken = new Promise<'timeout' | 'closing'>(resolve => {
-      timer = setTimeout(() => { resolve('timeout') }, served === 0 ? init.requestTimeoutMs ?? EMBED_REQUEST_READ_TIMEOUT_MS : init.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS)
-      closeIdle = () => { resolve('closing') }
-    })
-    if (served > 0) shared.idle.add(closeIdle)
-    let next: IteratorResult<Uint8Array> | 'timeout' | 'closing'
+    let next: NextRequest<Uint8Array>
     try {
-      next = await Promise.race([read, woken])
+      next = await awaitNextRequest(read, {
+        timeoutMs: served === 0 ? init.requestTimeoutMs ?? EMBED_REQUEST_READ_TIMEOUT_MS : init.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
+        ...(served > 0 ? { idle: shared.idle } : {})
+      })
     } catch (err: any) {
       // Oversize or broken length prefix: rejected before the body is buffered.
       log.debug({ peer: peerText, err: err?.message }, 'rejected an embedding request frame')
       answerError(new BadRequestError(`bad embedding request frame: ${err?.message ?? err}`))
       await end()
       return
-    } finally {
-      clearTimeout(timer)
-      shared.idle.delete(closeIdle)
     }
     if (next === 'timeout' && served === 0) {
       read.catch(() => {})

@@ -1,3 +1,4 @@
+import { awaitNextRequest, type NextRequest } from './next-request.js'
 import type { Load } from '../membership/types.js'
 import type { IncomingStreamData, PeerId, Stream } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
@@ -166,16 +167,12 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
     // 1. The request: one size-limited frame. A new stream gets the read timeout; a stream between
     // requests the longer idle timeout (the caller's pool closes it sooner), or closes at unregister.
     const read = nextFrame()
-    let timer: NodeJS.Timeout | undefined
-    let closeIdle = (): void => {}
-    const woken = new Promise<'timeout' | 'closing'>(resolve => {
-      timer = setTimeout(() => { resolve('timeout') }, served === 0 ? shared.requestTimeoutMs : shared.idleTimeoutMs)
-      closeIdle = () => { resolve('closing') }
-    })
-    if (served > 0) shared.idle.add(closeIdle)
-    let next: IteratorResult<Frame> | 'timeout' | 'closing'
+    let next: NextRequest<Frame>
     try {
-      next = await Promise.race([read, woken])
+      next = await awaitNextRequest(read, {
+        timeoutMs: served === 0 ? shared.requestTimeoutMs : shared.idleTimeoutMs,
+        ...(served > 0 ? { idle: shared.idle } : {})
+      })
     } catch (err: any) {
       if (err?.name === OversizeFrameError.name || err?.name === BadFrameLengthError.name) {
         // Rejected from the length prefix alone: the oversize body is never buffered.
@@ -188,9 +185,6 @@ async function serveStream ({ stream, peer, execute, servedBy, load, log, shared
       outgoing.end()
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       return
-    } finally {
-      clearTimeout(timer)
-      shared.idle.delete(closeIdle)
     }
     if (next === 'timeout' && served === 0) {
       // A new stream that sends nothing is dead or hostile.
