@@ -227,7 +227,7 @@ function streamParser (kind: Kind): { state: StreamState, push: (text: string) =
 }
 
 /** The message of an error body in any of the three APIs' formats, or null if it is not one. */
-function errorMessageOf (text: string): string | null {
+export function errorMessageOf (text: string): string | null {
   try {
     const body = JSON.parse(text)
     if (typeof body?.error === 'string') return body.error
@@ -236,7 +236,8 @@ function errorMessageOf (text: string): string | null {
   return null
 }
 
-function causeOf (err: any): string {
+/** An error's message with its cause's code or message, for a failure line. */
+export function causeOf (err: any): string {
   const cause = err?.cause?.code ?? err?.cause?.message
   return `${err?.message ?? String(err)}${cause != null ? ` (${String(cause)})` : ''}`
 }

@@ -2,7 +2,7 @@
 // whole, each answer checked against the synthetic model's text) plus two of its own: a stream the
 // client cancels after the first bytes, and a two-turn tool call. Never throws: every request
 // ends as one outcome.
-import { issue, KINDS as CHAOS_KINDS, type Kind as ChaosKind, type Outcome as ChaosOutcome } from '../chaos/requests.js'
+import { causeOf, errorMessageOf, issue, KINDS as CHAOS_KINDS, type Kind as ChaosKind, type Outcome as ChaosOutcome } from '../chaos/requests.js'
 
 export const KINDS = [...CHAOS_KINDS, 'ollama-json', 'cancel-openai', 'cancel-harombe', 'cancel-ollama', 'tools-json', 'tools-stream'] as const
 export type Kind = typeof KINDS[number]
@@ -244,18 +244,4 @@ function streamedText (text: string): string | undefined {
   const events = sseEvents(text)
   if (events == null || events.some(e => e?.error != null)) return undefined
   return events.map(e => e?.choices?.[0]?.delta?.content ?? '').join('')
-}
-
-function errorMessageOf (text: string): string | null {
-  try {
-    const body = JSON.parse(text)
-    if (typeof body?.error === 'string') return body.error
-    if (typeof body?.error?.message === 'string') return body.error.message
-  } catch {}
-  return null
-}
-
-function causeOf (err: any): string {
-  const cause = err?.cause?.code ?? err?.cause?.message
-  return `${err?.message ?? String(err)}${cause != null ? ` (${String(cause)})` : ''}`
 }
