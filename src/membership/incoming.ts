@@ -35,6 +35,11 @@ export interface IncomingInit {
   seen: (peer: string) => Seen | undefined
   /** Our full view for a push-pull. */
   entries: () => ViewEntry[]
+  /**
+   * A member joined (or restarted) and we heard it first-hand, in its own push-pull: we are a
+   * first contact, so its join is published on the topic for it (see `applyAnnouncement`).
+   */
+  relayJoin?: (ann: Announcement) => void
 }
 
 export interface Incoming {
@@ -119,6 +124,10 @@ export function createIncoming (init: IncomingInit): Incoming {
    * full view listed, unless it is the view's sender (a joiner's first contact spreads its join).
    * The sender had it, and the member's own join went out on the topic and over SWIM; a newcomer
    * re-spreading every member of its first view was most of a start wave's SWIM traffic.
+   * A joiner's first contact also publishes the join on the topic (`relayJoin`): the joiner's own
+   * publish waits for a gossipsub subscription to come back over its new connections (2–3 s in a
+   * 20-process start wave), while a contact that has been up a while holds topic streams to all its
+   * connected members already. Same bytes, same message id: gossipsub drops whichever copy is second.
    */
   const applyAnnouncement = async (from: string, ann: Announcement, reportedState?: ViewEntry['state']): Promise<void> => {
     if (ann.peer_id === init.selfId) {
@@ -126,14 +135,18 @@ export function createIncoming (init: IncomingInit): Incoming {
       return
     }
     if (!isNewer(ann)) return
+    const held = init.view().members.get(ann.peer_id)?.announcement
     if (!await init.signer.verify(ann)) {
       init.counts.rejected++
       log.warn({ peer: from }, `announcement of ${ann.peer_id} without a valid signature of its peer dropped`)
       return
     }
-    const news = reportedState == null || ann.peer_id === from || init.view().members.has(ann.peer_id)
+    const firstHand = ann.peer_id === from
+    const news = reportedState == null || firstHand || init.view().members.has(ann.peer_id)
     // Checked again: another copy may have been taken while the signature was checked.
-    if (take(ann, reportedState) && news) init.dissemination.enqueue({ type: 'alive', announcement: ann })
+    if (!take(ann, reportedState)) return
+    if (news) init.dissemination.enqueue({ type: 'alive', announcement: ann })
+    if (reportedState != null && firstHand && (held == null || held.incarnation < ann.incarnation)) init.relayJoin?.(ann)
   }
 
   /** Applies `ann` if it is still newer; true when the view took it as its member's announcement. */

@@ -158,7 +158,8 @@ export class Swim extends TypedEventEmitter<SwimEvents> {
       mine: () => this.me.current,
       refuteIfNeeded: async (state, version) => { await this.refuteIfNeeded(state, version) },
       seen: peer => this.seen(peer),
-      entries: () => this.entries()
+      entries: () => this.entries(),
+      relayJoin: ann => { this.init.topic?.publish(ann).catch((err: any) => { this.log.debug(`join of ${ann.peer_id} not relayed on the topic: ${err?.message ?? err}`) }) }
     })
   }
 

@@ -209,3 +209,26 @@ describe('SWIM with a gossipsub topic: what is published on which change', () =>
     swim.stop()
   })
 })
+
+describe('SWIM with a gossipsub topic: relaying a joiner\'s announcement as its first contact', () => {
+  const entry = (a: Announcement): { announcement: Announcement, state: 'alive' } => ({ announcement: a, state: 'alive' })
+  const rows: Array<{ name: string, act: (s: Awaited<ReturnType<typeof setup>>) => Promise<unknown>, relayed: string[] }> = [
+    { name: 'a newcomer\'s own announcement in its push-pull', act: async s => await s.transport.handlers?.onViewExchange('D', [entry(ann('D'))]), relayed: ['D/1/1'] },
+    { name: 'a restarted member\'s new incarnation in its push-pull', act: async s => await s.transport.handlers?.onViewExchange('B', [entry(ann('B', { incarnation: 2 }))]), relayed: ['B/2/1'] },
+    { name: 'a known member\'s newer version of the same incarnation (a load change)', act: async s => await s.transport.handlers?.onViewExchange('B', [entry(ann('B', { seq: 2 }))]), relayed: [] },
+    { name: 'a stranger listed in someone else\'s view', act: async s => await s.transport.handlers?.onViewExchange('B', [entry(ann('C'))]), relayed: [] },
+    { name: 'a newcomer\'s announcement gossiped over SWIM', act: async s => await s.transport.handlers?.onRequest('D', { type: 'gossip', updates: [{ type: 'alive', announcement: ann('D') }] }), relayed: [] },
+    { name: 'a newcomer\'s announcement with a bad signature', act: async s => await s.transport.handlers?.onViewExchange('D', [entry(ann('D', { sig: 'forged' }))]), relayed: [] },
+    { name: 'a newcomer\'s announcement taken from the topic', act: async s => { s.swim.receiveAnnouncement('D', ann('D')) }, relayed: [] }
+  ]
+  for (const row of rows) {
+    it(`should ${row.relayed.length > 0 ? 'publish' : 'not publish'} ${row.name}`, async () => {
+      const s = await setup()
+      await s.clock.advance(500)
+      await row.act(s)
+      await s.clock.advance(500)
+      assert.deepEqual(s.published.slice(1).map(a => `${a.peer_id}/${a.incarnation}/${a.seq}`), row.relayed)
+      s.swim.stop()
+    })
+  }
+})
