@@ -16,6 +16,15 @@ import { round, summarize } from './stats.js'
 const CONVERGE_TIMEOUT_MS = 30_000
 /** After convergence: start-up work (JIT, GC of start-up garbage, first gossip rounds) dies down. */
 const SETTLE_MS = 3_000
+/**
+ * And no window begins before every peer has run this long: V8's memory reducer runs its
+ * "Mark-Compact (reduce)" collections ~8 s after a process starts (`node --trace-gc`: at 8.3 and
+ * 8.9 s on a lone peer, ~100 ms of CPU with the concurrent marking), and the gossipsub heartbeat
+ * (5 s) grafts the topic mesh at its first beats. With only SETTLE_MS, a lone peer's window
+ * (3–13 s after its start) took that one-off in as ~10 ms/s of "idle" cost; its steady state is
+ * ~2.5 ms/s. Measured from the last peer's ready line.
+ */
+const MIN_UPTIME_MS = 15_000
 /** The CPU window: long enough that a peer's periodic work (probe, gossip, sync rounds) averages out. */
 const WINDOW_MS = 10_000
 const WINDOW_MS_QUICK = 5_000
@@ -100,8 +109,9 @@ async function idleOnce (ctx: BenchContext, n: number, windowMs: number): Promis
     const converged = complete.size >= n
     // No event stream stays open during the window: the figure is the mesh's cost, not the benchmark's.
     for (const w of watches) w.close()
-    status(`${label}: settling ${SETTLE_MS / 1000} s, then ${windowMs / 1000} s of idle CPU`)
-    await sleep(SETTLE_MS)
+    const settleMs = Math.max(SETTLE_MS, lastReady + MIN_UPTIME_MS - performance.now())
+    status(`${label}: settling ${(settleMs / 1000).toFixed(1)} s, then ${windowMs / 1000} s of idle CPU`)
+    await sleep(settleMs)
     const sample = (): Array<{ fine: number, ticks: number }> => procs.map(p => ({ fine: threadCpuMs(p.pid), ticks: cpuMs(p.pid) }))
     const busyBefore = machineBusyMs()
     const before = sample()
@@ -188,6 +198,7 @@ export const idlePart: Part = {
         sizes,
         convergeTimeoutMs: CONVERGE_TIMEOUT_MS,
         settleMs: SETTLE_MS,
+        minUptimeMs: MIN_UPTIME_MS,
         windowMs,
         peer: 'harombe-peer start --backend none --api-port 0 --listen /ip4/127.0.0.1/tcp/0 --no-mdns (membership profile: lan, the default)',
         topology: 'the first peer starts alone; the others start together, each with --bootstrap <first>; all are stopped before the next N'
@@ -195,7 +206,7 @@ export const idlePart: Part = {
       data: { rows },
       targets: idleTargets(rows),
       notes: [
-        `Idle CPU = CPU time (user + system) used during the window / window length, per peer process, over ${windowMs / 1000} s that begin ${SETTLE_MS / 1000} s after convergence (or after the ${CONVERGE_TIMEOUT_MS / 1000} s timeout). Read at ns resolution from /proc/<pid>/task/*/schedstat (all threads); /proc/<pid>/stat (10 ms ticks, so ${10_000 / windowMs} ms/s resolution) is kept per peer as a cross-check.`,
+        `Idle CPU = CPU time (user + system) used during the window / window length, per peer process, over ${windowMs / 1000} s that begin ${SETTLE_MS / 1000} s after convergence (or after the ${CONVERGE_TIMEOUT_MS / 1000} s timeout), and no earlier than ${MIN_UPTIME_MS / 1000} s after the last peer's ready line (V8's memory reducer collects ~8 s after a process starts: start-up, not idle cost). Read at ns resolution from /proc/<pid>/task/*/schedstat (all threads); /proc/<pid>/stat (10 ms ticks, so ${10_000 / windowMs} ms/s resolution) is kept per peer as a cross-check.`,
         'Nothing talks to the peers during the window (the event streams used to time convergence are closed before it): the figure is the cost of membership alone, every peer connected to the others. RSS is read at the end of the window. "Rest of the machine" = all cores busy (/proc/stat) − the peers, over the same window: other work on this shared machine.',
         '"not alive" counts, at the end of the window, each member that some peer\'s view holds as suspect, dead or left (or does not list), summed over the N views: every peer was running, so each one is a false suspicion or death.'
       ]
