@@ -125,7 +125,7 @@ export function createIncoming (init: IncomingInit): Incoming {
    * The sender had it, and the member's own join went out on the topic and over SWIM; a newcomer
    * re-spreading every member of its first view was most of a start wave's SWIM traffic.
    * A joiner's first contact also publishes the join on the topic (`relayJoin`): the joiner's own
-   * publish waits for a gossipsub subscription to come back over its new connections (2–3 s in a
+   * publish waits for a gossipsub subscription to come back over its new connections (0.3–2.3 s in a
    * 20-process start wave), while a contact that has been up a while holds topic streams to all its
    * connected members already. Same bytes, same message id: gossipsub drops whichever copy is second.
    */
