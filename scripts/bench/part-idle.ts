@@ -65,7 +65,7 @@ export interface IdleRow {
  * /proc/<pid>/task/<tid>/schedstat): /proc/<pid>/stat counts in 10 ms ticks, 1 ms/s over 10 s, too
  * coarse for a 3 ms/s target. Threads that exit inside the window are not counted (Node's are long-lived).
  */
-function threadCpuMs (pid: number): number {
+export function threadCpuMs (pid: number): number {
   let ns = NaN
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
