@@ -11,8 +11,19 @@ type Row = [what: string, before: string, after: string, target?: string, met?: 
 
 interface IdleRow { n: number, converged: boolean, converge_ms: number | null, idle_cpu_ms_per_s: { p50: number, max: number }, other_cpu_ms_per_s: number, rss_mb: { p50: number } }
 
+/** `bench/results/after-24/idle-side-by-side.json`: both builds' meshes over one window (scripts/bench/idle-side-by-side.ts). */
+interface SideBySide {
+  command: string
+  afterCommit: string
+  date: string
+  rows: Array<{ n: number, windowMs: number, loadAvgAtWindow: number, idle_cpu_ms_per_s: Record<'after' | 'before', { median: number }>, after_over_before: number }>
+}
+
 export function issue24Section (after: Map<string, ResultFile>, before: Map<string, ResultFile>): string {
+  // Not a part's result file: the side-by-side script writes its own shape.
+  const sideBySide = after.get('idle-side-by-side.json') as unknown as SideBySide | undefined
   const rows: Row[] = [
+    ...sideBySideRows(sideBySide),
     ...idleRows(before.get('idle.json'), after.get('idle.json')),
     ...changeRows(before.get('change.json'), after.get('change.json')),
     ...convergenceRows(before.get('convergence.json'), after.get('convergence.json')),
@@ -31,13 +42,18 @@ export function issue24Section (after: Map<string, ResultFile>, before: Map<stri
     const a = after.get(`${part}.json`)
     return `${part}: ${b == null ? '–' : ref(b)} → ${a == null ? '–' : ref(a)}`
   })
+  const idleParams = after.get('idle.json')?.params as { windowMs?: number, minUptimeMs?: number } | undefined
+  const idleNote = idleParams?.minUptimeMs != null && idleParams.windowMs != null
+    ? [`Idle pairs: each peer's CPU over ${idleParams.windowMs / 1000} s beginning no earlier than ${idleParams.minUptimeMs / 1000} s after the last ready line (section 10's notes say why: V8's start-up memory reducer and the first gossipsub heartbeats are start-up, not idle cost; the first pairs, with 10 s windows 3 s after convergence, caught them).`, '']
+    : []
   return [
     '## Before and after issue 24 (announcements over gossipsub, changes only)',
     '',
-    'Same benchmark scripts, same machine, one session (the failure and chaos pairs are older: see their dates in the Runs line): each part ran on the commit before the issue\'s work ("before", `bench/results/before-24/`) and on the branch ("after", `bench/results/after-24/`), alternately, part by part, so each pair saw the machine within minutes. Where a run names a peer commit, the branch\'s harness drove the before commit\'s CLI from its own worktree (`HAROMBE_BENCH_PEER_ROOT`). The machine (2 cores) was shared with other engineers\' builds and tests throughout: each run\'s 1-minute load average is in the Runs line below, and the idle rows show the CPU the rest of the machine used during the window: absolute figures move with that load; compare each pair side by side.',
+    'Same benchmark scripts, same machine, one session (the failure and chaos pairs are older: see their dates in the Runs line): each part ran on the commit before the issue\'s work ("before", `bench/results/before-24/`) and on the branch ("after", `bench/results/after-24/`), alternately, part by part, so each pair saw the machine within minutes. Where a run names a peer commit, the branch\'s harness drove the before commit\'s CLI from its own worktree (`HAROMBE_BENCH_PEER_ROOT`). The machine (2 cores) was at times shared with other engineers\' builds and tests: each run\'s 1-minute load average is in the Runs line below, and the idle rows show the CPU the rest of the machine used during the window: absolute figures move with that load; compare each pair side by side.',
     '',
     table(['what', 'before', 'after', 'issue 24 target', 'after: met?'], rows.map(([what, b, a, target, met]) => [what, b, a, target ?? '', met == null ? '' : met ? 'met' : '**missed**'])),
     '',
+    ...idleNote,
     `<sub>Runs: ${runs.join(' · ')}</sub>`,
     ''
   ].join('\n')
@@ -56,7 +72,7 @@ function idleRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] 
     if (rb == null || ra == null) continue
     const cell = (r: IdleRow): string => `${n2(r.idle_cpu_ms_per_s.p50)} ms/s (max ${n2(r.idle_cpu_ms_per_s.max)}); rest of the machine ${n0(r.other_cpu_ms_per_s)} ms/s${r.converged ? '' : ', **not converged**'}`
     const ratio = ra.idle_cpu_ms_per_s.p50 / rb.idle_cpu_ms_per_s.p50
-    rows.push([`idle CPU per peer, N = ${n} (median peer)`, cell(rb), `${cell(ra)} — **× ${n2(ratio)}** of before`, '≤ × 1.2 of before', ratio <= 1.2])
+    rows.push([`idle CPU per peer, N = ${n} (median peer; \`bench:idle\`, each build in its own run, minutes apart)`, cell(rb), `${cell(ra)} — **× ${n2(ratio)}** of before`, '≤ × 1.2 of before', ratio <= 1.2])
   }
   // "Flat in N": the after/before ratio does not grow with N (per-peer idle CPU itself grows with N in both).
   const ratios = ns.flatMap(n => {
@@ -75,6 +91,19 @@ function idleRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] 
     ])
   }
   return rows
+}
+
+function sideBySideRows (x: SideBySide | undefined): Row[] {
+  if (x == null || x.rows.length === 0) return []
+  const cell = (who: 'after' | 'before'): string => x.rows.map(r => `N = ${r.n}: ${n2(r.idle_cpu_ms_per_s[who].median)}`).join(', ') + ' ms/s'
+  const ratios = x.rows.map(r => `N = ${r.n}: **× ${n2(r.after_over_before)}**`).join(', ')
+  return [[
+    `idle CPU per peer, both builds' meshes started together and measured over one ${x.rows[0]?.windowMs != null ? x.rows[0].windowMs / 1000 : '?'} s window (median peer; \`${x.command}\`, \`${x.afterCommit.slice(0, 8)}\`, ${x.date}, load ${x.rows.map(r => r.loadAvgAtWindow).join(' / ')})`,
+    cell('before'),
+    `${cell('after')} — ${ratios}`,
+    '≤ × 1.2 of before, flat in N',
+    x.rows.every(r => r.after_over_before <= 1.2)
+  ]]
 }
 
 function changeRows (b: ResultFile | undefined, a: ResultFile | undefined): Row[] {
