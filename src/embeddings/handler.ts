@@ -1,22 +1,21 @@
 // The serving side of `/harombe/embed/1.0.0`: a request frame in, one header frame and (on
-// success) one vectors frame out; then the stream waits for the caller's next request (the
-// caller pools its streams, as completions do: opening one costs a multistream-select and a
-// peer-store write on both peers, the largest mesh cost of a small batch), until the caller
-// closes it, it idles out or the handler is unregistered. While a request runs, anything from
-// the caller (its close, a reset, another frame) means it stopped waiting, and the embedding is
-// aborted. A malformed frame is answered with a bad_request header, logged, and the stream
-// closed; the peer keeps serving everyone else.
-import { awaitNextRequest, type NextRequest } from '../protocol/next-request.js'
-import type { IncomingStreamData, PeerId, Stream } from '@libp2p/interface'
+// success) one vectors frame out. The stream's life is the serve loop's (protocol/serve-loop.ts),
+// shared with completions: the caller pools its streams, a stream waits for the next request
+// until the caller closes it, it idles out or the handler is unregistered, and anything from the
+// caller while a request runs (its close, a reset, another frame) aborts the embedding. A
+// malformed frame is answered with a bad_request header, logged, and the stream closed; the peer
+// keeps serving everyone else.
+import type { PeerId } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
-import { AbortedError, BadRequestError, InternalError, UnavailableError, toCompletionError, type CompletionError } from '../completion/errors.js'
-import { encodeFrames, FrameQueue, readFrames } from '../mesh/framing.js'
+import { AbortedError, BadRequestError, InternalError, toCompletionError, type CompletionError } from '../completion/errors.js'
+import { encodeFrames } from '../mesh/framing.js'
 import { silentLogger, type Logger } from '../log.js'
 import type { ServedBy } from '../protocol/frames.js'
 import { STREAM_IDLE_TIMEOUT_MS } from '../protocol/constants.js'
+import { registerRequestServer, type ServeCall, type Served } from '../protocol/serve-loop.js'
 import { EMBED_PROTOCOL, EMBED_REQUEST_READ_TIMEOUT_MS, MAX_EMBED_REQUEST_BYTES, MAX_EMBED_STREAMS } from './constants.js'
 import { isRefusal } from './errors.js'
-import { decodeEmbedRequest, encodeEmbedAnswer, encodeEmbedHeader } from './frames.js'
+import { decodeEmbedRequest, encodeEmbedAnswer, encodeEmbedHeader, type EmbedRequestFrame } from './frames.js'
 import type { EmbeddingRequest, EmbeddingResult } from './types.js'
 
 export type EmbedExecutor = (request: EmbeddingRequest, context: { signal: AbortSignal, id: string, peer: PeerId }) => Promise<EmbeddingResult>
@@ -38,143 +37,72 @@ export interface EmbedHandler {
   unregister: (options?: { abortInFlight?: boolean }) => Promise<void>
 }
 
-/** What the streams of one registration share. */
-interface Shared {
-  inFlight: Set<AbortController>
-  /** Wakes a stream that waits between requests, so it closes. */
-  idle: Set<() => void>
-  accepting: boolean
-}
-
 export async function registerEmbedHandler (node: MeshNode, execute: EmbedExecutor, init: EmbedHandlerInit = {}): Promise<EmbedHandler> {
   const log = init.logger ?? silentLogger()
-  const shared: Shared = { inFlight: new Set(), idle: new Set(), accepting: true }
-  const onStream = ({ stream, connection }: IncomingStreamData): void => {
-    if (!shared.accepting) {
-      stream.abort(new Error('not accepting embeddings'))
-      return
-    }
-    serve(stream, connection.remotePeer, execute, init, log, shared).catch(err => {
-      log.error({ err, peer: connection.remotePeer.toString() }, 'embedding stream failed unexpectedly')
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-    })
-  }
-  await node.handle(EMBED_PROTOCOL, onStream, { maxInboundStreams: init.maxInboundStreams ?? MAX_EMBED_STREAMS, maxOutboundStreams: MAX_EMBED_STREAMS })
-  return {
-    get streams () { return shared.inFlight.size + shared.idle.size },
-    async unregister (options = {}) {
-      if (shared.accepting) {
-        shared.accepting = false
-        await node.unhandle(EMBED_PROTOCOL).catch(err => { log.debug({ err }, 'unhandle failed (node stopped?)') })
-        for (const close of shared.idle) close()
-      }
-      if (options.abortInFlight === true) for (const c of shared.inFlight) c.abort(new AbortedError('the serving peer is shutting down'))
-    }
-  }
-}
-
-async function serve (stream: Stream, peer: PeerId, execute: EmbedExecutor, init: EmbedHandlerInit, log: Logger, shared: Shared): Promise<void> {
-  const peerText = peer.toString()
-  const outgoing = new FrameQueue()
-  let current: AbortController | undefined
-  const writing = stream.sink(outgoing).catch(err => { current?.abort(new AbortedError(`writing to the caller failed: ${err?.message ?? err}`)) })
-  const end = async (): Promise<void> => {
-    outgoing.end()
-    await writing
-    await stream.close().catch(err => { stream.abort(err instanceof Error ? err : new Error(String(err))) })
-  }
-  const answerError = (err: CompletionError): void => {
-    outgoing.push(encodeFrames(encodeEmbedHeader({ type: 'error', code: err.code, message: err.message, retryable: err.retryable, ...(isRefusal(err) ? { unsupported: true } : {}) })))
-  }
-
-  // One reader for the stream's life; the read that watches for cancellation during a request is
-  // the one that receives the next request.
-  const frames = readFrames(stream.source, MAX_EMBED_REQUEST_BYTES)
-  let pending: Promise<IteratorResult<Uint8Array>> | undefined
-  for (let served = 0; ; served++) {
-    const read = pending ?? frames.next()
-    pending = undefined
-    let next: NextRequest<Uint8Array>
-    try {
-      next = await awaitNextRequest(read, {
-        timeoutMs: served === 0 ? init.requestTimeoutMs ?? EMBED_REQUEST_READ_TIMEOUT_MS : init.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
-        ...(served > 0 ? { idle: shared.idle } : {})
-      })
-    } catch (err: any) {
+  const encodeError = (err: CompletionError): Uint8Array =>
+    encodeFrames(encodeEmbedHeader({ type: 'error', code: err.code, message: err.message, retryable: err.retryable, ...(isRefusal(err) ? { unsupported: true } : {}) }))
+  return await registerRequestServer<EmbedRequestFrame>(node, {
+    protocol: EMBED_PROTOCOL,
+    label: 'embedding',
+    maxInboundStreams: init.maxInboundStreams ?? MAX_EMBED_STREAMS,
+    maxOutboundStreams: MAX_EMBED_STREAMS,
+    maxRequestFrameBytes: MAX_EMBED_REQUEST_BYTES,
+    requestTimeoutMs: init.requestTimeoutMs ?? EMBED_REQUEST_READ_TIMEOUT_MS,
+    idleTimeoutMs: init.idleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS,
+    // No maxBufferedBytes: an answer is one header and one vectors frame (up to
+    // MAX_EMBED_VECTOR_BYTES, over completions' bound), and nothing more is written for the caller
+    // until its next request.
+    // An aborted embedding resets the stream (serveEmbedding), which the caller reads as `unavailable`.
+    shutdownError: () => new AbortedError('the serving peer is shutting down'),
+    decode: decodeEmbedRequest,
+    unreadable: (err: any, peerText) => {
       // Oversize or broken length prefix: rejected before the body is buffered.
       log.debug({ peer: peerText, err: err?.message }, 'rejected an embedding request frame')
-      answerError(new BadRequestError(`bad embedding request frame: ${err?.message ?? err}`))
-      await end()
-      return
-    }
-    if (next === 'timeout' && served === 0) {
-      read.catch(() => {})
-      outgoing.end()
-      stream.abort(new Error('no embedding request in time'))
-      return
-    }
-    if (next === 'timeout' || next === 'closing' || next.done === true) {
-      // Between requests, the caller closing (or us idling out) just ends the stream.
-      read.catch(() => {})
-      await end()
-      return
-    }
-    const decoded = decodeEmbedRequest(next.value)
-    if (!decoded.ok) {
-      // The caller may not speak our protocol: answer, and read nothing more from it.
-      log.warn({ peer: peerText, reason: decoded.reason }, 'dropped a malformed embedding request frame')
-      answerError(new BadRequestError(`bad embedding request frame: ${decoded.reason}`))
-      await end()
-      return
-    }
-    if (!shared.accepting) {
-      // The frame won the race against unregister closing this idle stream: refuse it retryably.
-      answerError(new UnavailableError('the serving peer is shutting down'))
-      await end()
-      return
-    }
+      return new BadRequestError(`bad embedding request frame: ${err?.message ?? err}`)
+    },
+    malformed: (reason, peerText) => {
+      log.warn({ peer: peerText, reason }, 'dropped a malformed embedding request frame')
+      return new BadRequestError(`bad embedding request frame: ${reason}`)
+    },
+    encodeError,
+    serve: async (frame, call) => await serveEmbedding(frame, call, { execute, servedBy: init.servedBy, encodeError, log }),
+    log
+  })
+}
 
-    const controller = new AbortController()
-    current = controller
-    let answered = false
-    // Cancellation: anything from the caller now (its close, a reset, a second frame) means it stopped waiting.
-    const watch = frames.next()
-    watch.then(
-      () => { if (!answered) controller.abort(new AbortedError('the caller closed the stream or sent another frame')) },
-      (err: any) => { if (!answered) controller.abort(new AbortedError(`the stream was reset (${err?.message ?? err})`)) }
-    )
-    shared.inFlight.add(controller)
-    const started = Date.now()
-    const { id, request } = decoded.value
+interface EmbedServing {
+  execute: EmbedExecutor
+  servedBy?: ServedBy
+  encodeError: (err: CompletionError) => Uint8Array
+  log: Logger
+}
+
+/** Runs one embedding: the answer (header and vectors), an error header, or a reset when the caller left. */
+async function serveEmbedding ({ id, request }: EmbedRequestFrame, call: ServeCall, { execute, servedBy, encodeError, log }: EmbedServing): Promise<Served> {
+  const { signal, peer, peerText } = call
+  const started = Date.now()
+  try {
+    const result = await execute(request, { signal, id, peer })
+    if (signal.aborted) throw signal.reason
+    call.finish()
+    let answer: Uint8Array
     try {
-      const result = await execute(request, { signal: controller.signal, id, peer })
-      if (controller.signal.aborted) throw controller.signal.reason
-      answered = true
-      let answer: Uint8Array
-      try {
-        answer = encodeEmbedAnswer(result, init.servedBy)
-      } catch (err: any) {
-        throw new InternalError(`the backend's vectors cannot be sent: ${err?.message ?? err}`)
-      }
-      log.debug({ peer: peerText, id, inputs: result.embeddings.length, ms: Date.now() - started }, 'embedding served')
-      outgoing.push(answer)
-    } catch (err) {
-      const aborted = controller.signal.aborted
-      answered = true
-      const e = toCompletionError(aborted ? controller.signal.reason : err)
-      if (aborted && e.code === 'aborted') {
-        log.debug({ peer: peerText, id }, 'embedding cancelled by the caller')
-        outgoing.end()
-        stream.abort(e)
-        return
-      }
-      log.debug({ peer: peerText, id, code: e.code }, e.message)
-      answerError(e)
-    } finally {
-      shared.inFlight.delete(controller)
-      current = undefined
+      answer = encodeEmbedAnswer(result, servedBy)
+    } catch (err: any) {
+      throw new InternalError(`the backend's vectors cannot be sent: ${err?.message ?? err}`)
     }
-    // The watching read now waits for the next request.
-    pending = watch
+    log.debug({ peer: peerText, id, inputs: result.embeddings.length, ms: Date.now() - started }, 'embedding served')
+    return { kind: 'answered', frames: answer }
+  } catch (err) {
+    const aborted = signal.aborted
+    call.finish()
+    const e = toCompletionError(aborted ? signal.reason : err)
+    if (aborted && e.code === 'aborted') {
+      // Nobody is listening (or we are shutting down): no header, the stream is reset.
+      log.debug({ peer: peerText, id }, 'embedding cancelled by the caller')
+      return { kind: 'reset', reason: e }
+    }
+    log.debug({ peer: peerText, id, code: e.code }, e.message)
+    return { kind: 'answered', frames: encodeError(e) }
   }
 }
