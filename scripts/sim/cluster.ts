@@ -158,17 +158,6 @@ export class SimCluster {
     return new Map([...this.peers.values()].map(p => [p.id, p.swim.view()]))
   }
 
-  /** Sum of the peers' own counters (Swim.counts) — a cross-check of the network's count. */
-  swimCounts (): { in: number, out: number } {
-    let inn = 0
-    let out = 0
-    for (const p of this.peers.values()) {
-      inn += p.swim.counts.in
-      out += p.swim.counts.out
-    }
-    return { in: inn, out }
-  }
-
   stopAll (): void {
     for (const p of this.peers.values()) p.swim.stop()
   }

@@ -3,6 +3,7 @@ import { EMPTY_ORDER, nextProbeTarget, pickRandom, type ProbeOrder } from './pro
 import type { SwimReply, SwimRequest } from './messages.js'
 import type { MembershipTransport } from './transport.js'
 import type { TimingProfile } from './profiles.js'
+import { echoDue } from './rtt.js'
 
 /**
  * The failure detector (SWIM §3 with memberlist's refinements): each protocol period one member is
@@ -16,7 +17,8 @@ import type { TimingProfile } from './profiles.js'
 export interface ProberInit {
   clock: Clock
   transport: Pick<MembershipTransport, 'request' | 'isConnected' | 'connect'>
-  timing: Pick<TimingProfile, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'reconnectIntervalMs' | 'pingTimeoutMs'>
+  /** `rttSampleIntervalMs` absent: an echo after every answered probe. */
+  timing: Pick<TimingProfile, 'probeIntervalMs' | 'probeTimeoutMs' | 'indirectChecks' | 'reconnectIntervalMs' | 'pingTimeoutMs'> & Partial<Pick<TimingProfile, 'rttSampleIntervalMs'>>
   random: () => number
   /** Who is probed: the round-robin pool (alive and suspect members), the dead, and who may relay. */
   targets: () => ProbeTargets
@@ -73,6 +75,8 @@ export function createProber (init: ProberInit): Prober {
   let running = false
   const inFlight = new Set<string>()
   const lastReconnect = new Map<string, { at: number, waitMs: number }>()
+  /** When each member's last round-trip echo was sent (rttSampleIntervalMs). */
+  const lastEcho = new Map<string, number>()
 
   const request = async (to: string, message: SwimRequest, timeoutMs: number, onRoundTrip?: (ms: number) => void): Promise<SwimReply> => {
     const { signal, clear } = clockTimeout(clock, timeoutMs, `probe of ${to}`)
@@ -99,8 +103,9 @@ export function createProber (init: ProberInit): Prober {
   }
 
   /**
-   * The round trip to a member that just answered a ping: an empty gossip (a no-op every version
-   * answers with an empty ack) sent at once, while both processes are awake. The ping's own round
+   * The round trip to a member that just answered a ping (at most once per rttSampleIntervalMs
+   * per member): an empty gossip (a no-op every version answers with an empty ack) sent at once,
+   * while both processes are awake. The ping's own round
    * trip is mostly waking two idle processes on this kind of machine (a 200-byte echo on an open
    * libp2p stream: 1.8 ms p50 at 20 ms or more apart, 0.36 ms back to back), which is not
    * distance. The transport's figure where it has one (the wire's round trip less the answerer's
@@ -150,7 +155,12 @@ export function createProber (init: ProberInit): Prober {
       if (mode !== 'relays' || !init.targets().relays.some(r => r !== target && init.transport.isConnected(r))) {
         try {
           init.onReply(target, await ping(target, timeoutMs), undefined)
-          void timeRoundTrip(target)
+          const now = clock.now()
+          // Not after stop(): a stopped peer sends nothing more (the ack may have come in just before).
+          if (running && echoDue(lastEcho.get(target), now, timing.rttSampleIntervalMs ?? 0)) {
+            lastEcho.set(target, now)
+            void timeRoundTrip(target)
+          }
           return { ok: true, via: 'direct' }
         } catch (err: any) {
           directFailure = err?.name === 'ProbeTimeoutError' ? `no answer within ${timeoutMs} ms` : `probe failed: ${err?.message ?? err}`
@@ -189,6 +199,11 @@ export function createProber (init: ProberInit): Prober {
     if (lastReconnect.size > targets.dead.length * 2 + 16) {
       const dead = new Set(targets.dead)
       for (const peer of lastReconnect.keys()) if (!dead.has(peer)) lastReconnect.delete(peer)
+    }
+    // Members no longer in the pool are forgotten now and then, so the map stays bounded.
+    if (lastEcho.size > targets.pool.length * 2 + 16) {
+      const pool = new Set(targets.pool)
+      for (const peer of lastEcho.keys()) if (!pool.has(peer)) lastEcho.delete(peer)
     }
   }
 

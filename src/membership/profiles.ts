@@ -34,6 +34,12 @@ export interface TimingProfile {
    * not fails it cleanly then. Attempts still waiting for a first token fail over at once anyway.
    */
   answeringGraceMs: number
+  /**
+   * At most one round-trip echo per member this often (0: after every answered probe). Each echo is
+   * a request and a reply on both peers, as many messages as the probe itself; the estimate only
+   * needs a steady trickle of samples.
+   */
+  rttSampleIntervalMs: number
   /** Resolution of the timeout clock and of the local-health lag measurement. */
   tickMs: number
   /** How long `start` may try to reach a bootstrap peer before it gives up (mDNS off). */
@@ -64,6 +70,10 @@ export const PROFILES = {
     reconnectIntervalMs: 1_000,
     // Longer than a VM pause or a debugger stop, short of a user giving up on a stalled answer.
     answeringGraceMs: 10_000,
+    // An echo after every probe doubled the exchanges of an idle peer for an estimate that moves
+    // slowly on a LAN. One per member every 5 s (its median then spans ~80 s of samples; a new
+    // member is sampled at once): at N = 5 a peer's socket writes went 9.8 → 5.9 a second.
+    rttSampleIntervalMs: 5_000,
     tickMs: 100, // detection latency includes one tick; a tenth of a second keeps the bounds comfortable
     joinTimeoutMs: 30_000, // machines booting together: give the bootstrap peer time to come up
     // A handful of small GETs per interval; a listed node that comes up is in every view within ~3 s
@@ -85,6 +95,7 @@ export const PROFILES = {
     redialIntervalMs: 300,
     reconnectIntervalMs: 300, // as redial: tests that kill peers must not flood the loopback with dials
     answeringGraceMs: 2_000, // long enough for a test to freeze and resume a peer mid-answer
+    rttSampleIntervalMs: 0, // an echo after every answered probe: RTT tests get their samples fast
     tickMs: 50,
     joinTimeoutMs: 3_000,
     listedCheckIntervalMs: 300,

@@ -4,7 +4,7 @@ import { MAX_TRACKED_PEERS, trimOldest } from '../util/capped.js'
 // it measures the network and the peer's answer, not the cost of opening a stream (issue 15: the
 // libp2p ping we used before read 13–21 ms on loopback, where the real round trip is well under 1).
 
-/** Samples kept per member for the median: about 8 s of probes at N ≤ 16 on the lan profile. */
+/** Samples kept per member for the median: ~80 s of them on the lan profile (one echo per member every rttSampleIntervalMs). */
 export const RTT_WINDOW = 16
 
 /** One member's estimate: TCP's smoothed RTT and its variance (RFC 6298), plus the median of recent samples. */
@@ -32,6 +32,15 @@ export function nextEstimate (state: Readonly<State> | undefined, sampleMs: numb
   const srtt = 0.875 * state.srtt + 0.125 * sampleMs
   const recent = state.recent.length >= RTT_WINDOW ? [...state.recent.slice(1), sampleMs] : [...state.recent, sampleMs]
   return { srtt, rttvar, recent, samples: state.samples + 1 }
+}
+
+/**
+ * Pure rule: whether an answered probe of a member is followed by a round-trip echo now. The first
+ * answer always is (a new member gets an estimate at once); later ones once `intervalMs` has passed
+ * since the last echo (0: every time).
+ */
+export function echoDue (lastEchoAt: number | undefined, now: number, intervalMs: number): boolean {
+  return lastEchoAt == null || now - lastEchoAt >= intervalMs
 }
 
 export function median (values: readonly number[]): number {

@@ -10,11 +10,11 @@ const NACK: Behaviour = { answer: { type: 'nack', updates: [] } }
 
 
 /** A prober on `transport` with fixed targets; `onResult` collects every verdict. */
-function proberFor (clock: ManualClock, transport: ScriptedTransport, targets: ProbeTargets, options: { slackMs?: number, onResult?: (target: string, result: ProbeResult) => void, seed?: number } = {}): ReturnType<typeof createProber> {
+function proberFor (clock: ManualClock, transport: ScriptedTransport, targets: ProbeTargets, options: { slackMs?: number, onResult?: (target: string, result: ProbeResult) => void, seed?: number, rttSampleIntervalMs?: number } = {}): ReturnType<typeof createProber> {
   return createProber({
     clock,
     transport,
-    timing: TIMING,
+    timing: options.rttSampleIntervalMs != null ? { ...TIMING, rttSampleIntervalMs: options.rttSampleIntervalMs } : TIMING,
     random: mulberry32(options.seed ?? 5),
     targets: () => targets,
     ping: () => ({ type: 'ping', updates: [] }),
@@ -145,5 +145,27 @@ describe('prober (failure detector)', () => {
     // Waits of 1, 2, 3, 3, 3… intervals after the first: probes at about 0, 1, 3, 6, 9, 12 → 5 or 6
     // (the first period's phase is random). Without the back-off it would be 12.
     assert.ok(dials >= 5 && dials <= 6, `${dials} reconnect dials in 12 intervals`)
+  })
+
+  it('should follow an answered probe with a round-trip echo at most once per rttSampleIntervalMs per member (every time without one)', async () => {
+    const run = async (rttSampleIntervalMs: number | undefined): Promise<{ pings: string[], echoes: string[] }> => {
+      const clock = new ManualClock()
+      const transport = new ScriptedTransport(clock)
+      const prober = proberFor(clock, transport, { pool: ['a', 'b'], dead: [], relays: ['a', 'b'] }, { rttSampleIntervalMs })
+      prober.start()
+      // 40 periods: each of the two members is probed 20 times, once every 2 intervals (200 ms).
+      await clock.advance(TIMING.probeIntervalMs * 40 - 1)
+      prober.stop()
+      return { pings: transport.ofType('ping').map(s => s.to), echoes: transport.ofType('gossip').map(s => s.to) }
+    }
+    const every = await run(undefined)
+    assert.equal(every.pings.length, 40)
+    assert.deepEqual(every.echoes, every.pings, 'no interval: an echo after every answered probe')
+    // 1 s between echoes of a member probed every 200 ms: the 1st, 6th, 11th and 16th probe of each.
+    const limited = await run(1_000)
+    assert.equal(limited.pings.length, 40)
+    for (const member of ['a', 'b']) {
+      assert.equal(limited.echoes.filter(to => to === member).length, 4, `echoes to ${member}: ${limited.echoes.join(' ')}`)
+    }
   })
 })

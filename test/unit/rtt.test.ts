@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { median, nextEstimate, RTT_WINDOW, RttTable } from '../../src/membership/rtt.js'
+import { echoDue, median, nextEstimate, RTT_WINDOW, RttTable } from '../../src/membership/rtt.js'
 
 describe('round-trip estimates', () => {
   it('should follow RFC 6298: the first sample sets SRTT and half of it as RTTVAR, then α = 1/8 and β = 1/4', () => {
@@ -52,4 +52,17 @@ describe('round-trip estimates', () => {
     assert.equal(table.size, 3)
     assert.equal(table.smoothed().size, 3)
   })
+
+  const echoCases: Array<{ why: string, lastEchoAt: number | undefined, now: number, intervalMs: number, due: boolean }> = [
+    { why: 'a member never echoed', lastEchoAt: undefined, now: 1_000, intervalMs: 5_000, due: true },
+    { why: 'a member echoed 2 s ago, 5 s interval', lastEchoAt: 8_000, now: 10_000, intervalMs: 5_000, due: false },
+    { why: 'a member echoed just under the interval ago', lastEchoAt: 5_001, now: 10_000, intervalMs: 5_000, due: false },
+    { why: 'a member echoed exactly the interval ago', lastEchoAt: 5_000, now: 10_000, intervalMs: 5_000, due: true },
+    { why: 'an interval of 0 (every answered probe)', lastEchoAt: 10_000, now: 10_000, intervalMs: 0, due: true }
+  ]
+  for (const c of echoCases) {
+    it(`should ${c.due ? '' : 'not '}echo after a probe of ${c.why}`, () => {
+      assert.equal(echoDue(c.lastEchoAt, c.now, c.intervalMs), c.due)
+    })
+  }
 })
