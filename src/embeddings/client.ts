@@ -8,7 +8,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { MeshNode } from '../mesh/node.js'
 import { AbortedError, BadRequestError, TimeoutError, UnavailableError, errorFromCode, type CompletionError } from '../completion/errors.js'
 import type { ServedBy } from '../protocol/frames.js'
-import { createStreamPool, type PooledStream, type StreamPool } from '../protocol/stream-pool.js'
+import { poolsByNode, type PooledStream, type StreamPool } from '../protocol/stream-pool.js'
 import { EMBED_PROTOCOL, MAX_EMBED_STREAMS, MAX_EMBED_VECTOR_BYTES, MAX_IDLE_EMBED_STREAMS_PER_PEER } from './constants.js'
 import { decodeEmbedHeader, decodeEmbedVectors, encodeEmbedRequest } from './frames.js'
 import type { EmbeddingRequest, EmbeddingResult } from './types.js'
@@ -105,27 +105,11 @@ export async function embedOverMesh (node: MeshNode, peer: PeerId, request: Embe
   }
 }
 
-const pools = new WeakMap<MeshNode, StreamPool>()
+const embedPools = poolsByNode({ protocol: EMBED_PROTOCOL, maxFrameBytes: MAX_EMBED_VECTOR_BYTES, maxOutboundStreams: MAX_EMBED_STREAMS, maxIdlePerPeer: MAX_IDLE_EMBED_STREAMS_PER_PEER })
 
 /** The pool of `node`'s embedding streams, created on first use and closed when the node stops. */
-export function embedStreamPoolOf (node: MeshNode): StreamPool {
-  let pool = pools.get(node)
-  if (pool == null) {
-    pool = createStreamPool(node, { protocol: EMBED_PROTOCOL, maxFrameBytes: MAX_EMBED_VECTOR_BYTES, maxOutboundStreams: MAX_EMBED_STREAMS, maxIdlePerPeer: MAX_IDLE_EMBED_STREAMS_PER_PEER })
-    pools.set(node, pool)
-    node.addEventListener('stop', () => { closeEmbedStreamPool(node) }, { once: true })
-  }
-  return pool
-}
-
+export const embedStreamPoolOf = embedPools.of
 /** Idle embedding streams `node`'s pool holds (0 before its first remote embedding). */
-export function embedPooledStreams (node: MeshNode): number {
-  return pools.get(node)?.size() ?? 0
-}
-
+export const embedPooledStreams = embedPools.size
 /** Closes `node`'s idle embedding streams (before `node.stop()`, so peers see a clean close). */
-export function closeEmbedStreamPool (node: MeshNode): void {
-  const pool = pools.get(node)
-  pools.delete(node)
-  pool?.close()
-}
+export const closeEmbedStreamPool = embedPools.close

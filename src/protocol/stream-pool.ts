@@ -193,28 +193,43 @@ export function createStreamPool (node: MeshNode, init: StreamPoolInit = {}): St
   }
 }
 
-const pools = new WeakMap<MeshNode, StreamPool>()
+/** One pool per node for one protocol: made on first use, closed (and forgotten) when the node stops. */
+export interface PoolsByNode {
+  of: (node: MeshNode) => StreamPool
+  /** Idle streams `node`'s pool holds (0 before its first use). */
+  size: (node: MeshNode) => number
+  /** Closes `node`'s idle streams (call before `node.stop()`, so peers see a clean close). */
+  close: (node: MeshNode) => void
+}
+
+export function poolsByNode (init: StreamPoolInit = {}): PoolsByNode {
+  const pools = new WeakMap<MeshNode, StreamPool>()
+  const close = (node: MeshNode): void => {
+    const pool = pools.get(node)
+    pools.delete(node)
+    pool?.close()
+  }
+  return {
+    of (node) {
+      let pool = pools.get(node)
+      if (pool == null) {
+        pool = createStreamPool(node, init)
+        pools.set(node, pool)
+        // A stopped node's streams are gone; if it starts again it gets a new pool.
+        node.addEventListener('stop', () => { close(node) }, { once: true })
+      }
+      return pool
+    },
+    size: node => pools.get(node)?.size() ?? 0,
+    close
+  }
+}
+
+const completionPools = poolsByNode()
 
 /** The pool `completeOverMesh` uses for `node`, created on first use and closed when the node stops. */
-export function streamPoolOf (node: MeshNode): StreamPool {
-  let pool = pools.get(node)
-  if (pool == null) {
-    pool = createStreamPool(node)
-    pools.set(node, pool)
-    // A stopped node's streams are gone; if it starts again it gets a new pool.
-    node.addEventListener('stop', () => { closeStreamPool(node) }, { once: true })
-  }
-  return pool
-}
-
+export const streamPoolOf = completionPools.of
 /** Idle completion streams `node`'s pool holds (0 before its first remote completion). */
-export function pooledStreams (node: MeshNode): number {
-  return pools.get(node)?.size() ?? 0
-}
-
+export const pooledStreams = completionPools.size
 /** Closes `node`'s idle completion streams (call before `node.stop()`, so peers see a clean close). */
-export function closeStreamPool (node: MeshNode): void {
-  const pool = pools.get(node)
-  pools.delete(node)
-  pool?.close()
-}
+export const closeStreamPool = completionPools.close
