@@ -47,15 +47,8 @@ function writeVarint (n: number, into: Uint8Array, at: number): number {
 
 /** `payloads`, each with its length prefix, in one buffer. */
 export function encodeFrames (...payloads: Uint8Array[]): Uint8Array {
-  let size = 0
-  for (const p of payloads) size += varintLength(p.byteLength) + p.byteLength
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of payloads) {
-    at = writeVarint(p.byteLength, out, at)
-    out.set(p, at)
-    at += p.byteLength
-  }
+  const out = new Uint8Array(framedLength(payloads))
+  writeFrames(payloads, out)
   return out
 }
 
@@ -64,17 +57,27 @@ export function encodeFrames (...payloads: Uint8Array[]): Uint8Array {
  * `lastAt`: a large body (embedding vectors) is written once, into the buffer that is sent.
  */
 export function encodeFramesWithRoom (payloads: Uint8Array[], lastLength: number): { out: Uint8Array, lastAt: number } {
-  let size = varintLength(lastLength) + lastLength
+  const out = new Uint8Array(framedLength(payloads) + varintLength(lastLength) + lastLength)
+  const lastAt = writeVarint(lastLength, out, writeFrames(payloads, out))
+  return { out, lastAt }
+}
+
+/** Bytes `payloads` take as frames (each with its length prefix). */
+function framedLength (payloads: Uint8Array[]): number {
+  let size = 0
   for (const p of payloads) size += varintLength(p.byteLength) + p.byteLength
-  const out = new Uint8Array(size)
+  return size
+}
+
+/** Writes `payloads` as frames into `out` from its start; returns where the next byte goes. */
+function writeFrames (payloads: Uint8Array[], out: Uint8Array): number {
   let at = 0
   for (const p of payloads) {
     at = writeVarint(p.byteLength, out, at)
     out.set(p, at)
     at += p.byteLength
   }
-  at = writeVarint(lastLength, out, at)
-  return { out, lastAt: at }
+  return at
 }
 
 const encoder = new TextEncoder()
