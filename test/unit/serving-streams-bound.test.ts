@@ -36,24 +36,36 @@ async function until (check: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** A node that only records the stream handler and the options it was registered with. */
+function recordingNode (): { node: MeshNode, onStream: (data: unknown) => void, options: () => { maxInboundStreams?: number } | undefined } {
+  let handler: ((data: unknown) => void) | undefined
+  let options: { maxInboundStreams?: number } | undefined
+  const node = {
+    handle: async (_protocol: string, h: (data: unknown) => void, opts: { maxInboundStreams?: number }) => { handler = h; options = opts },
+    unhandle: async () => {}
+  } as unknown as MeshNode
+  return { node, onStream: data => { handler?.(data) }, options: () => options }
+}
+
+/** A promise the requests wait on until `release`. */
+function gated (): { gate: Promise<void>, release: () => void } {
+  let release!: () => void
+  const gate = new Promise<void>(resolve => { release = resolve })
+  return { gate, release }
+}
+
 describe('protocol.serving-streams: bounded by the open streams (maxInboundStreams per connection)', () => {
   it('should hand libp2p its limit, count each open stream once, and drop to 0 when they end', async () => {
-    let onStream: ((data: unknown) => void) | undefined
-    let options: { maxInboundStreams?: number } | undefined
-    const node = {
-      handle: async (_protocol: string, handler: (data: unknown) => void, opts: { maxInboundStreams?: number }) => { onStream = handler; options = opts },
-      unhandle: async () => {}
-    } as unknown as MeshNode
-    let release!: () => void
-    const gate = new Promise<void>(resolve => { release = resolve })
+    const { node, onStream, options } = recordingNode()
+    const { gate, release } = gated()
     const result: CompletionResult = { message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop', model: 'tiny', usage: { prompt_tokens: 1, completion_tokens: 1 } }
     const limit = 8
     const handler = await registerCompletionHandler(node, async () => { await gate; return result }, { maxInboundStreams: limit })
-    assert.equal(options?.maxInboundStreams, limit, 'the per-connection bound libp2p enforces')
+    assert.equal(options()?.maxInboundStreams, limit, 'the per-connection bound libp2p enforces')
     const remotePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const streams = Array.from({ length: limit }, () => fakeStream())
     for (const [i, stream] of streams.entries()) {
-      onStream?.({ stream, connection: { remotePeer } })
+      onStream({ stream, connection: { remotePeer } })
       stream.source.push(lp.encode.single(encodeRequestFrame({ id: `r${i}`, request: { messages: [{ role: 'user', content: 'hi' }] } })).subarray())
     }
     await until(() => handler.active === limit, 'every request to start')
@@ -70,23 +82,17 @@ describe('protocol.serving-streams: bounded by the open streams (maxInboundStrea
 
 describe('embeddings.serving-streams: bounded by the open streams (MAX_EMBED_STREAMS per connection)', () => {
   it('should hand libp2p its limit, count each open stream once, and drop to 0 when they end', async () => {
-    let onStream: ((data: unknown) => void) | undefined
-    let options: { maxInboundStreams?: number } | undefined
-    const node = {
-      handle: async (_protocol: string, handler: (data: unknown) => void, opts: { maxInboundStreams?: number }) => { onStream = handler; options = opts },
-      unhandle: async () => {}
-    } as unknown as MeshNode
-    let release!: () => void
-    const gate = new Promise<void>(resolve => { release = resolve })
+    const { node, onStream, options } = recordingNode()
+    const { gate, release } = gated()
     let running = 0
     const result: EmbeddingResult = { model: 'tiny', embeddings: [new Float32Array([1, 0])], prompt_tokens: 1 }
     const limit = 8
     const handler = await registerEmbedHandler(node, async () => { running++; await gate; running--; return result }, { maxInboundStreams: limit })
-    assert.equal(options?.maxInboundStreams, limit, 'the per-connection bound libp2p enforces')
+    assert.equal(options()?.maxInboundStreams, limit, 'the per-connection bound libp2p enforces')
     const remotePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const streams = Array.from({ length: limit }, () => fakeStream())
     for (const [i, stream] of streams.entries()) {
-      onStream?.({ stream, connection: { remotePeer } })
+      onStream({ stream, connection: { remotePeer } })
       stream.source.push(lp.encode.single(encodeEmbedRequest({ id: `e${i}`, request: { model: 'tiny', input: ['hi'] } })).subarray())
     }
     await until(() => running === limit, 'every embedding to start')
