@@ -9,27 +9,35 @@ import { peerHashCache, rendezvousScore } from '../../src/routing/affinity.js'
 // tests in the same process may have filled them already, so each fills with limit + 1 new keys:
 // more than fit, so the clear must happen at least once, whatever the start.
 
+/**
+ * Runs each insert in turn and checks the cache after each: never past `limit`, filled to it, and
+ * cleared at least once when full (a clear leaves only the newest entry).
+ */
+function fillPastBound (limit: number, size: () => number, inserts: Array<() => void>): void {
+  let largest = 0
+  let clears = 0
+  let before = size()
+  for (const insert of inserts) {
+    insert()
+    const now = size()
+    assert.ok(now <= limit, `size ${now} past ${limit}`)
+    if (now < before) {
+      clears++
+      assert.equal(now, 1, 'cleared, then the new entry added')
+    }
+    largest = Math.max(largest, now)
+    before = now
+  }
+  assert.equal(largest, limit, 'filled to the bound')
+  assert.ok(clears >= 1, 'cleared at least once')
+}
+
 describe('isPeerId cache at its bound (4096 ids, cleared when full)', () => {
   it('should never hold more than its limit, clear when full, and keep only valid ids', async () => {
     const { limit } = knownPeerIdCache()
     assert.equal(limit, 4096)
     const ids = await Promise.all(Array.from({ length: limit + 1 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()))
-    let largest = 0
-    let clears = 0
-    let before = knownPeerIdCache().size
-    for (const id of ids) {
-      assert.equal(isPeerId(id), true)
-      const { size } = knownPeerIdCache()
-      assert.ok(size <= limit, `size ${size} past ${limit}`)
-      if (size < before) {
-        clears++
-        assert.equal(size, 1, 'cleared, then the new id added')
-      }
-      largest = Math.max(largest, size)
-      before = size
-    }
-    assert.equal(largest, limit, 'filled to the bound')
-    assert.ok(clears >= 1, 'cleared at least once')
+    fillPastBound(limit, () => knownPeerIdCache().size, ids.map(id => () => { assert.equal(isPeerId(id), true) }))
     // Junk is refused and never stored.
     const size = knownPeerIdCache().size
     assert.equal(isPeerId('not-a-peer-id'), false)
@@ -44,22 +52,7 @@ describe('rendezvous peer-hash cache at its bound (4096 ids, cleared when full)'
     const { limit } = peerHashCache()
     assert.equal(limit, 4096)
     const first = rendezvousScore(7, 'bound-test-peer-0')
-    let largest = 0
-    let clears = 0
-    let before = peerHashCache().size
-    for (let i = 1; i <= limit + 1; i++) {
-      rendezvousScore(7, `bound-test-peer-${i}`)
-      const { size } = peerHashCache()
-      assert.ok(size <= limit, `size ${size} past ${limit}`)
-      if (size < before) {
-        clears++
-        assert.equal(size, 1, 'cleared, then the new hash added')
-      }
-      largest = Math.max(largest, size)
-      before = size
-    }
-    assert.equal(largest, limit, 'filled to the bound')
-    assert.ok(clears >= 1, 'cleared at least once')
+    fillPastBound(limit, () => peerHashCache().size, Array.from({ length: limit + 1 }, (_, i) => () => { rendezvousScore(7, `bound-test-peer-${i + 1}`) }))
     assert.equal(rendezvousScore(7, 'bound-test-peer-0'), first, 'a dropped hash is recomputed the same')
   })
 })
