@@ -29,6 +29,26 @@ describe('nodes listed in the cluster file', function () {
     await rm(root, { recursive: true, force: true })
   })
 
+  /** `remote` behind a private mesh key (only its HTTP API is reachable) serving from `baseUrl`, and `local`, which lists it. */
+  const remoteOutsideMesh = async (baseUrl: string): Promise<{ local: Peer, api: string }> => {
+    const key = new Uint8Array(95)
+    generateKey(key)
+    const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl }), meshKey: key, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
+    peers.push(remote)
+    const remoteApi = new URL((await remote.start()).apiUrl)
+    const local = createPeer({
+      name: 'local',
+      dataDir: join(root, 'local'),
+      apiPort: 0,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      profile: 'test',
+      listedNodes: [{ name: 'remote', host: '127.0.0.1', port: Number(remoteApi.port), models: ['big-model'], tier: 2 }]
+    })
+    peers.push(local)
+    return { local, api: (await local.start()).apiUrl }
+  }
+
   it('should join a listed node\'s mesh through its HTTP API, without mDNS or bootstrap (explicit discovery)', async () => {
     const a = createPeer({ name: 'a', tier: 1, dataDir: join(root, 'a'), backend: createOpenAIBackend({ baseUrl: mock.url }), apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
     peers.push(a)
@@ -54,23 +74,7 @@ describe('nodes listed in the cluster file', function () {
 
   it('should route to one over HTTP when no mesh connection is possible', async () => {
     // A private mesh key keeps `remote` out of our mesh: only its HTTP API is reachable.
-    const key = new Uint8Array(95)
-    generateKey(key)
-    const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl: mock.url }), meshKey: key, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
-    peers.push(remote)
-    const remoteApi = new URL((await remote.start()).apiUrl)
-
-    const local = createPeer({
-      name: 'local',
-      dataDir: join(root, 'local'),
-      apiPort: 0,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      mdns: false,
-      profile: 'test',
-      listedNodes: [{ name: 'remote', host: '127.0.0.1', port: Number(remoteApi.port), models: ['big-model'], tier: 2 }]
-    })
-    peers.push(local)
-    const api = (await local.start()).apiUrl
+    const { local, api } = await remoteOutsideMesh(mock.url)
 
     const deadline = Date.now() + HEALTHY_WITHIN_MS
     let models: Array<{ name: string }> = []
@@ -94,22 +98,7 @@ describe('nodes listed in the cluster file', function () {
   })
 
   it('should embed on one over HTTP when no mesh connection is possible, as it routes completions', async () => {
-    const key = new Uint8Array(95)
-    generateKey(key)
-    const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl: mock.url }), meshKey: key, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
-    peers.push(remote)
-    const remoteApi = new URL((await remote.start()).apiUrl)
-    const local = createPeer({
-      name: 'local',
-      dataDir: join(root, 'local'),
-      apiPort: 0,
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      mdns: false,
-      profile: 'test',
-      listedNodes: [{ name: 'remote', host: '127.0.0.1', port: Number(remoteApi.port), models: ['big-model'], tier: 2 }]
-    })
-    peers.push(local)
-    const api = (await local.start()).apiUrl
+    const { local, api } = await remoteOutsideMesh(mock.url)
     const embed = async (): Promise<Response> => await fetch(`${api}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'big-model', input: ['first', 'second doc'], encoding_format: 'float' }) })
     const deadline = Date.now() + HEALTHY_WITHIN_MS
     let res = await embed()
@@ -129,14 +118,7 @@ describe('nodes listed in the cluster file', function () {
   it('should answer 400 naming the HTTP-only node and its reason when its peers cannot embed', async () => {
     const refusing = await startMockOpenAIServer({ behavior: { models: ['big-model'], embedRefuse: true } })
     try {
-      const key = new Uint8Array(95)
-      generateKey(key)
-      const remote = createPeer({ name: 'remote', tier: 2, dataDir: join(root, 'remote'), backend: createOpenAIBackend({ baseUrl: refusing.url }), meshKey: key, apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test' })
-      peers.push(remote)
-      const remoteApi = new URL((await remote.start()).apiUrl)
-      const local = createPeer({ name: 'local', dataDir: join(root, 'local'), apiPort: 0, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, profile: 'test', listedNodes: [{ name: 'remote', host: '127.0.0.1', port: Number(remoteApi.port), models: ['big-model'], tier: 2 }] })
-      peers.push(local)
-      const api = (await local.start()).apiUrl
+      const { api } = await remoteOutsideMesh(refusing.url)
       const embed = async (): Promise<Response> => await fetch(`${api}/api/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'big-model', input: 'x' }) })
       const deadline = Date.now() + HEALTHY_WITHIN_MS
       let res = await embed()
